@@ -1,0 +1,56 @@
+//! Argument parsing (clap) and dispatch to one module per subcommand.
+//!
+//! Exit status: 0 on success, 1 when a check failed (diagnostics, mismatches), 2 on bad input or usage.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A command's failure, mapped to an exit status at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input or usage: exit status 2.
+    #[error("{0}")]
+    Input(String),
+    /// A check that ran and failed (the report has been printed already): exit status 1.
+    #[error("{0}")]
+    CheckFailed(String),
+}
+
+/// The result of one subcommand.
+pub type CliResult = Result<(), CliError>;
+
+#[derive(Parser)]
+#[command(name = "tilevm", version, about = "A VM and kernel compiler for low-precision GPU/CPU computation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+/// Parses the command line, runs the subcommand and maps its result to an exit status.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let result: CliResult = match cli.command {};
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Input(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(CliError::CheckFailed(message)) => {
+            if !message.is_empty() {
+                eprintln!("{message}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}

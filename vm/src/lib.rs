@@ -1,0 +1,13 @@
+//! tilevm core: everything that defines what a tilevm program *means*, with no GPU or JIT dependency.
+//!
+//! - [`dtype`]: the [`DataType`] value (integers and minifloats of every width), its names and codecs.
+//! - [`layout`]: the layout algebra — register layouts (thread, slot) → logical index, shared layouts.
+//!
+//! The crates above this one (compiler, runtime) lower and run what is defined here.
+#![warn(missing_docs)]
+
+pub mod dtype;
+pub mod layout;
+
+pub use dtype::DataType;
+pub use layout::RegisterLayout;
