@@ -1,8 +1,5 @@
-//! Generates the parser from `src/syntax/grammar.lalrpop` (once the grammar exists).
+//! Generates the `.tile` parser from the lalrpop grammar under `src/`.
 
-fn main() {
-    if std::path::Path::new("src/syntax/grammar.lalrpop").exists() {
-        lalrpop::Config::new().process_current_dir().expect("the lalrpop grammar must compile");
-    }
-    println!("cargo:rerun-if-changed=src/syntax");
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    lalrpop::process_src()
 }
