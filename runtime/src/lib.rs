@@ -1,4 +1,12 @@
 //! tilevm runtime: devices (wgpu GPU, Cranelift CPU, the reference interpreter), buffers, the compiled
 //! kernel cache, launch and timing. The only crate that touches devices.
 
+mod device;
+mod error;
+mod interp_device;
+
+pub use device::{Backend, CompiledKernel, Device, RunStats};
+pub use error::{RuntimeError, RuntimeResult};
+pub use interp_device::InterpreterDevice;
 pub use tilevm_compiler as compiler;
+pub use tilevm_vm::interp::KernelArg;

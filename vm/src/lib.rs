@@ -2,11 +2,14 @@
 //!
 //! - [`dtype`]: the [`DataType`] value (integers and minifloats of every width), its names and codecs.
 //! - [`layout`]: the layout algebra — register layouts (thread, slot) → logical index, shared layouts.
+//! - [`ir`]: the tile IR (kernels, tiles, instructions) that front ends produce and backends consume.
 //!
 //! The crates above this one (compiler, runtime) lower and run what is defined here.
 #![warn(missing_docs)]
 
 pub mod dtype;
+pub mod interp;
+pub mod ir;
 pub mod layout;
 
 pub use dtype::DataType;
