@@ -11,6 +11,7 @@ pub mod dtype;
 pub mod interp;
 pub mod ir;
 pub mod layout;
+pub mod verify;
 
 pub use dtype::DataType;
 pub use layout::RegisterLayout;
