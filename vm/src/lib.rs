@@ -7,6 +7,7 @@
 //! The crates above this one (compiler, runtime) lower and run what is defined here.
 #![warn(missing_docs)]
 
+pub mod corpus;
 pub mod dtype;
 pub mod interp;
 pub mod ir;
