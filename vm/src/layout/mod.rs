@@ -18,6 +18,8 @@ pub mod text;
 mod transform;
 
 #[cfg(test)]
+mod laws;
+#[cfg(test)]
 mod tests;
 
 pub use error::{LayoutError, LayoutResult, Span};

@@ -59,3 +59,6 @@ pub fn parse_shared_layout_with(text: &str, environment: Environment<'_>) -> Lay
         other => Err(LayoutError::syntax(expr.span, format!("expected a shared layout, found {}", other.kind()))),
     }
 }
+
+#[cfg(test)]
+mod tests;
