@@ -188,9 +188,12 @@ fn display_prints_products_where_they_exist() {
         "local(6)",
         "spatial(4, 4)",
         "local()",
+        "column_spatial(2, 3)",
+        "column_local(4, 1, 2)",
     ] {
         assert_eq!(parse(text).to_string(), text);
     }
+    assert_eq!(parse("permute(spatial(2, 3), [1, 0])").to_string(), "column_spatial(3, 2)");
     let reduced = parse("reduce(spatial(3, 4), dims=[0])");
     assert!(reduced.to_string().starts_with("register_layout("), "{reduced}");
     assert_eq!(parse(&reduced.to_string()), reduced);

@@ -9,11 +9,20 @@
 
 use std::fmt;
 
-use crate::layout::primitives::{PrimitiveKind, primitive};
+use crate::layout::primitives::{PrimitiveKind, column_local, column_spatial, primitive};
 use crate::layout::register::RegisterLayout;
 
 impl fmt::Display for RegisterLayout {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A whole-tile column-major primitive reads better than its product form.
+        let shape = self.shape();
+        if self.rank_at_least_2() {
+            for (name, candidate) in [("column_local", column_local(shape)), ("column_spatial", column_spatial(shape))] {
+                if candidate.as_ref() == Ok(self) {
+                    return write!(formatter, "{name}({})", join(shape));
+                }
+            }
+        }
         match product_form(self) {
             Some(factors) => {
                 for (position, (kind, shape)) in factors.iter().enumerate() {
@@ -37,6 +46,13 @@ impl fmt::Display for RegisterLayout {
                 join(self.local_modes()),
             ),
         }
+    }
+}
+
+impl RegisterLayout {
+    /// Whether at least two dimensions are larger than 1 (otherwise column and row order agree).
+    fn rank_at_least_2(&self) -> bool {
+        self.shape().iter().filter(|&&size| size > 1).count() >= 2
     }
 }
 
