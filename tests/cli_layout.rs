@@ -1,5 +1,8 @@
 //! `tilevm layout` end to end: JSON maps checked against the layout rules, text grids, SVG, and errors.
 
+// Indexing the map by thread and slot mirrors the formulas being checked.
+#![allow(clippy::needless_range_loop)]
+
 use std::process::{Command, Output};
 
 fn tilevm(args: &[&str]) -> Output {

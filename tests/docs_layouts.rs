@@ -34,6 +34,10 @@ fn every_picture_in_the_layout_guide_is_what_tilevm_layout_prints() {
             .output()
             .expect("the tilevm binary runs");
         assert!(output.status.success(), "{expression}: {}", String::from_utf8_lossy(&output.stderr));
-        assert_eq!(String::from_utf8_lossy(&output.stdout), expected, "the picture of `{expression}` drifted");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            expected,
+            "the picture of `{expression}` drifted"
+        );
     }
 }

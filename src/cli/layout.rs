@@ -72,7 +72,8 @@ pub fn render_json(layout: &RegisterLayout) -> String {
 pub fn render_text(layout: &RegisterLayout) -> String {
     let mut out = format!("{layout}\n");
     let slices = slices(layout);
-    let width = slices.iter().flat_map(|slice| slice.rows.iter().flatten()).map(String::len).max().unwrap_or(1);
+    let width =
+        slices.iter().flat_map(|slice| slice.rows.iter().flatten()).map(String::len).max().unwrap_or(1);
     for (number, slice) in slices.iter().enumerate() {
         if number > 0 {
             out.push('\n');
@@ -154,7 +155,8 @@ pub fn render_svg(layout: &RegisterLayout) -> String {
     const CELL_HEIGHT: usize = 24;
     const GAP: usize = 16;
     let slices = slices(layout);
-    let longest = slices.iter().flat_map(|slice| slice.rows.iter().flatten()).map(String::len).max().unwrap_or(3);
+    let longest =
+        slices.iter().flat_map(|slice| slice.rows.iter().flatten()).map(String::len).max().unwrap_or(3);
     let cell_width = 12 + 8 * longest;
     let columns = slices.first().and_then(|slice| slice.rows.first()).map_or(1, Vec::len);
     let rows_per_slice = slices.first().map_or(1, |slice| slice.rows.len());

@@ -21,9 +21,12 @@ impl RegisterLayout {
     /// # Errors
     /// [`LayoutError::NotDivisible`] when there is no such layout.
     pub fn divide(&self, divisor: &RegisterLayout) -> LayoutResult<RegisterLayout> {
-        self.try_divide(divisor).filter(|quotient| quotient.product(divisor).ok().as_ref() == Some(self)).ok_or_else(
-            || LayoutError::NotDivisible { dividend: self.to_string(), divisor: divisor.to_string() },
-        )
+        self.try_divide(divisor)
+            .filter(|quotient| quotient.product(divisor).ok().as_ref() == Some(self))
+            .ok_or_else(|| LayoutError::NotDivisible {
+                dividend: self.to_string(),
+                divisor: divisor.to_string(),
+            })
     }
 
     /// The largest `v` such that every thread's local slots `k·v .. k·v + v` hold `v` consecutive elements
@@ -78,7 +81,7 @@ impl RegisterLayout {
                 let divisor_size = divisor.mode_shape()[divisor_mode];
                 if size != divisor_size {
                     // Only the first shared mode may hold an outer part merged into it.
-                    if offset != 0 || size % divisor_size != 0 {
+                    if offset != 0 || !size.is_multiple_of(divisor_size) {
                         return None;
                     }
                     pieces[mode].push(refined_sizes.len());
@@ -98,7 +101,8 @@ impl RegisterLayout {
                 Err(_) => spatial.push(entry),
             }
         }
-        let local_list: Vec<usize> = self.local_modes().iter().flat_map(|&mode| pieces[mode].clone()).collect();
+        let local_list: Vec<usize> =
+            self.local_modes().iter().flat_map(|&mode| pieces[mode].clone()).collect();
 
         // Undo a merge of replica entries at the boundary.
         let divisor_spatial: Vec<isize> = divisor
@@ -107,20 +111,23 @@ impl RegisterLayout {
             .map(|&entry| usize::try_from(entry).map_or(entry, |mode| divisor_image[mode] as isize))
             .collect();
         let split_at = spatial.len().checked_sub(divisor_spatial.len())?;
-        if let (Some(&first), Some(&mine)) = (divisor_spatial.first(), spatial.get(split_at)) {
-            if first < 0 && mine < 0 && mine != first {
-                if mine % first != 0 {
-                    return None;
-                }
-                spatial.splice(split_at..=split_at, [-(mine / first), first]);
+        if let (Some(&first), Some(&mine)) = (divisor_spatial.first(), spatial.get(split_at))
+            && first < 0
+            && mine < 0
+            && mine != first
+        {
+            if mine % first != 0 {
+                return None;
             }
+            spatial.splice(split_at..=split_at, [-(mine / first), first]);
         }
         let split_at = spatial.len().checked_sub(divisor_spatial.len())?;
         if spatial[split_at..] != divisor_spatial[..] {
             return None;
         }
         let local_split = local_list.len().checked_sub(divisor.local_modes().len())?;
-        let divisor_local: Vec<usize> = divisor.local_modes().iter().map(|&mode| divisor_image[mode]).collect();
+        let divisor_local: Vec<usize> =
+            divisor.local_modes().iter().map(|&mode| divisor_image[mode]).collect();
         if local_list[local_split..] != divisor_local[..] {
             return None;
         }

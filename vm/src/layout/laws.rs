@@ -28,20 +28,21 @@ fn layouts() -> impl Strategy<Value = RegisterLayout> {
                 spatial_modes.insert(position.min(spatial_modes.len()), -count);
             }
             let local_modes = order[split..].to_vec();
-            RegisterLayout::new(shape, mode_shape, spatial_modes, local_modes).expect("generated forms are valid")
+            RegisterLayout::new(shape, mode_shape, spatial_modes, local_modes)
+                .expect("generated forms are valid")
         })
 }
 
 /// Whether slots `k·run .. k·run + run` of every thread hold consecutive elements of the last dimension.
 fn has_run(layout: &RegisterLayout, run: usize) -> bool {
     let rank = layout.shape().len();
-    if layout.local_size() % run != 0 || layout.shape()[rank - 1] % run != 0 {
+    if !layout.local_size().is_multiple_of(run) || !layout.shape()[rank - 1].is_multiple_of(run) {
         return false;
     }
     (0..layout.num_threads()).all(|thread| {
         (0..layout.local_size()).step_by(run).all(|first| {
             let start = layout.map(thread, first).unwrap();
-            start[rank - 1] % run == 0
+            start[rank - 1].is_multiple_of(run)
                 && (1..run).all(|offset| {
                     let mut expected = start.clone();
                     expected[rank - 1] += offset;

@@ -100,7 +100,11 @@ mod tests {
         for lane in 0..32 {
             for slot in 0..layout.local_size() {
                 let (row, column) = expected(lane, slot);
-                assert_eq!(layout.map(lane, slot).unwrap(), vec![row, column], "{name} lane {lane} slot {slot}");
+                assert_eq!(
+                    layout.map(lane, slot).unwrap(),
+                    vec![row, column],
+                    "{name} lane {lane} slot {slot}"
+                );
             }
         }
     }
@@ -108,7 +112,9 @@ mod tests {
     #[test]
     fn f16_m16n8k16_matches_the_ptx_tables() {
         // A: a0..a7; rows group (+8 for a2, a3, a6, a7), columns 2·lane_in_group + i%2 (+8 for a4..a7).
-        check("m16n8k16_f16_a", |lane, i| (lane / 4 + 8 * ((i / 2) % 2), 2 * (lane % 4) + i % 2 + 8 * (i / 4)));
+        check("m16n8k16_f16_a", |lane, i| {
+            (lane / 4 + 8 * ((i / 2) % 2), 2 * (lane % 4) + i % 2 + 8 * (i / 4))
+        });
         // B: b0..b3; rows 2·lane_in_group + i%2 (+8 for b2, b3), column group.
         check("m16n8k16_f16_b", |lane, i| (2 * (lane % 4) + i % 2 + 8 * (i / 2), lane / 4));
         // C: c0..c3; rows group (+8 for c2, c3), columns 2·lane_in_group + i%2.
@@ -127,7 +133,9 @@ mod tests {
     #[test]
     fn int8_m16n8k32_matches_the_ptx_tables() {
         // A: a0..a15; rows group (+8 for a4..a7, a12..a15), columns 4·lane_in_group + i%4 (+16 for i >= 8).
-        check("m16n8k32_i8_a", |lane, i| (lane / 4 + 8 * ((i / 4) % 2), 4 * (lane % 4) + i % 4 + 16 * (i / 8)));
+        check("m16n8k32_i8_a", |lane, i| {
+            (lane / 4 + 8 * ((i / 4) % 2), 4 * (lane % 4) + i % 4 + 16 * (i / 8))
+        });
         // B: b0..b7; rows 4·lane_in_group + i%4 (+16 for b4..b7), column group.
         check("m16n8k32_u8_b", |lane, i| (4 * (lane % 4) + i % 4 + 16 * (i / 4), lane / 4));
         check("m16n8k32_i8_c", |lane, i| (lane / 4 + 8 * (i / 2), 2 * (lane % 4) + i % 2));
@@ -137,7 +145,9 @@ mod tests {
     fn int8_m16n8k16_and_int4_m16n8k64_match_the_ptx_tables() {
         check("m16n8k16_i8_a", |lane, i| (lane / 4 + 8 * (i / 4), 4 * (lane % 4) + i % 4));
         check("m16n8k16_i8_b", |lane, i| (4 * (lane % 4) + i, lane / 4));
-        check("m16n8k64_i4_a", |lane, i| (lane / 4 + 8 * ((i / 8) % 2), 8 * (lane % 4) + i % 8 + 32 * (i / 16)));
+        check("m16n8k64_i4_a", |lane, i| {
+            (lane / 4 + 8 * ((i / 8) % 2), 8 * (lane % 4) + i % 8 + 32 * (i / 16))
+        });
         check("m16n8k64_u4_b", |lane, i| (8 * (lane % 4) + i % 8 + 32 * (i / 8), lane / 4));
     }
 

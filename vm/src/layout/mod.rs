@@ -29,7 +29,9 @@ pub use primitives::{
 };
 pub use register::RegisterLayout;
 pub use shared::{SharedForm, SharedLayout, swizzle_offset};
-pub use text::{parse_register_layout, parse_register_layout_with, parse_shared_layout, parse_shared_layout_with};
+pub use text::{
+    parse_register_layout, parse_register_layout_with, parse_shared_layout, parse_shared_layout_with,
+};
 
 /// `repeat(shape...)`, Tilus's alias of [`local`].
 ///

@@ -50,7 +50,11 @@ pub fn column_spatial(shape: &[usize]) -> LayoutResult<RegisterLayout> {
 ///
 /// # Errors
 /// [`LayoutError::Invalid`] when a size is zero or `ranks` is not a permutation of `0..shape.len()`.
-pub fn primitive(kind: PrimitiveKind, shape: &[usize], ranks: Option<&[usize]>) -> LayoutResult<RegisterLayout> {
+pub fn primitive(
+    kind: PrimitiveKind,
+    shape: &[usize],
+    ranks: Option<&[usize]>,
+) -> LayoutResult<RegisterLayout> {
     let order: Vec<usize> = match ranks {
         None => (0..shape.len()).collect(),
         Some(ranks) => {
@@ -78,7 +82,8 @@ pub fn replicated(shape: &[usize], num_workers: usize) -> LayoutResult<RegisterL
     if num_workers == 0 {
         return Err(LayoutError::invalid("num_workers must be positive"));
     }
-    let workers = isize::try_from(num_workers).map_err(|_| LayoutError::invalid("num_workers is too large"))?;
+    let workers =
+        isize::try_from(num_workers).map_err(|_| LayoutError::invalid("num_workers is too large"))?;
     RegisterLayout::new(shape.to_vec(), shape.to_vec(), vec![-workers], (0..shape.len()).collect())
 }
 
@@ -89,7 +94,10 @@ pub fn replicated(shape: &[usize], num_workers: usize) -> LayoutResult<RegisterL
 /// [`LayoutError::Invalid`] when neither of `num_threads` and the tile's size divides the other.
 pub fn auto_local_spatial(num_threads: usize, shape: &[usize]) -> LayoutResult<RegisterLayout> {
     let size: usize = shape.iter().product();
-    if num_threads == 0 || size == 0 || (size % num_threads != 0 && num_threads % size != 0) {
+    if num_threads == 0
+        || size == 0
+        || (!size.is_multiple_of(num_threads) && !num_threads.is_multiple_of(size))
+    {
         return Err(LayoutError::invalid(format!(
             "auto_local_spatial: {num_threads} threads do not fit a tile of shape {shape:?}"
         )));
@@ -107,7 +115,8 @@ pub fn auto_local_spatial(num_threads: usize, shape: &[usize]) -> LayoutResult<R
     if remaining_threads == 1 {
         return Ok(layout);
     }
-    let replicas = isize::try_from(remaining_threads).map_err(|_| LayoutError::invalid("too many threads"))?;
+    let replicas =
+        isize::try_from(remaining_threads).map_err(|_| LayoutError::invalid("too many threads"))?;
     let mut spatial_modes = vec![-replicas];
     spatial_modes.extend_from_slice(layout.spatial_modes());
     RegisterLayout::new(
@@ -127,7 +136,11 @@ pub(crate) fn check_permutation(values: &[usize], len: usize, what: &str) -> Lay
     for &value in values {
         match seen.get_mut(value) {
             Some(flag) if !*flag => *flag = true,
-            _ => return Err(LayoutError::invalid(format!("{what} {values:?} is not a permutation of 0..{len}"))),
+            _ => {
+                return Err(LayoutError::invalid(format!(
+                    "{what} {values:?} is not a permutation of 0..{len}"
+                )));
+            }
         }
     }
     Ok(())

@@ -171,8 +171,12 @@ impl RegisterLayout {
 
         // Enumerate the replica digits; the others are fixed by the index.
         let spatial_shape = self.spatial_shape();
-        let replica_count: usize =
-            self.spatial_modes.iter().filter(|&&entry| entry < 0).map(|&entry| entry.unsigned_abs()).product();
+        let replica_count: usize = self
+            .spatial_modes
+            .iter()
+            .filter(|&&entry| entry < 0)
+            .map(|&entry| entry.unsigned_abs())
+            .product();
         let mut pairs = Vec::with_capacity(replica_count);
         for replica in 0..replica_count {
             let mut remaining = replica;
@@ -198,15 +202,18 @@ impl RegisterLayout {
     pub fn mapping(&self) -> Vec<Vec<Vec<usize>>> {
         let local_size = self.local_size();
         (0..self.num_threads())
-            .map(|thread| {
-                (0..local_size).map(|local| self.map(thread, local).unwrap_or_default()).collect()
-            })
+            .map(|thread| (0..local_size).map(|local| self.map(thread, local).unwrap_or_default()).collect())
             .collect()
     }
 
     /// The same map over another shape with the same non-1 dimensions in order (squeeze and unsqueeze).
     pub(crate) fn with_shape(&self, shape: Vec<usize>) -> LayoutResult<RegisterLayout> {
-        RegisterLayout::new(shape, self.mode_shape.clone(), self.spatial_modes.clone(), self.local_modes.clone())
+        RegisterLayout::new(
+            shape,
+            self.mode_shape.clone(),
+            self.spatial_modes.clone(),
+            self.local_modes.clone(),
+        )
     }
 
     fn spatial_entry_size(&self, entry: isize) -> usize {
@@ -313,9 +320,16 @@ impl RegisterLayout {
 }
 
 /// Checks a mode form: sizes, the split of the shape into modes, and that each mode is used once.
-fn validate(shape: &[usize], mode_shape: &[usize], spatial_modes: &[isize], local_modes: &[usize]) -> LayoutResult<()> {
+fn validate(
+    shape: &[usize],
+    mode_shape: &[usize],
+    spatial_modes: &[isize],
+    local_modes: &[usize],
+) -> LayoutResult<()> {
     if shape.contains(&0) || mode_shape.contains(&0) {
-        return Err(LayoutError::invalid(format!("sizes must be positive: shape {shape:?}, modes {mode_shape:?}")));
+        return Err(LayoutError::invalid(format!(
+            "sizes must be positive: shape {shape:?}, modes {mode_shape:?}"
+        )));
     }
     let nontrivial: Vec<usize> = mode_shape.iter().copied().filter(|&size| size > 1).collect();
     if group_modes(shape, &nontrivial).is_none() {
@@ -351,9 +365,7 @@ fn validate(shape: &[usize], mode_shape: &[usize], spatial_modes: &[isize], loca
         use_mode(mode)?;
     }
     if let Some(mode) = used.iter().position(|&flag| !flag) {
-        return Err(LayoutError::invalid(format!(
-            "mode {mode} is in neither spatial_modes nor local_modes"
-        )));
+        return Err(LayoutError::invalid(format!("mode {mode} is in neither spatial_modes nor local_modes")));
     }
     let threads = spatial_modes.iter().try_fold(1usize, |product, &entry| {
         let size = usize::try_from(entry).map_or(entry.unsigned_abs(), |mode| mode_shape[mode]);

@@ -79,7 +79,8 @@ impl SharedLayout {
         let mut stride = 1usize;
         for (dim, &size) in shape.iter().enumerate().rev() {
             strides[dim] = stride;
-            let extent = if dim + 1 == shape.len() { size.checked_add(pad).ok_or_else(too_large)? } else { size };
+            let extent =
+                if dim + 1 == shape.len() { size.checked_add(pad).ok_or_else(too_large)? } else { size };
             stride = stride.checked_mul(extent).ok_or_else(too_large)?;
         }
         SharedLayout::strided(shape, &strides)
@@ -96,7 +97,8 @@ impl SharedLayout {
             )));
         }
         check_shape(shape)?;
-        let layout = SharedLayout { shape: shape.to_vec(), form: SharedForm::Strided { strides: strides.to_vec() } };
+        let layout =
+            SharedLayout { shape: shape.to_vec(), form: SharedForm::Strided { strides: strides.to_vec() } };
         layout.checked_size()?;
         Ok(layout)
     }
@@ -114,8 +116,10 @@ impl SharedLayout {
         if bits + base + shift > 32 {
             return Err(LayoutError::invalid("swizzle: bits + base + shift must be at most 32"));
         }
-        let layout =
-            SharedLayout { shape: inner.shape.clone(), form: SharedForm::Swizzle { inner: Box::new(inner), bits, base, shift } };
+        let layout = SharedLayout {
+            shape: inner.shape.clone(),
+            form: SharedForm::Swizzle { inner: Box::new(inner), bits, base, shift },
+        };
         layout.checked_size()?;
         Ok(layout)
     }
@@ -132,7 +136,10 @@ impl SharedLayout {
         for (&a, &b) in outer.shape.iter().zip(&inner.shape) {
             shape.push(a.checked_mul(b).ok_or_else(too_large)?);
         }
-        let layout = SharedLayout { shape, form: SharedForm::Product { outer: Box::new(outer), inner: Box::new(inner) } };
+        let layout = SharedLayout {
+            shape,
+            form: SharedForm::Product { outer: Box::new(outer), inner: Box::new(inner) },
+        };
         layout.checked_size()?;
         Ok(layout)
     }
@@ -175,13 +182,17 @@ impl SharedLayout {
 
     fn offset_unchecked(&self, index: &[usize]) -> usize {
         match &self.form {
-            SharedForm::Strided { strides } => index.iter().zip(strides).map(|(&i, &stride)| i * stride).sum(),
+            SharedForm::Strided { strides } => {
+                index.iter().zip(strides).map(|(&i, &stride)| i * stride).sum()
+            }
             SharedForm::Swizzle { inner, bits, base, shift } => {
                 swizzle_offset(inner.offset_unchecked(index), *bits, *base, *shift)
             }
             SharedForm::Product { outer, inner } => {
-                let outer_index: Vec<usize> = index.iter().zip(&inner.shape).map(|(&i, &size)| i / size).collect();
-                let inner_index: Vec<usize> = index.iter().zip(&inner.shape).map(|(&i, &size)| i % size).collect();
+                let outer_index: Vec<usize> =
+                    index.iter().zip(&inner.shape).map(|(&i, &size)| i / size).collect();
+                let inner_index: Vec<usize> =
+                    index.iter().zip(&inner.shape).map(|(&i, &size)| i % size).collect();
                 outer.offset_unchecked(&outer_index) * inner.size() + inner.offset_unchecked(&inner_index)
             }
         }
@@ -276,7 +287,8 @@ mod tests {
 
     fn offsets(layout: &SharedLayout) -> Vec<usize> {
         let [rows, columns] = layout.shape() else { panic!("rank 2 expected") };
-        (0..*rows).flat_map(|row| (0..*columns).map(move |column| (row, column)))
+        (0..*rows)
+            .flat_map(|row| (0..*columns).map(move |column| (row, column)))
             .map(|(row, column)| layout.offset(&[row, column]).unwrap())
             .collect()
     }
@@ -304,7 +316,7 @@ mod tests {
         let layout = SharedLayout::swizzle(SharedLayout::row_major(&[8, 64]).unwrap(), 3, 3, 3).unwrap();
         assert_eq!(layout.offset(&[0, 0]).unwrap(), 0);
         assert_eq!(layout.offset(&[1, 0]).unwrap(), 64 + 8);
-        assert_eq!(layout.offset(&[3, 17]).unwrap(), 3 * 64 + (2 ^ 3) * 8 + 1);
+        assert_eq!(layout.offset(&[3, 17]).unwrap(), 3 * 64 + 8 + 1);
         let mut all = offsets(&layout);
         all.sort_unstable();
         assert_eq!(all, (0..512).collect::<Vec<_>>());

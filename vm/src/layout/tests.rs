@@ -29,7 +29,10 @@ fn the_accumulator_fragment_follows_the_product_rule() {
     let layout = parse("local(2, 1).spatial(8, 4).local(1, 2)");
     for thread in 0..32 {
         for slot in 0..4 {
-            assert_eq!(map(&layout, thread, slot), vec![8 * (slot / 2) + thread / 4, 2 * (thread % 4) + slot % 2]);
+            assert_eq!(
+                map(&layout, thread, slot),
+                vec![8 * (slot / 2) + thread / 4, 2 * (thread % 4) + slot % 2]
+            );
         }
     }
     assert_eq!(layout, parse("mma.m16n8k16_f16_c"));
@@ -132,7 +135,10 @@ fn reshape_keeps_flat_offsets() {
 #[test]
 fn division_undoes_products_and_refuses_the_rest() {
     let layout = parse("local(2, 1).spatial(8, 4).local(1, 2)");
-    assert_eq!(parse("local(2, 1).spatial(8, 4).local(1, 2) / local(1, 2)"), parse("local(2, 1).spatial(8, 4)"));
+    assert_eq!(
+        parse("local(2, 1).spatial(8, 4).local(1, 2) / local(1, 2)"),
+        parse("local(2, 1).spatial(8, 4)")
+    );
     assert_eq!(layout.divide(&parse("spatial(8, 4).local(1, 2)")).unwrap(), parse("local(2, 1)"));
     assert!(layout.divide(&parse("local(2, 1)")).is_err());
     assert!(layout.divide(&parse("local(1, 4)")).is_err());
@@ -158,7 +164,10 @@ fn contiguous_local_runs() {
 #[test]
 fn the_general_form_and_its_checks() {
     let layout = register_layout(&[4, 8], &[2, 2, 8], &[0, 2], &[1]).unwrap();
-    assert_eq!(layout, parse("register_layout(shape=[4, 8], mode_shape=[2, 2, 8], spatial_modes=[0, 2], local_modes=[1])"));
+    assert_eq!(
+        layout,
+        parse("register_layout(shape=[4, 8], mode_shape=[2, 2, 8], spatial_modes=[0, 2], local_modes=[1])")
+    );
     assert_eq!(map(&layout, 9, 1), vec![3, 1]);
     assert!(register_layout(&[4], &[3], &[0], &[]).is_err());
     assert!(register_layout(&[4], &[4], &[0], &[0]).is_err());

@@ -43,7 +43,8 @@ impl RegisterLayout {
         }
         let mut spatial_modes = renumber_spatial(outer.spatial_modes(), &outer_renumber);
         spatial_modes.extend(renumber_spatial(inner.spatial_modes(), &inner_renumber));
-        let mut local_modes: Vec<usize> = outer.local_modes().iter().map(|&mode| outer_renumber[mode]).collect();
+        let mut local_modes: Vec<usize> =
+            outer.local_modes().iter().map(|&mode| outer_renumber[mode]).collect();
         local_modes.extend(inner.local_modes().iter().map(|&mode| inner_renumber[mode]));
         RegisterLayout::new(shape, mode_shape, spatial_modes, local_modes)
     }
@@ -60,8 +61,12 @@ impl RegisterLayout {
         let mut mode_shape = self.mode_shape().to_vec();
         mode_shape.extend_from_slice(other.mode_shape());
         let mut spatial_modes = self.spatial_modes().to_vec();
-        spatial_modes
-            .extend(other.spatial_modes().iter().map(|&entry| if entry >= 0 { entry + offset as isize } else { entry }));
+        spatial_modes.extend(
+            other
+                .spatial_modes()
+                .iter()
+                .map(|&entry| if entry >= 0 { entry + offset as isize } else { entry }),
+        );
         let mut local_modes = self.local_modes().to_vec();
         local_modes.extend(other.local_modes().iter().map(|&mode| mode + offset));
         RegisterLayout::new(shape, mode_shape, spatial_modes, local_modes)
@@ -142,7 +147,8 @@ impl RegisterLayout {
                 self.shape()[dim]
             )));
         }
-        let shape = self.shape().iter().zip(&removed).filter(|&(_, &gone)| !gone).map(|(&size, _)| size).collect();
+        let shape =
+            self.shape().iter().zip(&removed).filter(|&(_, &gone)| !gone).map(|(&size, _)| size).collect();
         self.with_shape(shape)
     }
 
@@ -154,7 +160,8 @@ impl RegisterLayout {
         let rank = self.shape().len() + dims.len();
         let inserted = dim_flags(dims, rank, "unsqueeze")?;
         let mut old = self.shape().iter();
-        let shape = inserted.iter().map(|&new| if new { 1 } else { old.next().copied().unwrap_or(1) }).collect();
+        let shape =
+            inserted.iter().map(|&new| if new { 1 } else { old.next().copied().unwrap_or(1) }).collect();
         self.with_shape(shape)
     }
 
@@ -224,7 +231,9 @@ impl RegisterLayout {
     }
 
     fn reshape_error(&self, shape: &[usize]) -> LayoutError {
-        LayoutError::invalid(format!("cannot reshape {self} to shape {shape:?}: a mode straddles a dimension"))
+        LayoutError::invalid(format!(
+            "cannot reshape {self} to shape {shape:?}: a mode straddles a dimension"
+        ))
     }
 }
 

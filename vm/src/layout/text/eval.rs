@@ -50,7 +50,11 @@ impl Evaluator<'_> {
                 "True" | "true" => Ok(Value::Bool(true)),
                 "False" | "false" => Ok(Value::Bool(false)),
                 _ => (self.environment)(name).map(Value::Int).ok_or_else(|| {
-                    let hint = if FUNCTIONS.contains(&name.as_str()) { format!(": `{name}` needs arguments") } else { String::new() };
+                    let hint = if FUNCTIONS.contains(&name.as_str()) {
+                        format!(": `{name}` needs arguments")
+                    } else {
+                        String::new()
+                    };
                     LayoutError::syntax(span, format!("unknown name `{name}`{hint}"))
                 }),
             },
@@ -58,18 +62,26 @@ impl Evaluator<'_> {
                 ExprKind::Name(library) if library == "mma" => fragment_layout(name)
                     .map(Value::Register)
                     .ok_or_else(|| LayoutError::syntax(span, format!("unknown MMA fragment `mma.{name}`"))),
-                _ => Err(LayoutError::syntax(span, format!("`.{name}` needs arguments, as in `.{name}(...)`"))),
-            },
-            ExprKind::List(items) => items.iter().map(|item| self.eval(item)).collect::<LayoutResult<_>>().map(Value::List),
-            ExprKind::Neg(operand) => match self.eval(operand)? {
-                Value::Int(value) => {
-                    value.checked_neg().map(Value::Int).ok_or_else(|| LayoutError::syntax(span, "integer overflow"))
+                _ => {
+                    Err(LayoutError::syntax(span, format!("`.{name}` needs arguments, as in `.{name}(...)`")))
                 }
+            },
+            ExprKind::List(items) => {
+                items.iter().map(|item| self.eval(item)).collect::<LayoutResult<_>>().map(Value::List)
+            }
+            ExprKind::Neg(operand) => match self.eval(operand)? {
+                Value::Int(value) => value
+                    .checked_neg()
+                    .map(Value::Int)
+                    .ok_or_else(|| LayoutError::syntax(span, "integer overflow")),
                 other => Err(LayoutError::syntax(span, format!("cannot negate {}", other.kind()))),
             },
             ExprKind::Binary { op, lhs, rhs } => self.binary(op, self.eval(lhs)?, self.eval(rhs)?, span),
             ExprKind::Call { receiver, name, name_span, args } => {
-                let receiver = receiver.as_ref().map(|receiver| Ok((self.eval(receiver)?, receiver.span))).transpose()?;
+                let receiver = receiver
+                    .as_ref()
+                    .map(|receiver| Ok((self.eval(receiver)?, receiver.span)))
+                    .transpose()?;
                 self.call(receiver, name, *name_span, args, span)
             }
         }
@@ -85,7 +97,10 @@ impl Evaluator<'_> {
                     "*" => a.checked_mul(b),
                     "/" | "//" | "%" if b == 0 => return Err(LayoutError::syntax(span, "division by zero")),
                     "/" if a % b != 0 => {
-                        return Err(LayoutError::syntax(span, format!("{a} / {b} is not an integer; write `//` to round down")));
+                        return Err(LayoutError::syntax(
+                            span,
+                            format!("{a} / {b} is not an integer; write `//` to round down"),
+                        ));
                     }
                     "/" => a.checked_div(b),
                     "//" => a.checked_div_euclid(b),
@@ -96,12 +111,18 @@ impl Evaluator<'_> {
             (Value::Register(a), Value::Register(b)) => match op {
                 "*" => a.product(&b).map(Value::Register).map_err(|error| error.at(span)),
                 "/" => a.divide(&b).map(Value::Register).map_err(|error| error.at(span)),
-                _ => Err(LayoutError::syntax(span, format!("`{op}` does not apply to layouts (use `*` or `/`)"))),
+                _ => Err(LayoutError::syntax(
+                    span,
+                    format!("`{op}` does not apply to layouts (use `*` or `/`)"),
+                )),
             },
             (Value::Shared(a), Value::Shared(b)) if op == "*" => {
                 a.product(&b).map(Value::Shared).map_err(|error| error.at(span))
             }
-            (lhs, rhs) => Err(LayoutError::syntax(span, format!("`{op}` does not apply to {} and {}", lhs.kind(), rhs.kind()))),
+            (lhs, rhs) => Err(LayoutError::syntax(
+                span,
+                format!("`{op}` does not apply to {} and {}", lhs.kind(), rhs.kind()),
+            )),
         }
     }
 
@@ -119,8 +140,14 @@ impl Evaluator<'_> {
             let value = (self.eval(&arg.value)?, arg.value.span);
             match &arg.keyword {
                 Some((keyword, keyword_span)) => {
-                    if keywords.iter().any(|(existing, _, _): &(String, Span, (Value, Span))| existing == keyword) {
-                        return Err(LayoutError::syntax(*keyword_span, format!("`{keyword}` is given twice")));
+                    if keywords
+                        .iter()
+                        .any(|(existing, _, _): &(String, Span, (Value, Span))| existing == keyword)
+                    {
+                        return Err(LayoutError::syntax(
+                            *keyword_span,
+                            format!("`{keyword}` is given twice"),
+                        ));
                     }
                     keywords.push((keyword.clone(), *keyword_span, value));
                 }
@@ -227,7 +254,10 @@ impl CallArgs<'_> {
                     None => false,
                     Some((Value::Bool(flag), _)) => flag,
                     Some((other, span)) => {
-                        return Err(LayoutError::syntax(span, format!("`keepdims` must be a boolean, not {}", other.kind())));
+                        return Err(LayoutError::syntax(
+                            span,
+                            format!("`keepdims` must be a boolean, not {}", other.kind()),
+                        ));
                     }
                 };
                 self.layout(layout.reduce(&sizes(&dims)?, keepdims))
@@ -281,8 +311,11 @@ impl CallArgs<'_> {
             }
             "row_major" | "column_major" => {
                 let shape = self.rest_as_sizes()?;
-                let layout =
-                    if self.name == "row_major" { SharedLayout::row_major(&shape) } else { SharedLayout::column_major(&shape) };
+                let layout = if self.name == "row_major" {
+                    SharedLayout::row_major(&shape)
+                } else {
+                    SharedLayout::column_major(&shape)
+                };
                 layout.map(Value::Shared)
             }
             "padded" => {
@@ -299,12 +332,16 @@ impl CallArgs<'_> {
                 let inner = match self.argument("layout")? {
                     (Value::Shared(layout), _) => layout,
                     (other, span) => {
-                        return Err(LayoutError::syntax(span, format!("`swizzle` needs a shared layout, not {}", other.kind())));
+                        return Err(LayoutError::syntax(
+                            span,
+                            format!("`swizzle` needs a shared layout, not {}", other.kind()),
+                        ));
                     }
                 };
                 let mut bit_count = |name: &str| -> LayoutResult<u32> {
                     let (value, span) = self.argument(name)?;
-                    u32::try_from(size_or_zero(&(value, span))?).map_err(|_| LayoutError::syntax(span, "too large"))
+                    u32::try_from(size_or_zero(&(value, span))?)
+                        .map_err(|_| LayoutError::syntax(span, "too large"))
                 };
                 let bits = bit_count("bits")?;
                 let base = bit_count("base")?;
@@ -347,9 +384,10 @@ impl CallArgs<'_> {
     fn register(&mut self, name: &str) -> LayoutResult<RegisterLayout> {
         match self.argument(name)? {
             (Value::Register(layout), _) => Ok(layout),
-            (other, span) => {
-                Err(LayoutError::syntax(span, format!("`{}` needs a register layout, not {}", self.name, other.kind())))
-            }
+            (other, span) => Err(LayoutError::syntax(
+                span,
+                format!("`{}` needs a register layout, not {}", self.name, other.kind()),
+            )),
         }
     }
 
@@ -377,8 +415,9 @@ impl CallArgs<'_> {
 /// A non-negative integer (zero is left to the operations to reject, with their own message).
 fn size_or_zero((value, span): &(Value, Span)) -> LayoutResult<usize> {
     match value {
-        Value::Int(integer) => usize::try_from(*integer)
-            .map_err(|_| LayoutError::syntax(*span, format!("expected a non-negative integer, found {integer}"))),
+        Value::Int(integer) => usize::try_from(*integer).map_err(|_| {
+            LayoutError::syntax(*span, format!("expected a non-negative integer, found {integer}"))
+        }),
         other => Err(LayoutError::syntax(*span, format!("expected an integer, found {}", other.kind()))),
     }
 }
@@ -388,7 +427,10 @@ fn sizes(argument: &(Value, Span)) -> LayoutResult<Vec<usize>> {
     match &argument.0 {
         Value::List(items) => items.iter().map(|item| size_or_zero(&(item.clone(), argument.1))).collect(),
         Value::Int(_) => Ok(vec![size_or_zero(argument)?]),
-        other => Err(LayoutError::syntax(argument.1, format!("expected a list of integers, found {}", other.kind()))),
+        other => Err(LayoutError::syntax(
+            argument.1,
+            format!("expected a list of integers, found {}", other.kind()),
+        )),
     }
 }
 
@@ -399,9 +441,13 @@ fn integers((value, span): &(Value, Span)) -> LayoutResult<Vec<i64>> {
             .iter()
             .map(|item| match item {
                 Value::Int(integer) => Ok(*integer),
-                other => Err(LayoutError::syntax(*span, format!("expected an integer, found {}", other.kind()))),
+                other => {
+                    Err(LayoutError::syntax(*span, format!("expected an integer, found {}", other.kind())))
+                }
             })
             .collect(),
-        other => Err(LayoutError::syntax(*span, format!("expected a list of integers, found {}", other.kind()))),
+        other => {
+            Err(LayoutError::syntax(*span, format!("expected a list of integers, found {}", other.kind())))
+        }
     }
 }

@@ -33,14 +33,16 @@ pub(crate) fn tokenize(text: &str) -> LayoutResult<Vec<(Token, Span)>> {
             }
             let span = Span::new(start, position);
             let digits: String = text[start..position].chars().filter(|&c| c != '_').collect();
-            let value = digits
-                .parse::<i64>()
-                .map_err(|_| LayoutError::syntax(span, format!("integer `{}` is too large", &text[start..position])))?;
+            let value = digits.parse::<i64>().map_err(|_| {
+                LayoutError::syntax(span, format!("integer `{}` is too large", &text[start..position]))
+            })?;
             tokens.push((Token::Int(value), span));
             continue;
         }
         if byte.is_ascii_alphabetic() || byte == b'_' {
-            while position < bytes.len() && (bytes[position].is_ascii_alphanumeric() || bytes[position] == b'_') {
+            while position < bytes.len()
+                && (bytes[position].is_ascii_alphanumeric() || bytes[position] == b'_')
+            {
                 position += 1;
             }
             tokens.push((Token::Ident(text[start..position].to_string()), Span::new(start, position)));

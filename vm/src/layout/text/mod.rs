@@ -36,7 +36,9 @@ pub fn parse_register_layout_with(text: &str, environment: Environment<'_>) -> L
     let expr = parser::parse(text)?;
     match eval::evaluate(&expr, environment)? {
         Value::Register(layout) => Ok(layout),
-        other => Err(LayoutError::syntax(expr.span, format!("expected a register layout, found {}", other.kind()))),
+        other => {
+            Err(LayoutError::syntax(expr.span, format!("expected a register layout, found {}", other.kind())))
+        }
     }
 }
 
@@ -56,7 +58,9 @@ pub fn parse_shared_layout_with(text: &str, environment: Environment<'_>) -> Lay
     let expr = parser::parse(text)?;
     match eval::evaluate(&expr, environment)? {
         Value::Shared(layout) => Ok(layout),
-        other => Err(LayoutError::syntax(expr.span, format!("expected a shared layout, found {}", other.kind()))),
+        other => {
+            Err(LayoutError::syntax(expr.span, format!("expected a shared layout, found {}", other.kind())))
+        }
     }
 }
 

@@ -64,7 +64,10 @@ pub(crate) fn parse(text: &str) -> LayoutResult<Expr> {
     let expr = parser.expr()?;
     match parser.peek() {
         Token::End => Ok(expr),
-        token => Err(LayoutError::syntax(parser.span(), format!("unexpected {} after the expression", describe(token)))),
+        token => Err(LayoutError::syntax(
+            parser.span(),
+            format!("unexpected {} after the expression", describe(token)),
+        )),
     }
 }
 
@@ -152,14 +155,20 @@ impl Parser {
     fn open(&mut self, span: Span) -> LayoutResult<()> {
         self.nesting += 1;
         if self.nesting > MAX_DEPTH {
-            return Err(LayoutError::syntax(span, format!("the expression nests deeper than {MAX_DEPTH} levels")));
+            return Err(LayoutError::syntax(
+                span,
+                format!("the expression nests deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
 
     fn check_depth(&self, expr: &Expr) -> LayoutResult<()> {
         if expr.depth > MAX_DEPTH {
-            return Err(LayoutError::syntax(expr.span, format!("the expression nests deeper than {MAX_DEPTH} levels")));
+            return Err(LayoutError::syntax(
+                expr.span,
+                format!("the expression nests deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -184,7 +193,10 @@ impl Parser {
         while self.eat(".") {
             let (token, name_span) = self.bump();
             let Token::Ident(name) = token else {
-                return Err(LayoutError::syntax(name_span, format!("expected a name after `.`, found {}", describe(&token))));
+                return Err(LayoutError::syntax(
+                    name_span,
+                    format!("expected a name after `.`, found {}", describe(&token)),
+                ));
             };
             if matches!(self.peek(), Token::Punct("(")) {
                 let (args, end) = self.call_args()?;
@@ -247,7 +259,10 @@ impl Parser {
                 self.check_depth(&expr)?;
                 Ok(expr)
             }
-            token => Err(LayoutError::syntax(span, format!("expected a layout or a number, found {}", describe(&token)))),
+            token => Err(LayoutError::syntax(
+                span,
+                format!("expected a layout or a number, found {}", describe(&token)),
+            )),
         }
     }
 

@@ -17,7 +17,9 @@ impl fmt::Display for RegisterLayout {
         // A whole-tile column-major primitive reads better than its product form.
         let shape = self.shape();
         if self.rank_at_least_2() {
-            for (name, candidate) in [("column_local", column_local(shape)), ("column_spatial", column_spatial(shape))] {
+            for (name, candidate) in
+                [("column_local", column_local(shape)), ("column_spatial", column_spatial(shape))]
+            {
                 if candidate.as_ref() == Ok(self) {
                     return write!(formatter, "{name}({})", join(shape));
                 }
@@ -82,7 +84,8 @@ fn peel(layout: &RegisterLayout) -> Option<(PrimitiveKind, Vec<usize>, RegisterL
     let groups = layout.grouped_modes();
     let dim_of_last_mode = |mode: usize| groups.iter().position(|group| group.last() == Some(&mode));
     let local_list: Vec<usize> = layout.local_modes().to_vec();
-    let spatial_list: Vec<usize> = layout.spatial_modes().iter().filter_map(|&entry| usize::try_from(entry).ok()).collect();
+    let spatial_list: Vec<usize> =
+        layout.spatial_modes().iter().filter_map(|&entry| usize::try_from(entry).ok()).collect();
     for (kind, list) in [(PrimitiveKind::Local, local_list), (PrimitiveKind::Spatial, spatial_list)] {
         // The longest suffix of the list made of last-of-dimension modes in increasing dimension order.
         let mut dims: Vec<usize> = Vec::new();

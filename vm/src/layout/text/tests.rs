@@ -12,8 +12,11 @@ fn error_at(text: &str) -> (usize, String) {
 #[test]
 fn arithmetic_and_environment_in_arguments() {
     let environment = |name: &str| (name == "BLOCK_N").then_some(64);
-    let layout = parse_register_layout_with("spatial(BLOCK_N / 4, 4).local(BLOCK_N // 32 + 1 - 1, 2 * 3 % 4)", &environment)
-        .unwrap();
+    let layout = parse_register_layout_with(
+        "spatial(BLOCK_N / 4, 4).local(BLOCK_N // 32 + 1 - 1, 2 * 3 % 4)",
+        &environment,
+    )
+    .unwrap();
     assert_eq!(layout, spatial(&[16, 4]).unwrap().product(&local(&[2, 2]).unwrap()).unwrap());
     let (column, message) = error_at("spatial(BLOCK_N, 4)");
     assert_eq!(column, 9);
