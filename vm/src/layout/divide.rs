@@ -36,15 +36,22 @@ impl RegisterLayout {
     pub fn contiguous_local_run(&self) -> usize {
         let Some(&last) = self.shape().last() else { return 1 };
         let rank = self.shape().len();
-        let mut best = 1;
-        for run in (2..=last).filter(|run| last % run == 0) {
+        // Try the divisors of the last dimension from the largest down; the first that divides wins.
+        let mut divisors: Vec<usize> = (1..)
+            .take_while(|small: &usize| small.saturating_mul(*small) <= last)
+            .filter(|small| last % small == 0)
+            .flat_map(|small| [small, last / small])
+            .collect();
+        divisors.sort_unstable_by(|a, b| b.cmp(a));
+        divisors.dedup();
+        for run in divisors.into_iter().filter(|&run| run > 1) {
             let mut shape = vec![1; rank];
             shape[rank - 1] = run;
             if local(&shape).and_then(|divisor| self.divide(&divisor)).is_ok() {
-                best = run;
+                return run;
             }
         }
-        best
+        1
     }
 
     /// The division's candidate quotient, or `None` when the structure rules it out.

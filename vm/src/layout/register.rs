@@ -373,7 +373,12 @@ fn validate(
     });
     let elements = shape.iter().try_fold(1usize, |product, &size| product.checked_mul(size));
     match (threads, elements) {
-        (Some(threads), Some(elements)) if threads.checked_mul(elements).is_some() => Ok(()),
+        // Bounded by isize::MAX so that replica entries and mode sizes stay representable as isize.
+        (Some(threads), Some(elements))
+            if threads.checked_mul(elements).is_some_and(|cells| cells <= isize::MAX as usize) =>
+        {
+            Ok(())
+        }
         _ => Err(LayoutError::invalid("the layout is too large")),
     }
 }

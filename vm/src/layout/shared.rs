@@ -251,8 +251,10 @@ impl SharedLayout {
 
 /// CUTLASS's `Swizzle<bits, base, shift>` applied to one offset.
 pub fn swizzle_offset(offset: usize, bits: u32, base: u32, shift: u32) -> usize {
-    let mask = ((1usize << bits) - 1) << (base + shift);
-    offset ^ ((offset & mask) >> shift)
+    // Shifts past the word width mean "no such bits"; SharedLayout::swizzle keeps them below 32.
+    let low_bits = 1usize.checked_shl(bits).map_or(usize::MAX, |bit| bit - 1);
+    let mask = low_bits.checked_shl(base.saturating_add(shift)).unwrap_or(0);
+    offset ^ (offset & mask).checked_shr(shift).unwrap_or(0)
 }
 
 impl fmt::Display for SharedLayout {

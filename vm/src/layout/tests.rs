@@ -207,3 +207,11 @@ fn display_prints_products_where_they_exist() {
     assert!(reduced.to_string().starts_with("register_layout("), "{reduced}");
     assert_eq!(parse(&reduced.to_string()), reduced);
 }
+
+#[test]
+fn huge_sizes_are_errors_or_fast() {
+    assert!(parse_register_layout("register_layout(shape=[2], mode_shape=[2], spatial_modes=[-4294967295, -4294967295], local_modes=[0])").is_err());
+    assert_eq!(parse("local(1073741824)").contiguous_local_run(), 1 << 30);
+    assert_eq!(parse("local(4, 1000003).spatial(1, 2)").contiguous_local_run(), 1);
+    assert_eq!(swizzle_offset(5, 70, 70, 70), 5);
+}
