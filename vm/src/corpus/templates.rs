@@ -290,7 +290,7 @@ fn shared_round_trip(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
     let tiling = case.tiling(rows, cols, true);
     let input = case.buffer("x", dtype, &[tiling.height, tiling.width], false);
     let output = case.buffer("y", dtype, &[tiling.height, tiling.width], true);
-    let shared = case.builder.shared("staging", dtype, SharedLayout::row_major(&[rows, cols + pad]));
+    let shared = case.builder.shared("staging", dtype, SharedLayout::row_major(&[rows, cols + pad]).ok()?);
     let loaded = case.tile("loaded", dtype, load_layout)?;
     let offsets = case.offsets(&tiling);
     let window = vec![Expr::i32(0), Expr::i32(pad as i32)];
@@ -448,7 +448,7 @@ fn iota_where_permute(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
     let index = case.tile("index", DataType::I32, main_layout)?;
     let mask = case.tile("mask", DataType::BOOL, main_layout)?;
     let x = case.tile("x", DataType::F32, main_layout)?;
-    let row = case.tile("row", DataType::F32, "spatial(1, 8).replicated(1, 1, num_workers=4)")?;
+    let row = case.tile("row", DataType::F32, "spatial(1, 8) * replicated(1, 1, num_workers=4)")?;
     let spread = case.tile("spread", DataType::F32, main_layout)?;
     let chosen = case.tile("chosen", DataType::F32, main_layout)?;
     let permuted = case.tile("permuted", DataType::F32, permuted_layout)?;

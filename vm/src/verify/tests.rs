@@ -8,6 +8,18 @@ use crate::ir::{
 };
 use crate::layout::RegisterLayout;
 
+fn local(shape: &[usize]) -> RegisterLayout {
+    crate::layout::local(shape).expect("a valid local layout")
+}
+
+fn spatial(shape: &[usize]) -> RegisterLayout {
+    crate::layout::spatial(shape).expect("a valid spatial layout")
+}
+
+fn row_major(shape: &[usize]) -> SharedLayout {
+    SharedLayout::row_major(shape).expect("a valid shared layout")
+}
+
 const U4: DataType = DataType::Int(IntType { signed: false, bits: 4 });
 
 /// `out[i] = a[i] + b[i]` over 32 f32 elements, one per thread of one block.
@@ -17,7 +29,7 @@ fn vector_add(mutable_out: bool) -> Kernel {
     let a = builder.global_param("a", DataType::F32, false);
     let b = builder.global_param("b", DataType::F32, false);
     let out = builder.global_param("out", DataType::F32, mutable_out);
-    let layout = RegisterLayout::spatial(&[32]);
+    let layout = spatial(&[32]);
     let [ta, tb, tc] = ["ta", "tb", "tc"].map(|name| builder.tile(name, DataType::F32, layout.clone()));
     let views = [("va", a), ("vb", b), ("vout", out)].map(|(name, param)| {
         builder.view_global(name, param, DataType::F32, vec![Expr::i32(32)], vec![Expr::i32(1)], Expr::i32(0))
@@ -58,7 +70,7 @@ fn a_well_formed_kernel_passes() {
 #[test]
 fn type_mismatch_in_elementwise() {
     let mut builder = single_thread();
-    let layout = RegisterLayout::local(&[4]);
+    let layout = local(&[4]);
     let float_tile = builder.tile("x", DataType::F32, layout.clone());
     let int_tile = builder.tile("y", DataType::I32, layout.clone());
     let sum = builder.tile("z", DataType::F32, layout);
@@ -86,7 +98,7 @@ fn type_mismatch_in_scalar_assignment_and_condition() {
 #[test]
 fn storage_dtype_in_arithmetic_says_to_cast() {
     let mut builder = single_thread();
-    let layout = RegisterLayout::local(&[8]);
+    let layout = local(&[8]);
     let packed = builder.tile("w", U4, layout.clone());
     let doubled = builder.tile("w2", U4, layout);
     builder.inst(Inst::AllocRegister { dst: packed, init: None });
@@ -106,9 +118,9 @@ fn storage_dtype_in_arithmetic_says_to_cast() {
 #[test]
 fn dot_shape_mismatch() {
     let mut builder = single_thread();
-    let a = builder.tile("a", DataType::F32, RegisterLayout::local(&[4, 8]));
-    let b = builder.tile("b", DataType::F32, RegisterLayout::local(&[4, 2]));
-    let c = builder.tile("c", DataType::F32, RegisterLayout::local(&[4, 2]));
+    let a = builder.tile("a", DataType::F32, local(&[4, 8]));
+    let b = builder.tile("b", DataType::F32, local(&[4, 2]));
+    let c = builder.tile("c", DataType::F32, local(&[4, 2]));
     for tile in [a, b, c] {
         builder.inst(Inst::AllocRegister { dst: tile, init: Some(Expr::f32(0.0)) });
     }
@@ -119,8 +131,8 @@ fn dot_shape_mismatch() {
 #[test]
 fn elementwise_shape_mismatch() {
     let mut builder = single_thread();
-    let x = builder.tile("x", DataType::F32, RegisterLayout::local(&[4, 3]));
-    let y = builder.tile("y", DataType::F32, RegisterLayout::local(&[4, 8]));
+    let x = builder.tile("x", DataType::F32, local(&[4, 3]));
+    let y = builder.tile("y", DataType::F32, local(&[4, 8]));
     builder.inst(Inst::AllocRegister { dst: x, init: Some(Expr::f32(0.0)) });
     builder.inst(Inst::Elementwise {
         dst: y,
@@ -133,9 +145,9 @@ fn elementwise_shape_mismatch() {
 #[test]
 fn broadcasting_operands_are_accepted() {
     let mut builder = single_thread();
-    let row = builder.tile("row", DataType::F32, RegisterLayout::local(&[1, 8]));
-    let column = builder.tile("column", DataType::F32, RegisterLayout::local(&[4, 1]));
-    let sum = builder.tile("sum", DataType::F32, RegisterLayout::local(&[4, 8]));
+    let row = builder.tile("row", DataType::F32, local(&[1, 8]));
+    let column = builder.tile("column", DataType::F32, local(&[4, 1]));
+    let sum = builder.tile("sum", DataType::F32, local(&[4, 8]));
     builder.inst(Inst::AllocRegister { dst: row, init: Some(Expr::f32(1.0)) });
     builder.inst(Inst::AllocRegister { dst: column, init: Some(Expr::f32(2.0)) });
     builder.inst(Inst::Elementwise {
@@ -149,9 +161,9 @@ fn broadcasting_operands_are_accepted() {
 #[test]
 fn view_bit_count_mismatch() {
     let mut builder = single_thread();
-    let bytes = builder.tile("bytes", DataType::U8, RegisterLayout::local(&[16]));
-    let good = builder.tile("nibbles", U4, RegisterLayout::local(&[32]));
-    let bad = builder.tile("too_many", U4, RegisterLayout::local(&[40]));
+    let bytes = builder.tile("bytes", DataType::U8, local(&[16]));
+    let good = builder.tile("nibbles", U4, local(&[32]));
+    let bad = builder.tile("too_many", U4, local(&[40]));
     builder.inst(Inst::AllocRegister { dst: bytes, init: None });
     builder.inst(Inst::View { dst: good, src: bytes });
     builder.inst(Inst::View { dst: bad, src: bytes });
@@ -165,8 +177,8 @@ fn use_before_definition() {
     let mut builder = single_thread();
     let flag = builder.var("flag", DataType::BOOL);
     let counter = builder.var("counter", DataType::I32);
-    let tile = builder.tile("t", DataType::F32, RegisterLayout::local(&[2]));
-    let copy = builder.tile("u", DataType::F32, RegisterLayout::local(&[2]));
+    let tile = builder.tile("t", DataType::F32, local(&[2]));
+    let copy = builder.tile("u", DataType::F32, local(&[2]));
     builder.assign(flag, Expr::bool(true));
     // Defined on one branch only: still undefined after the `if`.
     builder.if_else(
@@ -206,7 +218,7 @@ fn definitions_on_both_branches_count() {
 fn wrong_thread_count_for_a_layout() {
     let mut builder = KernelBuilder::new("threads", 32);
     builder.grid(vec![Expr::u32(1)]);
-    builder.tile("t", DataType::F32, RegisterLayout::spatial(&[64]));
+    builder.tile("t", DataType::F32, spatial(&[64]));
     let errors = verify_kernel(&builder.finish()).err().unwrap_or_else(|| panic!("accepted"));
     assert_eq!(errors.0[0].location, Location::Tile(TileId(0)));
     assert!(errors.mentions("the layout of `t` spans 64 threads but the kernel has 32 threads per block"));
@@ -216,8 +228,8 @@ fn wrong_thread_count_for_a_layout() {
 fn shared_tile_over_the_limit() {
     let mut builder = single_thread();
     builder.shared_limit_bytes(1024);
-    let small = builder.shared("small", DataType::F32, SharedLayout::row_major(&[128]));
-    let large = builder.shared("large", DataType::F32, SharedLayout::row_major(&[256]));
+    let small = builder.shared("small", DataType::F32, row_major(&[128]));
+    let large = builder.shared("large", DataType::F32, row_major(&[256]));
     builder.inst(Inst::AllocShared { dst: small, init: None });
     builder.inst(Inst::AllocShared { dst: large, init: None });
     builder.inst(Inst::FreeShared { tile: large });
@@ -232,9 +244,9 @@ fn shared_tile_over_the_limit() {
 #[test]
 fn shared_tiles_are_freed_lifo_and_not_used_after_free() {
     let mut builder = single_thread();
-    let first = builder.shared("first", DataType::F32, SharedLayout::row_major(&[4]));
-    let second = builder.shared("second", DataType::F32, SharedLayout::row_major(&[4]));
-    let tile = builder.tile("t", DataType::F32, RegisterLayout::local(&[4]));
+    let first = builder.shared("first", DataType::F32, row_major(&[4]));
+    let second = builder.shared("second", DataType::F32, row_major(&[4]));
+    let tile = builder.tile("t", DataType::F32, local(&[4]));
     builder.inst(Inst::AllocShared { dst: first, init: Some(Expr::f32(0.0)) });
     builder.inst(Inst::AllocShared { dst: second, init: None });
     builder.inst(Inst::FreeShared { tile: first });
@@ -287,8 +299,8 @@ fn duplicate_kernel_names_in_a_module() {
 #[test]
 fn cast_keeps_shape() {
     let mut builder = single_thread();
-    let source = builder.tile("s", DataType::F32, RegisterLayout::local(&[4]));
-    let target = builder.tile("d", DataType::F16, RegisterLayout::local(&[8]));
+    let source = builder.tile("s", DataType::F32, local(&[4]));
+    let target = builder.tile("d", DataType::F16, local(&[8]));
     builder.inst(Inst::AllocRegister { dst: source, init: None });
     builder.inst(Inst::Cast { dst: target, src: source, rounding: Rounding::NearestEven });
     assert_rejects(&builder.finish(), "shape mismatch: %t1 is [8] but %t0 is [4]");
