@@ -30,7 +30,8 @@
 mod layouts;
 mod templates;
 
-use crate::dtype::{DataType, FloatType, IntType, NanEncoding};
+use crate::dtype::{DataType, FloatType, NanEncoding};
+pub(crate) use crate::verify::dtype_from_name as named;
 use crate::interp::KernelArg;
 use crate::ir::Kernel;
 
@@ -123,37 +124,6 @@ impl SplitMix64 {
     pub(crate) fn float(&mut self, magnitude: f32) -> f32 {
         let unit = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
         (unit * 2.0 - 1.0) * magnitude
-    }
-}
-
-/// The dtype with a canonical name (`u4`, `f8e4m3fn`, `bf16`).
-///
-/// FIXME: a stand-in for `name.parse::<DataType>()` until the dtype module lands.
-pub(crate) fn named(name: &str) -> Option<DataType> {
-    let float = |exponent_bits, mantissa_bits, bias, signed, nan| {
-        Some(DataType::Float(FloatType { exponent_bits, mantissa_bits, bias, signed, nan }))
-    };
-    match name {
-        "bool" => Some(DataType::BOOL),
-        "f32" => Some(DataType::F32),
-        "f16" => Some(DataType::F16),
-        "bf16" => Some(DataType::BF16),
-        "f4e2m1fn" => float(2, 1, 1, true, NanEncoding::None),
-        "f6e2m3fn" => float(2, 3, 1, true, NanEncoding::None),
-        "f6e3m2fn" => float(3, 2, 3, true, NanEncoding::None),
-        "f8e3m4" => float(3, 4, 3, true, NanEncoding::Ieee),
-        "f8e4m3" => float(4, 3, 7, true, NanEncoding::Ieee),
-        "f8e4m3fn" => float(4, 3, 7, true, NanEncoding::Fn),
-        "f8e4m3fnuz" => float(4, 3, 8, true, NanEncoding::Fnuz),
-        "f8e4m3b11fnuz" => float(4, 3, 11, true, NanEncoding::Fnuz),
-        "f8e5m2" => float(5, 2, 15, true, NanEncoding::Ieee),
-        "f8e5m2fnuz" => float(5, 2, 16, true, NanEncoding::Fnuz),
-        "f8e8m0fnu" => float(8, 0, 127, false, NanEncoding::Fn),
-        _ => {
-            let signed = name.starts_with('i');
-            let bits: u8 = name.strip_prefix(['i', 'u'])?.parse().ok()?;
-            (1..=64).contains(&bits).then_some(DataType::Int(IntType { signed, bits }))
-        }
     }
 }
 

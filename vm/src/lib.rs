@@ -13,6 +13,7 @@ pub mod dtype;
 pub mod interp;
 pub mod ir;
 pub mod layout;
+pub mod text;
 pub mod verify;
 
 pub use dtype::DataType;

@@ -61,7 +61,7 @@ use std::fmt;
 
 use crate::ir::{GlobalId, Inst, Kernel, Module, ParamId, SharedId, Span, Stmt, StmtKind, TileId, VarId};
 
-pub(crate) use names::{dtype_name, shape_text};
+pub(crate) use names::{dtype_from_name, dtype_name, shape_text};
 
 /// Checks every invariant listed in the module doc on one kernel.
 ///
