@@ -31,9 +31,9 @@ mod layouts;
 mod templates;
 
 use crate::dtype::{DataType, FloatType, NanEncoding};
-pub(crate) use crate::verify::dtype_from_name as named;
 use crate::interp::KernelArg;
 use crate::ir::Kernel;
+pub(crate) use crate::verify::dtype_from_name as named;
 
 /// One generated test: a verified kernel, its arguments, and which outputs to compare and how.
 #[derive(Clone, Debug, PartialEq)]

@@ -76,7 +76,10 @@ impl Parser {
     /// Consumes `text` (after spaces) if it comes next.
     fn eat(&mut self, text: &str) -> bool {
         self.skip_space();
-        let matches = text.chars().enumerate().all(|(offset, character)| self.chars.get(self.position + offset) == Some(&character));
+        let matches = text
+            .chars()
+            .enumerate()
+            .all(|(offset, character)| self.chars.get(self.position + offset) == Some(&character));
         if matches {
             self.position += text.chars().count();
         }
@@ -542,7 +545,8 @@ impl Parser {
                 self.skip_space();
                 let at = self.position;
                 let op_name = self.word()?;
-                let Some(&(_, op)) = names::REDUCTIONS.iter().find(|(candidate, _)| *candidate == op_name) else {
+                let Some(&(_, op)) = names::REDUCTIONS.iter().find(|(candidate, _)| *candidate == op_name)
+                else {
                     return self.error_at(at, format!("unknown reduction `{op_name}`"));
                 };
                 let src = self.tile()?;
@@ -680,7 +684,11 @@ impl Parser {
                     "block_index" | "grid_size" => {
                         let axis = self.small()?;
                         self.expect(")")?;
-                        if name == "block_index" { ExprKind::BlockIndex(axis) } else { ExprKind::GridSize(axis) }
+                        if name == "block_index" {
+                            ExprKind::BlockIndex(axis)
+                        } else {
+                            ExprKind::GridSize(axis)
+                        }
                     }
                     _ => {
                         let operator = names::OPERATORS.iter().find(|(candidate, _)| *candidate == name);
@@ -688,7 +696,9 @@ impl Parser {
                         let mut arg = || args.next();
                         let kind = match (name.as_str(), operator) {
                             ("cast", _) => arg().map(ExprKind::Cast),
-                            (_, Some(&(_, ElementwiseOp::Unary(op)))) => arg().map(|a| ExprKind::Unary(op, a)),
+                            (_, Some(&(_, ElementwiseOp::Unary(op)))) => {
+                                arg().map(|a| ExprKind::Unary(op, a))
+                            }
                             (_, Some(&(_, ElementwiseOp::Binary(op)))) => {
                                 arg().zip(arg()).map(|(a, b)| ExprKind::Binary(op, a, b))
                             }
@@ -700,7 +710,9 @@ impl Parser {
                         let extra = arg().is_some();
                         match kind {
                             Some(kind) if !extra => kind,
-                            _ => return self.error_at(start, format!("wrong number of operands for `{name}`")),
+                            _ => {
+                                return self.error_at(start, format!("wrong number of operands for `{name}`"));
+                            }
                         }
                     }
                 };

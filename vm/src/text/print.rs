@@ -27,7 +27,13 @@ impl fmt::Display for Module {
 }
 
 fn print_kernel(out: &mut String, kernel: &Kernel) -> fmt::Result {
-    write!(out, "kernel @{} threads={} shared_limit={} grid=[", name(&kernel.name), kernel.num_threads, kernel.shared_limit_bytes)?;
+    write!(
+        out,
+        "kernel @{} threads={} shared_limit={} grid=[",
+        name(&kernel.name),
+        kernel.num_threads,
+        kernel.shared_limit_bytes
+    )?;
     list(out, &kernel.grid)?;
     writeln!(out, "] {{")?;
     for (index, param) in kernel.params.iter().enumerate() {
@@ -46,10 +52,22 @@ fn print_kernel(out: &mut String, kernel: &Kernel) -> fmt::Result {
         writeln!(out, "  tile %t{index} {} {} {}", quoted(&tile.name), dtype_name(tile.dtype), tile.layout)?;
     }
     for (index, shared) in kernel.shared.iter().enumerate() {
-        writeln!(out, "  shared %s{index} {} {} {}", quoted(&shared.name), dtype_name(shared.dtype), shared.layout)?;
+        writeln!(
+            out,
+            "  shared %s{index} {} {} {}",
+            quoted(&shared.name),
+            dtype_name(shared.dtype),
+            shared.layout
+        )?;
     }
     for (index, global) in kernel.globals.iter().enumerate() {
-        writeln!(out, "  global %g{index} {} {} {}", quoted(&global.name), dtype_name(global.dtype), global.param)?;
+        writeln!(
+            out,
+            "  global %g{index} {} {} {}",
+            quoted(&global.name),
+            dtype_name(global.dtype),
+            global.param
+        )?;
     }
     block(out, &kernel.body, 1)?;
     writeln!(out, "}}")
@@ -187,7 +205,9 @@ fn inst(out: &mut String, inst: &Inst) -> fmt::Result {
         }
         Inst::Iota { dst, dim } => write!(out, "{dst} = iota dim={dim}")?,
         Inst::Dot { dst, a, b, acc } => write!(out, "{dst} = dot {a}, {b}, {acc}")?,
-        Inst::Reduce { dst, src, dim, op } => write!(out, "{dst} = reduce {} {src}, dim={dim}", names::reduction(*op))?,
+        Inst::Reduce { dst, src, dim, op } => {
+            write!(out, "{dst} = reduce {} {src}, dim={dim}", names::reduction(*op))?
+        }
         Inst::Permute { dst, src, dims } => write!(out, "{dst} = permute {src}, dims={}", ints(dims))?,
         Inst::Broadcast { dst, src } => write!(out, "{dst} = broadcast {src}")?,
         Inst::Slice { dst, src, offsets } => {

@@ -19,7 +19,10 @@ pub(crate) fn dtype_name(dtype: DataType) -> String {
                 (NanEncoding::None, true) => "fn",
                 (NanEncoding::None, false) => "fnu",
             };
-            format!("f{}e{}m{}{suffix}", dtype.bits(), float.exponent_bits, float.mantissa_bits)
+            let standard_bias = (1i32 << float.exponent_bits.saturating_sub(1).min(30)) - 1
+                + i32::from(float.nan == NanEncoding::Fnuz);
+            let bias = if float.bias == standard_bias { String::new() } else { format!("b{}", float.bias) };
+            format!("f{}e{}m{}{bias}{suffix}", dtype.bits(), float.exponent_bits, float.mantissa_bits)
         }
     }
 }
@@ -71,4 +74,3 @@ pub(crate) fn dtype_from_name(name: &str) -> Option<DataType> {
         }
     }
 }
-
