@@ -142,7 +142,7 @@ fn mutate_stmt_exprs(kind: &mut StmtKind, choice: usize) {
     };
     if let Some(expr) = expr {
         expr.dtype = dtype;
-        if choice % 2 == 0 {
+        if choice.is_multiple_of(2) {
             expr.kind = ExprKind::Var(VarId(choice as u32 % 9));
         }
     }

@@ -27,6 +27,7 @@
 //! statement with a source span ends in `@start..end`. Handles print as their `Display` (`%t3`), kernels as
 //! `@name`, dtypes by canonical name and layouts in the layout text syntax.
 
+mod cursor;
 mod parse;
 mod print;
 
