@@ -295,14 +295,14 @@ pub(crate) fn view(
     let mut bits = vec![0u8; (src_slots * src_bits).div_ceil(8)];
     for thread in 0..threads {
         for slot in 0..src_slots {
-            let index = src_layout.map(thread, slot);
+            let index = src_layout.map(thread, slot).map_err(|error| error.to_string())?;
             let code = ravel(&index, &src.shape).and_then(|p| src.codes.get(p)).copied();
             let code = code.ok_or_else(|| format!("source layout maps thread {thread}, slot {slot} outside the tile"))?;
             super::memory::write_bits(&mut bits, (slot * src_bits) as u64, src_bits as u32, code);
         }
         for slot in 0..dst_slots {
             let code = super::memory::read_bits(&bits, (slot * dst_bits) as u64, dst_bits as u32);
-            let index = dst_layout.map(thread, slot);
+            let index = dst_layout.map(thread, slot).map_err(|error| error.to_string())?;
             let element = ravel(&index, shape).and_then(|p| written.get_mut(p));
             let element = element.ok_or_else(|| format!("layout maps thread {thread}, slot {slot} outside the tile"))?;
             match element {

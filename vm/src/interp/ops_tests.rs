@@ -114,18 +114,20 @@ fn iota_and_cast() {
 }
 
 #[test]
-fn view_reinterprets_bits_per_thread() {
+fn view_reinterprets_bits_per_thread() -> Result<(), crate::layout::LayoutError> {
+    use crate::layout::register_layout;
     let u4 = DataType::Int(crate::dtype::IntType { signed: false, bits: 4 });
     // Two threads, each holding two u8 elements; viewed as four u4 elements per thread.
-    let src_layout = RegisterLayout::from_modes_unchecked(vec![4], vec![2, 2], vec![0], vec![1]);
-    let dst_layout = RegisterLayout::from_modes_unchecked(vec![8], vec![2, 4], vec![0], vec![1]);
+    let src_layout = register_layout(&[4], &[2, 2], &[0], &[1])?;
+    let dst_layout = register_layout(&[8], &[2, 4], &[0], &[1])?;
     let src = RegisterTile { dtype: DataType::U8, shape: vec![4], codes: vec![0x21, 0x43, 0x65, 0x87] };
     let result = view(&src, &src_layout, u4, &dst_layout).unwrap_or_default();
     assert_eq!(result, [1, 2, 3, 4, 5, 6, 7, 8]);
     // A thread-major source viewed as a slot-major destination with other ownership moves nothing between threads.
-    let spread = RegisterLayout::from_modes_unchecked(vec![8], vec![4, 2], vec![1], vec![0]);
+    let spread = register_layout(&[8], &[4, 2], &[1], &[0])?;
     let result = view(&src, &src_layout, u4, &spread).unwrap_or_default();
     assert_eq!(result, [1, 5, 2, 6, 3, 7, 4, 8]);
-    let wrong_bits = RegisterLayout::from_modes_unchecked(vec![6], vec![2, 3], vec![0], vec![1]);
+    let wrong_bits = register_layout(&[6], &[2, 3], &[0], &[1])?;
     assert!(view(&src, &src_layout, u4, &wrong_bits).is_err());
+    Ok(())
 }

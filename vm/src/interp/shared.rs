@@ -188,7 +188,7 @@ impl SharedTile<'_> {
                 _ => return Err(out_of_bounds()),
             }
         }
-        let offset = self.decl.layout.offset(&logical);
+        let offset = self.decl.layout.offset(&logical).map_err(|error| SharedFault::Invalid(error.to_string()))?;
         if offset >= self.values.len() {
             return Err(SharedFault::Invalid(format!(
                 "shared layout maps {logical:?} to offset {offset}, outside its {} elements",

@@ -85,7 +85,7 @@ pub(crate) fn owners(layout: &RegisterLayout) -> Result<Vec<Option<Threads>>, St
     }
     for thread in 0..threads {
         for slot in 0..slots {
-            let index = layout.map(thread, slot);
+            let index = layout.map(thread, slot).map_err(|error| error.to_string())?;
             let position = ravel(&index, shape)
                 .ok_or_else(|| format!("layout maps thread {thread}, slot {slot} to {index:?}, outside {shape:?}"))?;
             let thread = Threads::One(thread as u32);
@@ -121,11 +121,13 @@ mod tests {
     }
 
     #[test]
-    fn owners_of_a_spatial_layout() {
-        let layout = RegisterLayout::spatial(&[2, 2]);
+    fn owners_of_a_spatial_layout() -> Result<(), crate::layout::LayoutError> {
+        let layout = crate::layout::spatial(&[2, 2])?;
         let owners = owners(&layout).unwrap_or_default();
-        assert_eq!(owners, vec![Some(Threads::One(0)), Some(Threads::One(1)), Some(Threads::One(2)), Some(Threads::One(3))]);
-        let replicated = RegisterLayout::from_modes_unchecked(vec![2], vec![2], vec![-2], vec![0]);
+        let expected: Vec<_> = (0..4).map(|thread| Some(Threads::One(thread))).collect();
+        assert_eq!(owners, expected);
+        let replicated = crate::layout::replicated(&[2], 2)?;
         assert_eq!(super::owners(&replicated).unwrap_or_default(), vec![Some(Threads::Many); 2]);
+        Ok(())
     }
 }
