@@ -137,3 +137,6 @@ fn eval_grid(kernel: &Kernel, vars: &[Option<u64>]) -> Result<[u32; 3], InterpEr
     }
     Ok(grid)
 }
+
+#[cfg(test)]
+mod tests;
