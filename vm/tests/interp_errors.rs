@@ -40,9 +40,18 @@ fn data_race_names_both_instructions() {
         builder.inst(Inst::LoadShared { dst: all, src: shared, offsets: vec![Expr::i32(0)] });
     });
     let error = run_err(&kernel, &mut []);
-    assert!(matches!(&error, InterpError::DataRace { tile: SharedId(0), index, .. } if index == &[0]), "{error}");
+    assert!(
+        matches!(&error, InterpError::DataRace { tile: SharedId(0), index, .. } if index == &[0]),
+        "{error}"
+    );
     let message = error.to_string();
-    for part in ["data race", "kernel `errors`", "%t1 = load_shared %s0` at 30..40", "store_shared %s0 <- %t0` at 10..20", "since the last `sync`"] {
+    for part in [
+        "data race",
+        "kernel `errors`",
+        "%t1 = load_shared %s0` at 30..40",
+        "store_shared %s0 <- %t0` at 10..20",
+        "since the last `sync`",
+    ] {
         assert!(message.contains(part), "{message:?} lacks {part:?}");
     }
 }
@@ -54,9 +63,15 @@ fn out_of_bounds_shared_access() {
         builder.inst(Inst::StoreShared { dst: shared, src: tile, offsets: vec![Expr::i32(2)] });
     });
     let error = run_err(&kernel, &mut []);
-    assert!(matches!(&error, InterpError::SharedOutOfBounds { index, shape, .. } if index == &[4] && shape == &[4]), "{error}");
+    assert!(
+        matches!(&error, InterpError::SharedOutOfBounds { index, shape, .. } if index == &[4] && shape == &[4]),
+        "{error}"
+    );
     let message = error.to_string();
-    assert!(message.contains("index [4] is outside shared tile %s0 of shape [4]") && message.contains("50..60"), "{message}");
+    assert!(
+        message.contains("index [4] is outside shared tile %s0 of shape [4]") && message.contains("50..60"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -78,7 +93,10 @@ fn shared_free_order_limit_and_uninitialised_reads() {
         builder.inst(Inst::FreeShared { tile: shared });
     });
     let error = run_err(&kernel, &mut []);
-    assert!(error.to_string().contains("freed out of LIFO order (the most recent live allocation is %s1)"), "{error}");
+    assert!(
+        error.to_string().contains("freed out of LIFO order (the most recent live allocation is %s1)"),
+        "{error}"
+    );
 
     let kernel = with_shared(|builder, _, _| {
         builder.shared_limit_bytes(16);
@@ -118,6 +136,9 @@ fn failed_assert_reports_message_and_block() {
     let kernel = builder.finish();
     assert!(run_kernel(&kernel, &mut [KernelArg::Scalar(2)]).is_ok());
     let error = run_err(&kernel, &mut [KernelArg::Scalar(3)]);
-    assert!(matches!(&error, InterpError::AssertFailed { block: [2, 0, 0], message, .. } if message == "block index below 2"), "{error}");
+    assert!(
+        matches!(&error, InterpError::AssertFailed { block: [2, 0, 0], message, .. } if message == "block index below 2"),
+        "{error}"
+    );
     assert!(error.to_string().contains("at 5..9"), "{error}");
 }

@@ -6,7 +6,9 @@ use half::f16;
 use tilevm_vm::DataType;
 use tilevm_vm::dtype::IntType;
 use tilevm_vm::interp::{KernelArg, run_kernel};
-use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, ReduceOp, Rounding, TernaryOp};
+use tilevm_vm::ir::{
+    BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, ReduceOp, Rounding, TernaryOp,
+};
 use tilevm_vm::layout::{RegisterLayout, parse_register_layout, replicated};
 
 const U4: DataType = DataType::Int(IntType { signed: false, bits: 4 });
@@ -36,7 +38,9 @@ fn layout(text: &str) -> RegisterLayout {
 /// `local` tile `inner` held by `replicas` threads each.
 fn replicated_product(replicas: usize, inner: &str) -> RegisterLayout {
     let rank = layout(inner).shape().len();
-    replicated(&vec![1; rank], replicas).and_then(|outer| outer.product(&layout(inner))).expect("a valid layout")
+    replicated(&vec![1; rank], replicas)
+        .and_then(|outer| outer.product(&layout(inner)))
+        .expect("a valid layout")
 }
 
 fn bytes_of<T: Copy>(values: &[T], to_bytes: impl Fn(T) -> Vec<u8>) -> Vec<u8> {
@@ -54,7 +58,13 @@ fn f16_values(bytes: &[u8]) -> Vec<f16> {
     bytes.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]])).collect()
 }
 
-fn view_1d(builder: &mut KernelBuilder, name: &str, param: tilevm_vm::ir::ParamId, dtype: DataType, n: Expr) -> tilevm_vm::ir::GlobalId {
+fn view_1d(
+    builder: &mut KernelBuilder,
+    name: &str,
+    param: tilevm_vm::ir::ParamId,
+    dtype: DataType,
+    n: Expr,
+) -> tilevm_vm::ir::GlobalId {
     builder.view_global(name, param, dtype, vec![n], vec![Expr::u32(1)], Expr::u32(0))
 }
 
@@ -62,12 +72,20 @@ fn view_1d(builder: &mut KernelBuilder, name: &str, param: tilevm_vm::ir::ParamI
 fn vector_add_f16() -> Kernel {
     const BLOCK: u32 = 64;
     let mut builder = KernelBuilder::new("vector_add_f16", 32);
-    let (a, b) = (builder.global_param("a", DataType::F16, false), builder.global_param("b", DataType::F16, false));
+    let (a, b) =
+        (builder.global_param("a", DataType::F16, false), builder.global_param("b", DataType::F16, false));
     let c = builder.global_param("c", DataType::F16, true);
     let n = builder.scalar_param("n", DataType::U32);
-    let blocks = Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, n.clone(), Expr::u32(BLOCK - 1)), Expr::u32(BLOCK));
+    let blocks = Expr::binary(
+        BinaryOp::Div,
+        Expr::binary(BinaryOp::Add, n.clone(), Expr::u32(BLOCK - 1)),
+        Expr::u32(BLOCK),
+    );
     builder.grid(vec![blocks]);
-    let (a_view, b_view) = (view_1d(&mut builder, "a", a, DataType::F16, n.clone()), view_1d(&mut builder, "b", b, DataType::F16, n.clone()));
+    let (a_view, b_view) = (
+        view_1d(&mut builder, "a", a, DataType::F16, n.clone()),
+        view_1d(&mut builder, "b", b, DataType::F16, n.clone()),
+    );
     let c_view = view_1d(&mut builder, "c", c, DataType::F16, n);
     let start = builder.let_var("start", Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(BLOCK)));
     let tile_layout = layout("local(2).spatial(32)");
@@ -98,7 +116,8 @@ fn vector_add_in_f16_with_a_ragged_tail() {
         KernelArg::Scalar(n as u64),
     ];
     run_kernel(&vector_add_f16(), &mut args).expect("the kernel runs");
-    let expected: Vec<u16> = a.iter().zip(&b).map(|(x, y)| f16::from_f32(x.to_f32() + y.to_f32()).to_bits()).collect();
+    let expected: Vec<u16> =
+        a.iter().zip(&b).map(|(x, y)| f16::from_f32(x.to_f32() + y.to_f32()).to_bits()).collect();
     let got: Vec<u16> = f16_values(buffer(&args, 2)).iter().map(|v| v.to_bits()).collect();
     assert_eq!(got, expected);
 }
@@ -113,11 +132,17 @@ fn dequantize_u4() -> Kernel {
     let rows = builder.scalar_param("rows", DataType::U32);
     let cols = builder.scalar_param("cols", DataType::U32);
     let groups = builder.let_var("groups", Expr::binary(BinaryOp::Div, cols.clone(), Expr::u32(32)));
-    let ceil_div = |x: Expr, d: u32| Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, x, Expr::u32(d - 1)), Expr::u32(d));
+    let ceil_div = |x: Expr, d: u32| {
+        Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, x, Expr::u32(d - 1)), Expr::u32(d))
+    };
     builder.grid(vec![ceil_div(cols.clone(), 64), ceil_div(rows.clone(), 4)]);
     let grouped = |builder: &mut KernelBuilder, name: &str, param, dtype, inner: u32| {
         let shape = vec![rows.clone(), groups.clone(), Expr::u32(inner)];
-        let strides = vec![Expr::binary(BinaryOp::Mul, groups.clone(), Expr::u32(inner)), Expr::u32(inner), Expr::u32(1)];
+        let strides = vec![
+            Expr::binary(BinaryOp::Mul, groups.clone(), Expr::u32(inner)),
+            Expr::u32(inner),
+            Expr::u32(1),
+        ];
         builder.view_global(name, param, dtype, shape, strides, Expr::u32(0))
     };
     let w_view = grouped(&mut builder, "w", weights, U4, 32);
@@ -132,11 +157,22 @@ fn dequantize_u4() -> Kernel {
     let s_layout = replicated_product(4, "spatial(4, 2, 1)");
     let w_tile = builder.tile("w", U4, w_layout.clone());
     let s_tile = builder.tile("s", DataType::F16, s_layout.clone());
-    let (w_f32, s_f32) = (builder.tile("wf", DataType::F32, w_layout.clone()), builder.tile("sf", DataType::F32, s_layout));
+    let (w_f32, s_f32) =
+        (builder.tile("wf", DataType::F32, w_layout.clone()), builder.tile("sf", DataType::F32, s_layout));
     let product = builder.tile("product", DataType::F32, w_layout.clone());
     let result = builder.tile("result", DataType::F16, w_layout);
-    builder.inst(Inst::LoadGlobal { dst: w_tile, src: w_view, offsets: offsets.clone(), dims: vec![0, 1, 2] });
-    builder.inst(Inst::LoadGlobal { dst: s_tile, src: s_view, offsets: offsets.clone(), dims: vec![0, 1, 2] });
+    builder.inst(Inst::LoadGlobal {
+        dst: w_tile,
+        src: w_view,
+        offsets: offsets.clone(),
+        dims: vec![0, 1, 2],
+    });
+    builder.inst(Inst::LoadGlobal {
+        dst: s_tile,
+        src: s_view,
+        offsets: offsets.clone(),
+        dims: vec![0, 1, 2],
+    });
     builder.inst(Inst::Cast { dst: w_f32, src: w_tile, rounding: Rounding::NearestEven });
     builder.inst(Inst::Cast { dst: s_f32, src: s_tile, rounding: Rounding::NearestEven });
     let operands = vec![Operand::Tile(w_f32), Operand::Tile(s_f32)];
@@ -181,7 +217,8 @@ fn gemv_f32(k: u32) -> Kernel {
     let x = builder.global_param("x", DataType::F32, false);
     let y = builder.global_param("y", DataType::F32, true);
     let n = builder.scalar_param("n", DataType::U32);
-    let ceil_rows = Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, n.clone(), Expr::u32(7)), Expr::u32(8));
+    let ceil_rows =
+        Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, n.clone(), Expr::u32(7)), Expr::u32(8));
     builder.grid(vec![ceil_rows]);
     let w_view = builder.view_global(
         "w",
@@ -191,7 +228,14 @@ fn gemv_f32(k: u32) -> Kernel {
         vec![Expr::u32(k), Expr::u32(slice), Expr::u32(1)],
         Expr::u32(0),
     );
-    let x_view = builder.view_global("x", x, DataType::F32, vec![Expr::u32(4), Expr::u32(slice)], vec![Expr::u32(slice), Expr::u32(1)], Expr::u32(0));
+    let x_view = builder.view_global(
+        "x",
+        x,
+        DataType::F32,
+        vec![Expr::u32(4), Expr::u32(slice)],
+        vec![Expr::u32(slice), Expr::u32(1)],
+        Expr::u32(0),
+    );
     let y_view = builder.view_global("y", y, DataType::F32, vec![n], vec![Expr::u32(1)], Expr::u32(0));
     let row0 = builder.let_var("row0", Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(8)));
 
@@ -203,7 +247,12 @@ fn gemv_f32(k: u32) -> Kernel {
     builder.for_range("kk", Expr::u32(0), Expr::u32(slice), Expr::u32(8), |builder, kk| {
         let offsets = vec![row0.clone(), Expr::u32(0), kk.clone()];
         builder.inst(Inst::LoadGlobal { dst: w_tile, src: w_view, offsets, dims: vec![0, 1, 2] });
-        builder.inst(Inst::LoadGlobal { dst: x_tile, src: x_view, offsets: vec![Expr::u32(0), kk], dims: vec![0, 1] });
+        builder.inst(Inst::LoadGlobal {
+            dst: x_tile,
+            src: x_view,
+            offsets: vec![Expr::u32(0), kk],
+            dims: vec![0, 1],
+        });
         let operands = vec![Operand::Tile(w_tile), Operand::Tile(x_tile), Operand::Tile(acc)];
         builder.inst(Inst::Elementwise { dst: acc, op: ElementwiseOp::Ternary(TernaryOp::Fma), operands });
     });
@@ -213,9 +262,14 @@ fn gemv_f32(k: u32) -> Kernel {
     let shared_layout = tilevm_vm::layout::SharedLayout::row_major(&[8, 4]).expect("a layout");
     let partials = builder.shared("partials", DataType::F32, shared_layout);
     builder.inst(Inst::AllocShared { dst: partials, init: None });
-    builder.inst(Inst::StoreShared { dst: partials, src: partial, offsets: vec![Expr::u32(0), Expr::u32(0)] });
+    builder.inst(Inst::StoreShared {
+        dst: partials,
+        src: partial,
+        offsets: vec![Expr::u32(0), Expr::u32(0)],
+    });
     builder.inst(Inst::Sync);
-    let row_layout = layout("spatial(8, 1)").product(&replicated(&[1, 4], 4).expect("a layout")).expect("a layout");
+    let row_layout =
+        layout("spatial(8, 1)").product(&replicated(&[1, 4], 4).expect("a layout")).expect("a layout");
     let rows = builder.tile("rows", DataType::F32, row_layout);
     builder.inst(Inst::LoadShared { dst: rows, src: partials, offsets: vec![Expr::u32(0), Expr::u32(0)] });
     let y_layout = layout("spatial(8)").product(&replicated(&[1], 4).expect("a layout")).expect("a layout");
@@ -239,7 +293,8 @@ fn gemv_with_a_shared_memory_reduction() {
         KernelArg::Scalar(n as u64),
     ];
     run_kernel(&gemv_f32(k as u32), &mut args).expect("the kernel runs");
-    let got: Vec<f32> = buffer(&args, 2).chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let got: Vec<f32> =
+        buffer(&args, 2).chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     for (row, &value) in got.iter().enumerate() {
         let exact: f64 = (0..k).map(|i| f64::from(w[row * k + i]) * f64::from(x[i])).sum();
         let magnitude: f64 = (0..k).map(|i| (f64::from(w[row * k + i]) * f64::from(x[i])).abs()).sum();

@@ -83,7 +83,9 @@ pub enum InterpError {
     },
     /// Two threads accessed one shared element between two `sync`s, at least one of them writing (a kernel
     /// bug), or data copied asynchronously was used before `copy_wait` and `sync`.
-    #[error("{at}: data race on element {index:?} of shared tile {tile} in block {block:?}: {conflict}; the other access is {other}")]
+    #[error(
+        "{at}: data race on element {index:?} of shared tile {tile} in block {block:?}: {conflict}; the other access is {other}"
+    )]
     DataRace {
         /// The later access.
         at: Box<Location>,
@@ -139,7 +141,9 @@ pub enum InterpError {
         problem: &'static str,
     },
     /// A `free_shared` that is not of the most recent live allocation (a kernel bug).
-    #[error("{at}: shared tile {tile} is freed out of LIFO order (the most recent live allocation is {expected})")]
+    #[error(
+        "{at}: shared tile {tile} is freed out of LIFO order (the most recent live allocation is {expected})"
+    )]
     SharedFreeOrder {
         /// The free.
         at: Box<Location>,
@@ -149,7 +153,9 @@ pub enum InterpError {
         expected: String,
     },
     /// Live shared allocations exceed the kernel's `shared_limit_bytes` (a resource limit).
-    #[error("{at}: shared memory limit exceeded: {needed} bytes would be live, the kernel's limit is {limit}")]
+    #[error(
+        "{at}: shared memory limit exceeded: {needed} bytes would be live, the kernel's limit is {limit}"
+    )]
     SharedLimit {
         /// The allocation.
         at: Box<Location>,

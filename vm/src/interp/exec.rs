@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use super::KernelArg;
 use super::codec::mask;
 use super::error::{InterpError, Location};
 use super::eval::{Scope, eval_condition, eval_expr, eval_int, eval_ints};
@@ -16,9 +17,10 @@ use super::print::{format_scalars, format_tile};
 use super::races::Threads;
 use super::shared::{SharedFault, SharedMemory};
 use super::tiles::{RegisterTile, element_count, owners, unravel};
-use super::KernelArg;
 use crate::dtype::DataType;
-use crate::ir::{Expr, GlobalId, Inst, Kernel, Operand, ParamKind, SharedId, Stmt, StmtKind, TileDecl, TileId};
+use crate::ir::{
+    Expr, GlobalId, Inst, Kernel, Operand, ParamKind, SharedId, Stmt, StmtKind, TileDecl, TileId,
+};
 
 /// What a statement asks of the enclosing loop.
 enum Flow {
@@ -57,7 +59,12 @@ pub(crate) struct Machine<'k, 'r> {
 
 impl<'k, 'r> Machine<'k, 'r> {
     /// A machine for a launch whose arguments were checked against the parameters.
-    pub fn new(kernel: &'k Kernel, args: &'r mut [KernelArg], print: &'r mut dyn FnMut(&str), grid: [u32; 3]) -> Self {
+    pub fn new(
+        kernel: &'k Kernel,
+        args: &'r mut [KernelArg],
+        print: &'r mut dyn FnMut(&str),
+        grid: [u32; 3],
+    ) -> Self {
         Machine {
             kernel,
             args,
@@ -103,7 +110,8 @@ impl<'k, 'r> Machine<'k, 'r> {
             }
             StmtKind::For { var, start, end, step, body } => {
                 let bounds = (|| -> Result<_, Fault<'k>> {
-                    let dtype = self.kernel.vars.get(var.index()).ok_or_else(|| format!("no variable {var}"))?.dtype;
+                    let dtype =
+                        self.kernel.vars.get(var.index()).ok_or_else(|| format!("no variable {var}"))?.dtype;
                     let scope = self.scope();
                     let bounds = (eval_int(start, &scope)?, eval_int(end, &scope)?, eval_int(step, &scope)?);
                     if bounds.2 == 0 {
@@ -123,14 +131,17 @@ impl<'k, 'r> Machine<'k, 'r> {
                 }
             }
             StmtKind::While { cond, body } => {
-                while eval_condition(cond, &self.scope()).map_err(|message| fail(self, Fault::Invalid(message)))? {
+                while eval_condition(cond, &self.scope())
+                    .map_err(|message| fail(self, Fault::Invalid(message)))?
+                {
                     if let Flow::Break = self.exec_body(body)? {
                         break;
                     }
                 }
             }
             StmtKind::If { cond, then_body, else_body } => {
-                let taken = eval_condition(cond, &self.scope()).map_err(|message| fail(self, Fault::Invalid(message)))?;
+                let taken = eval_condition(cond, &self.scope())
+                    .map_err(|message| fail(self, Fault::Invalid(message)))?;
                 return self.exec_body(if taken { then_body } else { else_body });
             }
             StmtKind::Break => return Ok(Flow::Break),
@@ -148,18 +159,23 @@ impl<'k, 'r> Machine<'k, 'r> {
                 self.define(*dst, vec![code & mask(decl.dtype.bits()); count])
             }
             Inst::AllocShared { dst, init } => {
-                let decl = self.kernel.shared.get(dst.index()).ok_or_else(|| format!("no shared tile {dst}"))?;
+                let decl =
+                    self.kernel.shared.get(dst.index()).ok_or_else(|| format!("no shared tile {dst}"))?;
                 let code = init.as_ref().map(|init| self.eval(init)).transpose()?;
                 let code = code.map(|code| code & mask(decl.dtype.bits()));
                 self.shared.alloc(*dst, decl, code).map_err(|fault| Fault::Shared(*dst, fault))
             }
             Inst::FreeShared { tile } => self.shared.free(*tile).map_err(|fault| Fault::Shared(*tile, fault)),
-            Inst::ViewGlobal { dst, shape, strides, offset } => self.view_global(*dst, shape, strides, offset),
+            Inst::ViewGlobal { dst, shape, strides, offset } => {
+                self.view_global(*dst, shape, strides, offset)
+            }
             Inst::LoadGlobal { dst, src, offsets, dims } => self.load_global(*dst, *src, offsets, dims),
             Inst::StoreGlobal { dst, src, offsets, dims } => self.store_global(*dst, *src, offsets, dims),
             Inst::LoadShared { dst, src, offsets } => self.load_shared(*dst, *src, offsets, stmt),
             Inst::StoreShared { dst, src, offsets } => self.store_shared(*dst, *src, offsets, stmt),
-            Inst::CopyGlobalToShared { dst, src, offsets, dims } => self.copy_to_shared(*dst, *src, offsets, dims, stmt),
+            Inst::CopyGlobalToShared { dst, src, offsets, dims } => {
+                self.copy_to_shared(*dst, *src, offsets, dims, stmt)
+            }
             Inst::CopyWait => {
                 self.shared.copy_wait();
                 Ok(())
@@ -169,7 +185,8 @@ impl<'k, 'r> Machine<'k, 'r> {
                 Ok(())
             }
             Inst::View { dst, src } => {
-                let (src_tile, src_decl, decl) = (self.tile(*src)?, self.tile_decl(*src)?, self.tile_decl(*dst)?);
+                let (src_tile, src_decl, decl) =
+                    (self.tile(*src)?, self.tile_decl(*src)?, self.tile_decl(*dst)?);
                 let codes = ops::view(src_tile, &src_decl.layout, decl.dtype, &decl.layout)?;
                 self.define(*dst, codes)
             }
@@ -226,7 +243,11 @@ impl<'k, 'r> Machine<'k, 'r> {
                 let decl = self.tile_decl(*dst)?;
                 let src = self.same_dtype(*src, decl)?;
                 if src.shape != decl.layout.shape() {
-                    return Err(Fault::Invalid(format!("assign from shape {:?} to {:?}", src.shape, decl.layout.shape())));
+                    return Err(Fault::Invalid(format!(
+                        "assign from shape {:?} to {:?}",
+                        src.shape,
+                        decl.layout.shape()
+                    )));
                 }
                 let codes = src.codes.clone();
                 self.define(*dst, codes)
@@ -237,28 +258,48 @@ impl<'k, 'r> Machine<'k, 'r> {
                 Ok(())
             }
             Inst::PrintScalars { label, values } => {
-                let values: Vec<(DataType, u64)> =
-                    values.iter().map(|expr| Ok((expr.dtype, self.eval(expr)?))).collect::<Result<_, Fault<'k>>>()?;
+                let values: Vec<(DataType, u64)> = values
+                    .iter()
+                    .map(|expr| Ok((expr.dtype, self.eval(expr)?)))
+                    .collect::<Result<_, Fault<'k>>>()?;
                 let text = format_scalars(self.block, label, &values);
                 (self.print)(&text);
                 Ok(())
             }
             Inst::Assert { cond, message } => {
-                if eval_condition(cond, &self.scope())? { Ok(()) } else { Err(Fault::Assert(message.clone())) }
+                if eval_condition(cond, &self.scope())? {
+                    Ok(())
+                } else {
+                    Err(Fault::Assert(message.clone()))
+                }
             }
         }
     }
 
-    fn view_global(&mut self, dst: GlobalId, shape: &[Expr], strides: &[Expr], offset: &Expr) -> Result<(), Fault<'k>> {
+    fn view_global(
+        &mut self,
+        dst: GlobalId,
+        shape: &[Expr],
+        strides: &[Expr],
+        offset: &Expr,
+    ) -> Result<(), Fault<'k>> {
         let decl = self.kernel.globals.get(dst.index()).ok_or_else(|| format!("no global view {dst}"))?;
         let param = decl.param.index();
         if !matches!(self.kernel.params.get(param).map(|param| &param.kind), Some(ParamKind::Global { .. })) {
-            return Err(Fault::Invalid(format!("view {dst} is over {}, which is not a pointer parameter", decl.param)));
+            return Err(Fault::Invalid(format!(
+                "view {dst} is over {}, which is not a pointer parameter",
+                decl.param
+            )));
         }
         let scope = self.scope();
-        let (shape, strides, offset) = (eval_ints(shape, &scope)?, eval_ints(strides, &scope)?, eval_int(offset, &scope)?);
+        let (shape, strides, offset) =
+            (eval_ints(shape, &scope)?, eval_ints(strides, &scope)?, eval_int(offset, &scope)?);
         if shape.is_empty() || shape.len() != strides.len() {
-            return Err(Fault::Invalid(format!("view {dst} has {} extents and {} strides", shape.len(), strides.len())));
+            return Err(Fault::Invalid(format!(
+                "view {dst} has {} extents and {} strides",
+                shape.len(),
+                strides.len()
+            )));
         }
         let view = GlobalView { param, dtype: decl.dtype, shape, strides, offset };
         if let Some(slot) = self.globals.get_mut(dst.index()) {
@@ -267,7 +308,13 @@ impl<'k, 'r> Machine<'k, 'r> {
         Ok(())
     }
 
-    fn load_global(&mut self, dst: TileId, src: GlobalId, offsets: &[Expr], dims: &[usize]) -> Result<(), Fault<'k>> {
+    fn load_global(
+        &mut self,
+        dst: TileId,
+        src: GlobalId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> Result<(), Fault<'k>> {
         let decl = self.tile_decl(dst)?;
         let view = self.global(src, decl.dtype)?;
         let shape = decl.layout.shape();
@@ -283,10 +330,19 @@ impl<'k, 'r> Machine<'k, 'r> {
         self.define(dst, codes)
     }
 
-    fn store_global(&mut self, dst: GlobalId, src: TileId, offsets: &[Expr], dims: &[usize]) -> Result<(), Fault<'k>> {
+    fn store_global(
+        &mut self,
+        dst: GlobalId,
+        src: TileId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> Result<(), Fault<'k>> {
         let tile = self.tile(src)?;
         let view = self.global(dst, tile.dtype)?;
-        let mutable = matches!(self.kernel.params.get(view.param).map(|param| &param.kind), Some(ParamKind::Global { mutable: true, .. }));
+        let mutable = matches!(
+            self.kernel.params.get(view.param).map(|param| &param.kind),
+            Some(ParamKind::Global { mutable: true, .. })
+        );
         if !mutable {
             return Err(Fault::Invalid(format!("store to view {dst} of a parameter that is not mutable")));
         }
@@ -306,12 +362,21 @@ impl<'k, 'r> Machine<'k, 'r> {
         Ok(())
     }
 
-    fn load_shared(&mut self, dst: TileId, src: SharedId, offsets: &[Expr], stmt: &'k Stmt) -> Result<(), Fault<'k>> {
+    fn load_shared(
+        &mut self,
+        dst: TileId,
+        src: SharedId,
+        offsets: &[Expr],
+        stmt: &'k Stmt,
+    ) -> Result<(), Fault<'k>> {
         let decl = self.tile_decl(dst)?;
         let offsets = eval_ints(offsets, &self.scope())?;
         let shared_dtype = self.shared.shape(src).map_err(|fault| Fault::Shared(src, fault))?.1;
         if shared_dtype != decl.dtype {
-            return Err(Fault::Invalid(format!("load of a {shared_dtype:?} shared tile into a {:?} tile", decl.dtype)));
+            return Err(Fault::Invalid(format!(
+                "load of a {shared_dtype:?} shared tile into a {:?} tile",
+                decl.dtype
+            )));
         }
         let owners = self.owners(dst)?;
         let shape = decl.layout.shape();
@@ -320,29 +385,51 @@ impl<'k, 'r> Machine<'k, 'r> {
         for position in 0..element_count(shape)? {
             let shared_index = window(&offsets, position, shape, &mut index);
             let threads = owners.get(position).copied().flatten();
-            codes.push(self.shared.read(src, &shared_index, threads, stmt).map_err(|fault| Fault::Shared(src, fault))?);
+            codes.push(
+                self.shared
+                    .read(src, &shared_index, threads, stmt)
+                    .map_err(|fault| Fault::Shared(src, fault))?,
+            );
         }
         self.define(dst, codes)
     }
 
-    fn store_shared(&mut self, dst: SharedId, src: TileId, offsets: &[Expr], stmt: &'k Stmt) -> Result<(), Fault<'k>> {
+    fn store_shared(
+        &mut self,
+        dst: SharedId,
+        src: TileId,
+        offsets: &[Expr],
+        stmt: &'k Stmt,
+    ) -> Result<(), Fault<'k>> {
         let offsets = eval_ints(offsets, &self.scope())?;
         let shared_dtype = self.shared.shape(dst).map_err(|fault| Fault::Shared(dst, fault))?.1;
         let owners = self.owners(src)?;
         let tile = self.tile(src)?.clone();
         if shared_dtype != tile.dtype {
-            return Err(Fault::Invalid(format!("store of a {:?} tile into a {shared_dtype:?} shared tile", tile.dtype)));
+            return Err(Fault::Invalid(format!(
+                "store of a {:?} tile into a {shared_dtype:?} shared tile",
+                tile.dtype
+            )));
         }
         let mut index = Vec::new();
         for (position, &code) in tile.codes.iter().enumerate() {
             let shared_index = window(&offsets, position, &tile.shape, &mut index);
             let threads = owners.get(position).copied().flatten();
-            self.shared.write(dst, &shared_index, code, threads, stmt, false).map_err(|fault| Fault::Shared(dst, fault))?;
+            self.shared
+                .write(dst, &shared_index, code, threads, stmt, false)
+                .map_err(|fault| Fault::Shared(dst, fault))?;
         }
         Ok(())
     }
 
-    fn copy_to_shared(&mut self, dst: SharedId, src: GlobalId, offsets: &[Expr], dims: &[usize], stmt: &'k Stmt) -> Result<(), Fault<'k>> {
+    fn copy_to_shared(
+        &mut self,
+        dst: SharedId,
+        src: GlobalId,
+        offsets: &[Expr],
+        dims: &[usize],
+        stmt: &'k Stmt,
+    ) -> Result<(), Fault<'k>> {
         let (shape, dtype) = self.shared.shape(dst).map_err(|fault| Fault::Shared(dst, fault))?;
         let view = self.global(src, dtype)?.clone();
         let base = self.window_base(&view, offsets, dims, shape.len())?;
@@ -364,7 +451,13 @@ impl<'k, 'r> Machine<'k, 'r> {
     }
 
     /// The evaluated offsets of a window into a view, checked against the view's rank and `dims`.
-    fn window_base(&self, view: &GlobalView, offsets: &[Expr], dims: &[usize], tile_rank: usize) -> Result<Vec<i128>, Fault<'k>> {
+    fn window_base(
+        &self,
+        view: &GlobalView,
+        offsets: &[Expr],
+        dims: &[usize],
+        tile_rank: usize,
+    ) -> Result<Vec<i128>, Fault<'k>> {
         let base = eval_ints(offsets, &self.scope())?;
         let rank = view.shape.len();
         let increasing = dims.windows(2).all(|pair| pair[0] < pair[1]);
@@ -380,7 +473,9 @@ impl<'k, 'r> Machine<'k, 'r> {
     fn global(&self, id: GlobalId, dtype: DataType) -> Result<&GlobalView, Fault<'k>> {
         let view = match self.globals.get(id.index()) {
             Some(Some(view)) => view,
-            Some(None) => return Err(Fault::Invalid(format!("global view {id} is used before it is defined"))),
+            Some(None) => {
+                return Err(Fault::Invalid(format!("global view {id} is used before it is defined")));
+            }
             None => return Err(Fault::Invalid(format!("no global view {id}"))),
         };
         if view.dtype != dtype {
@@ -419,7 +514,10 @@ impl<'k, 'r> Machine<'k, 'r> {
     fn same_dtype(&self, id: TileId, decl: &TileDecl) -> Result<&RegisterTile, Fault<'k>> {
         let tile = self.tile(id)?;
         if tile.dtype != decl.dtype {
-            return Err(Fault::Invalid(format!("{id} holds {:?}, the destination {:?}", tile.dtype, decl.dtype)));
+            return Err(Fault::Invalid(format!(
+                "{id} holds {:?}, the destination {:?}",
+                tile.dtype, decl.dtype
+            )));
         }
         Ok(tile)
     }
@@ -460,7 +558,9 @@ impl<'k, 'r> Machine<'k, 'r> {
             Fault::Invalid(message) => InterpError::Invalid { at, message },
             Fault::Assert(message) => InterpError::AssertFailed { at, block: self.block, message },
             Fault::Shared(tile, fault) => match fault {
-                SharedFault::OutOfBounds { index, shape } => InterpError::SharedOutOfBounds { at, tile, index, shape },
+                SharedFault::OutOfBounds { index, shape } => {
+                    InterpError::SharedOutOfBounds { at, tile, index, shape }
+                }
                 SharedFault::Uninitialized { index } => InterpError::SharedUninitialized { at, tile, index },
                 SharedFault::UseAfterFree => InterpError::SharedUseAfterFree { at, tile },
                 SharedFault::NotAllocated => {
@@ -491,7 +591,13 @@ impl<'k, 'r> Machine<'k, 'r> {
 }
 
 /// The view index of tile element `position`: `base` with `index[j]` added along view dimension `dims[j]`.
-fn scatter(base: &[i128], dims: &[usize], position: usize, shape: &[usize], index: &mut Vec<usize>) -> Vec<i128> {
+fn scatter(
+    base: &[i128],
+    dims: &[usize],
+    position: usize,
+    shape: &[usize],
+    index: &mut Vec<usize>,
+) -> Vec<i128> {
     unravel(position, shape, index);
     let mut view_index = base.to_vec();
     for (&d, &i) in dims.iter().zip(index.iter()) {

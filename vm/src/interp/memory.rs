@@ -49,7 +49,8 @@ pub(crate) fn read_bits(bytes: &[u8], bit: u64, width: u32) -> u64 {
     let mut value = 0u64;
     for i in 0..u64::from(width.min(64)) {
         let position = bit + i;
-        let byte = usize::try_from(position / 8).ok().and_then(|index| bytes.get(index)).copied().unwrap_or(0);
+        let byte =
+            usize::try_from(position / 8).ok().and_then(|index| bytes.get(index)).copied().unwrap_or(0);
         value |= u64::from((byte >> (position % 8)) & 1) << i;
     }
     value

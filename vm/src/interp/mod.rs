@@ -65,7 +65,11 @@ pub fn run_kernel(kernel: &Kernel, args: &mut [KernelArg]) -> Result<(), InterpE
 ///
 /// # Errors
 /// As [`run_kernel`].
-pub fn run_kernel_with(kernel: &Kernel, args: &mut [KernelArg], options: &mut RunOptions<'_>) -> Result<(), InterpError> {
+pub fn run_kernel_with(
+    kernel: &Kernel,
+    args: &mut [KernelArg],
+    options: &mut RunOptions<'_>,
+) -> Result<(), InterpError> {
     let initial_vars = bind_params(kernel, args)?;
     let grid = match options.grid {
         Some(grid) => grid,
@@ -133,7 +137,8 @@ fn eval_grid(kernel: &Kernel, vars: &[Option<u64>]) -> Result<[u32; 3], InterpEr
     let mut grid = [1u32; 3];
     for (axis, expr) in kernel.grid.iter().enumerate() {
         let value = eval_int(expr, &scope).map_err(&error)?;
-        grid[axis] = u32::try_from(value).map_err(|_| error(format!("grid axis {axis} has {value} blocks")))?;
+        grid[axis] =
+            u32::try_from(value).map_err(|_| error(format!("grid axis {axis} has {value} blocks")))?;
     }
     Ok(grid)
 }

@@ -62,16 +62,18 @@ pub(crate) fn elementwise(
     for position in 0..count {
         unravel(position, shape, &mut index);
         let value = |k: usize| match &operands[k] {
-            OperandValue::Tile(tile) => {
-                broadcast_position(&tile.shape, shape, &index).and_then(|p| tile.codes.get(p)).copied().unwrap_or(0)
-            }
+            OperandValue::Tile(tile) => broadcast_position(&tile.shape, shape, &index)
+                .and_then(|p| tile.codes.get(p))
+                .copied()
+                .unwrap_or(0),
             OperandValue::Scalar(code, _) => *code,
         };
         let code = match op {
             ElementwiseOp::Unary(op) => eval_unary(op, operands[0].dtype(), value(0)),
             ElementwiseOp::Binary(op) => eval_binary(op, operands[0].dtype(), value(0), value(1)),
             ElementwiseOp::Ternary(op) => {
-                let operand_dtype = if op == TernaryOp::Select { operands[1].dtype() } else { operands[0].dtype() };
+                let operand_dtype =
+                    if op == TernaryOp::Select { operands[1].dtype() } else { operands[0].dtype() };
                 eval_ternary(op, operand_dtype, value(0), value(1), value(2))
             }
         };
@@ -81,7 +83,12 @@ pub(crate) fn elementwise(
 }
 
 /// Converts every element to `dtype`; the stochastic-rounding counter is the row-major position.
-pub(crate) fn cast(src: &RegisterTile, dtype: DataType, shape: &[usize], rounding: Rounding) -> Result<Vec<u64>, String> {
+pub(crate) fn cast(
+    src: &RegisterTile,
+    dtype: DataType,
+    shape: &[usize],
+    rounding: Rounding,
+) -> Result<Vec<u64>, String> {
     same_shape(&src.shape, shape)?;
     let codes = src.codes.iter().enumerate();
     Ok(codes.map(|(position, &code)| eval_cast(src.dtype, dtype, code, rounding, position as u64)).collect())
@@ -118,7 +125,12 @@ pub(crate) fn dot(
     }
     let (m, n, k) = (shape[rank - 2], shape[rank - 1], a.shape[rank - 1]);
     let batch = &shape[..rank - 2];
-    if a.shape[..rank - 2] != *batch || b.shape[..rank - 2] != *batch || a.shape[rank - 2] != m || b.shape[rank - 2] != k || b.shape[rank - 1] != n {
+    if a.shape[..rank - 2] != *batch
+        || b.shape[..rank - 2] != *batch
+        || a.shape[rank - 2] != m
+        || b.shape[rank - 2] != k
+        || b.shape[rank - 1] != n
+    {
         return Err(format!("dot shapes {:?} x {:?} do not give {shape:?}", a.shape, b.shape));
     }
     // Convert the operands to the destination dtype once (exact when it is wider).
@@ -133,7 +145,8 @@ pub(crate) fn dot(
         for row in 0..m {
             for column in 0..n {
                 let acc_code = acc.codes[(batch_index * m + row) * n + column];
-                let pairs = (0..k).map(|inner| (a_codes[a_base + row * k + inner], b_codes[b_base + inner * n + column]));
+                let pairs = (0..k)
+                    .map(|inner| (a_codes[a_base + row * k + inner], b_codes[b_base + inner * n + column]));
                 codes.push(match dtype {
                     DataType::Float(float) => {
                         let sum = pairs.fold(float_to_f64(float, acc_code), |sum, (x, y)| {
@@ -143,7 +156,9 @@ pub(crate) fn dot(
                     }
                     _ => {
                         let sum = pairs.fold(int_value(dtype, acc_code) as i64, |sum, (x, y)| {
-                            sum.wrapping_add((int_value(dtype, x) as i64).wrapping_mul(int_value(dtype, y) as i64))
+                            sum.wrapping_add(
+                                (int_value(dtype, x) as i64).wrapping_mul(int_value(dtype, y) as i64),
+                            )
                         });
                         sum as u64 & mask(dtype.bits())
                     }
@@ -155,16 +170,26 @@ pub(crate) fn dot(
 }
 
 /// Reduces `src` along `dim` into a tile of `dtype` and `shape` (`dim` removed, or kept with size 1).
-pub(crate) fn reduce(src: &RegisterTile, dim: usize, op: ReduceOp, dtype: DataType, shape: &[usize]) -> Result<Vec<u64>, String> {
+pub(crate) fn reduce(
+    src: &RegisterTile,
+    dim: usize,
+    op: ReduceOp,
+    dtype: DataType,
+    shape: &[usize],
+) -> Result<Vec<u64>, String> {
     let rank = src.shape.len();
     if dim >= rank {
         return Err(format!("reduce dimension {dim} is not below the rank {rank}"));
     }
     let mut kept: Vec<usize> = src.shape.clone();
     kept[dim] = 1;
-    let removed: Vec<usize> = src.shape.iter().enumerate().filter(|&(d, _)| d != dim).map(|(_, &e)| e).collect();
+    let removed: Vec<usize> =
+        src.shape.iter().enumerate().filter(|&(d, _)| d != dim).map(|(_, &e)| e).collect();
     if shape != kept.as_slice() && shape != removed.as_slice() {
-        return Err(format!("reducing {:?} along {dim} gives {kept:?} or {removed:?}, not {shape:?}", src.shape));
+        return Err(format!(
+            "reducing {:?} along {dim} gives {kept:?} or {removed:?}, not {shape:?}",
+            src.shape
+        ));
     }
     let is_arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
     if !is_arg && dtype != src.dtype {
@@ -187,10 +212,14 @@ pub(crate) fn reduce(src: &RegisterTile, dim: usize, op: ReduceOp, dtype: DataTy
 
 fn reduce_values(values: &[u64], src: DataType, op: ReduceOp, dtype: DataType) -> u64 {
     let fold_float = |start: f64, combine: fn(f64, f64) -> f64, float| {
-        float_from_f64(float, values.iter().fold(start, |total, &code| combine(total, float_to_f64(float, code))))
+        float_from_f64(
+            float,
+            values.iter().fold(start, |total, &code| combine(total, float_to_f64(float, code))),
+        )
     };
     let fold_int = |start: i64, combine: fn(i64, i64) -> i64| {
-        values.iter().fold(start, |total, &code| combine(total, int_value(src, code) as i64)) as u64 & mask(dtype.bits())
+        values.iter().fold(start, |total, &code| combine(total, int_value(src, code) as i64)) as u64
+            & mask(dtype.bits())
     };
     match (op, src) {
         (ReduceOp::Sum, DataType::Float(float)) => fold_float(0.0, |x, y| x + y, float),
@@ -225,7 +254,8 @@ fn reduce_values(values: &[u64], src: DataType, op: ReduceOp, dtype: DataType) -
 pub(crate) fn permute(src: &RegisterTile, dims: &[usize], shape: &[usize]) -> Result<Vec<u64>, String> {
     let rank = src.shape.len();
     let mut seen = vec![false; rank];
-    let valid = dims.len() == rank && dims.iter().all(|&d| d < rank && !std::mem::replace(&mut seen[d], true));
+    let valid =
+        dims.len() == rank && dims.iter().all(|&d| d < rank && !std::mem::replace(&mut seen[d], true));
     if !valid || shape.len() != rank || dims.iter().zip(shape).any(|(&d, &e)| src.shape[d] != e) {
         return Err(format!("permutation {dims:?} does not take {:?} to {shape:?}", src.shape));
     }
@@ -257,11 +287,16 @@ pub(crate) fn broadcast(src: &RegisterTile, shape: &[usize]) -> Result<Vec<u64>,
 pub(crate) fn slice(src: &RegisterTile, offsets: &[i128], shape: &[usize]) -> Result<Vec<u64>, String> {
     let inside = offsets.len() == src.shape.len()
         && shape.len() == src.shape.len()
-        && offsets.iter().zip(shape).zip(&src.shape).all(|((&offset, &extent), &whole)| {
-            offset >= 0 && offset + extent as i128 <= whole as i128
-        });
+        && offsets
+            .iter()
+            .zip(shape)
+            .zip(&src.shape)
+            .all(|((&offset, &extent), &whole)| offset >= 0 && offset + extent as i128 <= whole as i128);
     if !inside {
-        return Err(format!("slice window {shape:?} at {offsets:?} is not inside the tile of shape {:?}", src.shape));
+        return Err(format!(
+            "slice window {shape:?} at {offsets:?} is not inside the tile of shape {:?}",
+            src.shape
+        ));
     }
     let (mut index, mut source) = (Vec::new(), Vec::new());
     let codes = (0..element_count(shape)?).map(|position| {
@@ -297,14 +332,16 @@ pub(crate) fn view(
         for slot in 0..src_slots {
             let index = src_layout.map(thread, slot).map_err(|error| error.to_string())?;
             let code = ravel(&index, &src.shape).and_then(|p| src.codes.get(p)).copied();
-            let code = code.ok_or_else(|| format!("source layout maps thread {thread}, slot {slot} outside the tile"))?;
+            let code = code
+                .ok_or_else(|| format!("source layout maps thread {thread}, slot {slot} outside the tile"))?;
             super::memory::write_bits(&mut bits, (slot * src_bits) as u64, src_bits as u32, code);
         }
         for slot in 0..dst_slots {
             let code = super::memory::read_bits(&bits, (slot * dst_bits) as u64, dst_bits as u32);
             let index = dst_layout.map(thread, slot).map_err(|error| error.to_string())?;
             let element = ravel(&index, shape).and_then(|p| written.get_mut(p));
-            let element = element.ok_or_else(|| format!("layout maps thread {thread}, slot {slot} outside the tile"))?;
+            let element = element
+                .ok_or_else(|| format!("layout maps thread {thread}, slot {slot} outside the tile"))?;
             match element {
                 Some(previous) if *previous != code => {
                     return Err(format!("view gives replicas of element {index:?} different values"));

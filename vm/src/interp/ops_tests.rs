@@ -30,7 +30,10 @@ fn elementwise_broadcasts_tiles_and_scalars() {
     assert_eq!(less.unwrap_or_default(), [1; 6]);
     let negated = elementwise(ElementwiseOp::Unary(UnaryOp::Neg), &operands[..1], DataType::F32, &[1, 3]);
     assert_eq!(f32s(&negated.unwrap_or_default()), [-1.0, -2.0, -3.0]);
-    assert!(elementwise(op, &operands, DataType::F32, &[3, 3]).is_err(), "[2, 1] does not broadcast to [3, 3]");
+    assert!(
+        elementwise(op, &operands, DataType::F32, &[3, 3]).is_err(),
+        "[2, 1] does not broadcast to [3, 3]"
+    );
     assert!(elementwise(op, &operands[..1], DataType::F32, &[2, 3]).is_err(), "too few operands");
 }
 
@@ -109,7 +112,10 @@ fn iota_and_cast() {
     let floats = iota(DataType::F32, &[2, 1], 0).unwrap_or_default();
     assert_eq!(f32s(&floats), [0.0, 1.0]);
     let tile = f32_tile(&[2], &[1.5, -2.5]);
-    assert_eq!(cast(&tile, DataType::I32, &[2], Rounding::NearestEven).unwrap_or_default(), [1, u64::from(-2i32 as u32)]);
+    assert_eq!(
+        cast(&tile, DataType::I32, &[2], Rounding::NearestEven).unwrap_or_default(),
+        [1, u64::from(-2i32 as u32)]
+    );
     assert!(cast(&tile, DataType::I32, &[3], Rounding::NearestEven).is_err());
 }
 

@@ -27,7 +27,12 @@ pub(crate) fn format_scalars(block: [u32; 3], label: &str, values: &[(DataType, 
     format!("[block {}, {}, {}] {label}: {}", block[0], block[1], block[2], values.join(", "))
 }
 
-fn write_nested<'a>(text: &mut String, shape: &[usize], dtype: DataType, next: &mut impl Iterator<Item = &'a u64>) {
+fn write_nested<'a>(
+    text: &mut String,
+    shape: &[usize],
+    dtype: DataType,
+    next: &mut impl Iterator<Item = &'a u64>,
+) {
     let Some((&extent, inner)) = shape.split_first() else {
         text.push_str(&next.next().map_or_else(String::new, |&code| format_value(dtype, code)));
         return;
@@ -48,7 +53,11 @@ mod tests {
 
     #[test]
     fn nested_lists() {
-        let tile = RegisterTile { dtype: DataType::I32, shape: vec![2, 2], codes: vec![1, 2, 3, u64::from(u32::MAX)] };
+        let tile = RegisterTile {
+            dtype: DataType::I32,
+            shape: vec![2, 2],
+            codes: vec![1, 2, 3, u64::from(u32::MAX)],
+        };
         assert_eq!(format_tile([1, 0, 0], "t", &tile), "[block 1, 0, 0] t: [[1, 2], [3, -1]]");
         let values = [(DataType::BOOL, 1), (DataType::F32, u64::from(1.5f32.to_bits()))];
         assert_eq!(format_scalars([0, 0, 0], "s", &values), "[block 0, 0, 0] s: true, 1.5");

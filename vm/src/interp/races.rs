@@ -61,22 +61,38 @@ impl<'k> ElementAccess<'k> {
     pub fn read(&mut self, epoch: u64, threads: Threads, stmt: &'k Stmt) -> Result<(), Race<'k>> {
         self.enter(epoch);
         if let Some(other) = self.pending_copy {
-            return Err(Race { other, conflict: "read of data copied asynchronously before `copy_wait` and `sync`" });
+            return Err(Race {
+                other,
+                conflict: "read of data copied asynchronously before `copy_wait` and `sync`",
+            });
         }
         if let Some((writers, other)) = self.write
             && writers.conflicts(threads)
         {
-            return Err(Race { other, conflict: "read of a value another thread wrote since the last `sync`" });
+            return Err(Race {
+                other,
+                conflict: "read of a value another thread wrote since the last `sync`",
+            });
         }
-        self.read = Some(self.read.map_or((threads, stmt), |(readers, first)| (readers.merge(threads), first)));
+        self.read =
+            Some(self.read.map_or((threads, stmt), |(readers, first)| (readers.merge(threads), first)));
         Ok(())
     }
 
     /// Records a write by `threads` at `stmt`; `asynchronous` for `copy_async`, whose data lands at `copy_wait`.
-    pub fn write(&mut self, epoch: u64, threads: Threads, stmt: &'k Stmt, asynchronous: bool) -> Result<(), Race<'k>> {
+    pub fn write(
+        &mut self,
+        epoch: u64,
+        threads: Threads,
+        stmt: &'k Stmt,
+        asynchronous: bool,
+    ) -> Result<(), Race<'k>> {
         self.enter(epoch);
         if let Some(other) = self.pending_copy {
-            return Err(Race { other, conflict: "write to an element an asynchronous copy is still writing" });
+            return Err(Race {
+                other,
+                conflict: "write to an element an asynchronous copy is still writing",
+            });
         }
         if let Some((writers, other)) = self.write
             && writers.conflicts(threads)
@@ -86,7 +102,10 @@ impl<'k> ElementAccess<'k> {
         if let Some((readers, other)) = self.read
             && readers.conflicts(threads)
         {
-            return Err(Race { other, conflict: "write of an element another thread read since the last `sync`" });
+            return Err(Race {
+                other,
+                conflict: "write of an element another thread read since the last `sync`",
+            });
         }
         self.write = Some(self.write.map_or((threads, stmt), |(writers, _)| (writers.merge(threads), stmt)));
         if asynchronous {

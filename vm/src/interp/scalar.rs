@@ -11,7 +11,9 @@
 //! An operator applied to a dtype it is not defined on (bitwise operators on floats, transcendental
 //! functions on integers) is a verifier error; the interpreter returns the first operand unchanged.
 
-use super::codec::{float_from_f32, float_from_f64, float_to_f32, float_to_f64, int_shape, mask, sign_bit, sign_extend};
+use super::codec::{
+    float_from_f32, float_from_f64, float_to_f32, float_to_f64, int_shape, mask, sign_bit, sign_extend,
+};
 use crate::dtype::{DataType, FloatType};
 use crate::ir::{BinaryOp, Rounding, TernaryOp, UnaryOp};
 

@@ -75,7 +75,10 @@ fn f16_arithmetic_rounds_once_from_f32() {
     assert_eq!(eval_binary(BinaryOp::Add, F16, f16_code(1.0), tiny), f16_code(1.0));
     let third = eval_binary(BinaryOp::Div, F16, f16_code(1.0), f16_code(3.0));
     assert_eq!(third, u64::from(half::f16::from_f32(1.0 / 3.0).to_bits()));
-    assert_eq!(eval_binary(BinaryOp::Add, F16, f16_code(65504.0), f16_code(65504.0)), f16_code(f32::INFINITY));
+    assert_eq!(
+        eval_binary(BinaryOp::Add, F16, f16_code(65504.0), f16_code(65504.0)),
+        f16_code(f32::INFINITY)
+    );
 }
 
 #[test]

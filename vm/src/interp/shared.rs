@@ -64,14 +64,22 @@ impl<'k> SharedMemory<'k> {
     }
 
     /// Allocates `id` (declared by `decl`), every element set to `init` when given.
-    pub fn alloc(&mut self, id: SharedId, decl: &'k SharedDecl, init: Option<u64>) -> Result<(), SharedFault<'k>> {
+    pub fn alloc(
+        &mut self,
+        id: SharedId,
+        decl: &'k SharedDecl,
+        init: Option<u64>,
+    ) -> Result<(), SharedFault<'k>> {
         let size = decl.layout.size();
         if size > MAX_TILE_ELEMENTS || element_count(decl.layout.shape()).is_err() {
             return Err(SharedFault::Invalid(format!("shared tile of {size} elements is too large")));
         }
         let bits = size as u64 * u64::from(decl.dtype.bits());
         let bytes = bits.div_ceil(32) * 4;
-        let slot = self.slots.get_mut(id.index()).ok_or_else(|| SharedFault::Invalid(format!("no shared tile {id}")))?;
+        let slot = self
+            .slots
+            .get_mut(id.index())
+            .ok_or_else(|| SharedFault::Invalid(format!("no shared tile {id}")))?;
         if matches!(slot, Slot::Live(_)) {
             return Err(SharedFault::AlreadyLive);
         }
@@ -108,7 +116,8 @@ impl<'k> SharedMemory<'k> {
 
     /// The shape and dtype of live tile `id`.
     pub fn shape(&self, id: SharedId) -> Result<(&'k [usize], DataType), SharedFault<'k>> {
-        let tile = self.slots.get(id.index()).ok_or_else(|| SharedFault::Invalid(format!("no shared tile {id}")))?;
+        let tile =
+            self.slots.get(id.index()).ok_or_else(|| SharedFault::Invalid(format!("no shared tile {id}")))?;
         match tile {
             Slot::Live(tile) => Ok((tile.decl.layout.shape(), tile.decl.dtype)),
             Slot::Freed => Err(SharedFault::UseAfterFree),
@@ -117,12 +126,20 @@ impl<'k> SharedMemory<'k> {
     }
 
     /// Reads element `index` of `id` for `threads`.
-    pub fn read(&mut self, id: SharedId, index: &[i128], threads: Option<Threads>, stmt: &'k Stmt) -> Result<u64, SharedFault<'k>> {
+    pub fn read(
+        &mut self,
+        id: SharedId,
+        index: &[i128],
+        threads: Option<Threads>,
+        stmt: &'k Stmt,
+    ) -> Result<u64, SharedFault<'k>> {
         let epoch = self.epoch;
         let tile = self.live(id)?;
         let (offset, index) = tile.locate(index)?;
         if let Some(threads) = threads {
-            tile.access[offset].read(epoch, threads, stmt).map_err(|race| SharedFault::Race { race, index: index.clone() })?;
+            tile.access[offset]
+                .read(epoch, threads, stmt)
+                .map_err(|race| SharedFault::Race { race, index: index.clone() })?;
         }
         tile.values[offset].ok_or(SharedFault::Uninitialized { index })
     }
@@ -188,7 +205,8 @@ impl SharedTile<'_> {
                 _ => return Err(out_of_bounds()),
             }
         }
-        let offset = self.decl.layout.offset(&logical).map_err(|error| SharedFault::Invalid(error.to_string()))?;
+        let offset =
+            self.decl.layout.offset(&logical).map_err(|error| SharedFault::Invalid(error.to_string()))?;
         if offset >= self.values.len() {
             return Err(SharedFault::Invalid(format!(
                 "shared layout maps {logical:?} to offset {offset}, outside its {} elements",

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::dtype::{DataType, IntType};
-use crate::ir::{BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, SharedLayout, TileId};
+use crate::ir::{
+    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, SharedLayout, TileId,
+};
 use crate::layout::{RegisterLayout, parse_register_layout};
 
 const U4: DataType = DataType::Int(IntType { signed: false, bits: 4 });
@@ -37,7 +39,8 @@ fn global_load_and_store_are_masked() {
     let x = builder.global_param("x", DataType::F32, false);
     let y = builder.global_param("y", DataType::F32, true);
     let n = builder.scalar_param("n", DataType::U32);
-    let x_view = builder.view_global("x", x, DataType::F32, vec![n.clone()], vec![Expr::u32(1)], Expr::u32(0));
+    let x_view =
+        builder.view_global("x", x, DataType::F32, vec![n.clone()], vec![Expr::u32(1)], Expr::u32(0));
     let y_view = builder.view_global("y", y, DataType::F32, vec![n], vec![Expr::u32(1)], Expr::u32(0));
     let tile = builder.tile("t", DataType::F32, layout("spatial(4).local(2)"));
     let out = builder.tile("out", DataType::F32, layout("local(2).spatial(4)"));
@@ -48,8 +51,11 @@ fn global_load_and_store_are_masked() {
     builder.inst(Inst::StoreGlobal { dst: y_view, src: out, offsets: vec![Expr::i32(0)], dims: vec![0] });
     let kernel = builder.finish();
     let x_values: Vec<f32> = (1..=8).map(|v| v as f32).collect();
-    let mut args =
-        vec![KernelArg::Buffer(f32_bytes(&x_values)), KernelArg::Buffer(f32_bytes(&[-1.0; 8])), KernelArg::Scalar(6)];
+    let mut args = vec![
+        KernelArg::Buffer(f32_bytes(&x_values)),
+        KernelArg::Buffer(f32_bytes(&[-1.0; 8])),
+        KernelArg::Scalar(6),
+    ];
     run_kernel(&kernel, &mut args).expect("the kernel runs");
     assert_eq!(f32_values(buffer(&args, 1)), [2.0, 4.0, 6.0, 8.0, 10.0, 12.0, -1.0, -1.0]);
 }
@@ -62,22 +68,38 @@ fn u4_loads_and_views_agree() {
     let words = builder.global_param("w", DataType::U32, false);
     let out = builder.global_param("out", DataType::U32, true);
     let as_u4 = builder.view_global("w4", words, U4, vec![Expr::u32(8)], vec![Expr::u32(1)], Expr::u32(0));
-    let as_u32 = builder.view_global("w32", words, DataType::U32, vec![Expr::u32(1)], vec![Expr::u32(1)], Expr::u32(0));
-    let out_view = builder.view_global("o", out, DataType::U32, vec![Expr::u32(16)], vec![Expr::u32(1)], Expr::u32(0));
+    let as_u32 = builder.view_global(
+        "w32",
+        words,
+        DataType::U32,
+        vec![Expr::u32(1)],
+        vec![Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let out_view =
+        builder.view_global("o", out, DataType::U32, vec![Expr::u32(16)], vec![Expr::u32(1)], Expr::u32(0));
     let loaded = builder.tile("loaded", U4, layout("local(8)"));
     let word = builder.tile("word", DataType::U32, layout("local(1)"));
     let viewed = builder.tile("viewed", U4, layout("local(8)"));
-    let (wide_loaded, wide_viewed) =
-        (builder.tile("a", DataType::U32, layout("local(8)")), builder.tile("b", DataType::U32, layout("local(8)")));
+    let (wide_loaded, wide_viewed) = (
+        builder.tile("a", DataType::U32, layout("local(8)")),
+        builder.tile("b", DataType::U32, layout("local(8)")),
+    );
     builder.inst(Inst::LoadGlobal { dst: loaded, src: as_u4, offsets: vec![Expr::i32(0)], dims: vec![0] });
     builder.inst(Inst::LoadGlobal { dst: word, src: as_u32, offsets: vec![Expr::i32(0)], dims: vec![0] });
     builder.inst(Inst::View { dst: viewed, src: word });
     for (dst, src, offset) in [(wide_loaded, loaded, 0), (wide_viewed, viewed, 8)] {
         builder.inst(Inst::Cast { dst, src, rounding: crate::ir::Rounding::NearestEven });
-        builder.inst(Inst::StoreGlobal { dst: out_view, src: dst, offsets: vec![Expr::i32(offset)], dims: vec![0] });
+        builder.inst(Inst::StoreGlobal {
+            dst: out_view,
+            src: dst,
+            offsets: vec![Expr::i32(offset)],
+            dims: vec![0],
+        });
     }
     let kernel = builder.finish();
-    let mut args = vec![KernelArg::Buffer(0x8765_4321u32.to_le_bytes().to_vec()), KernelArg::Buffer(vec![0; 64])];
+    let mut args =
+        vec![KernelArg::Buffer(0x8765_4321u32.to_le_bytes().to_vec()), KernelArg::Buffer(vec![0; 64])];
     run_kernel(&kernel, &mut args).expect("the kernel runs");
     let expected: Vec<u32> = (1..=8).chain(1..=8).collect();
     assert_eq!(u32_values(buffer(&args, 1)), expected);
@@ -116,8 +138,19 @@ fn grid_from_parameters_and_override() {
     let out = builder.global_param("out", DataType::U32, true);
     let width = builder.scalar_param("width", DataType::U32);
     builder.grid(vec![width.clone(), Expr::u32(2)]);
-    let view = builder.view_global("o", out, DataType::U32, vec![Expr::u32(2), width.clone()], vec![width, Expr::u32(1)], Expr::u32(0));
-    let value = Expr::binary(BinaryOp::Add, Expr::block_index(0), Expr::binary(BinaryOp::Mul, Expr::block_index(1), Expr::u32(10)));
+    let view = builder.view_global(
+        "o",
+        out,
+        DataType::U32,
+        vec![Expr::u32(2), width.clone()],
+        vec![width, Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let value = Expr::binary(
+        BinaryOp::Add,
+        Expr::block_index(0),
+        Expr::binary(BinaryOp::Mul, Expr::block_index(1), Expr::u32(10)),
+    );
     let tile = builder.tile("v", DataType::U32, layout("local(1, 1)"));
     builder.inst(Inst::AllocRegister { dst: tile, init: Some(value) });
     let offsets = vec![Expr::block_index(1), Expr::block_index(0)];
@@ -127,7 +160,8 @@ fn grid_from_parameters_and_override() {
     run_kernel(&kernel, &mut args).expect("the kernel runs");
     assert_eq!(u32_values(buffer(&args, 0)), [0, 1, 2, 10, 11, 12]);
     let mut args = vec![KernelArg::Buffer(vec![0xff; 24]), KernelArg::Scalar(3)];
-    run_kernel_with(&kernel, &mut args, &mut RunOptions { print: None, grid: Some([1, 1, 1]) }).expect("runs");
+    run_kernel_with(&kernel, &mut args, &mut RunOptions { print: None, grid: Some([1, 1, 1]) })
+        .expect("runs");
     assert_eq!(u32_values(buffer(&args, 0)), [0, u32::MAX, u32::MAX, u32::MAX, u32::MAX, u32::MAX]);
 }
 
@@ -135,10 +169,12 @@ fn grid_from_parameters_and_override() {
 fn shared_exchange(with_sync: bool) -> Result<Vec<u32>, InterpError> {
     let mut builder = KernelBuilder::new("exchange", 4);
     let out = builder.global_param("out", DataType::U32, true);
-    let view = builder.view_global("o", out, DataType::U32, vec![Expr::u32(1)], vec![Expr::u32(1)], Expr::u32(0));
+    let view =
+        builder.view_global("o", out, DataType::U32, vec![Expr::u32(1)], vec![Expr::u32(1)], Expr::u32(0));
     let shared = builder.shared("s", DataType::U32, SharedLayout::row_major(&[4]).expect("a layout"));
     let spread = builder.tile("spread", DataType::U32, layout("spatial(4)"));
-    let everywhere = builder.tile("everywhere", DataType::U32, crate::layout::replicated(&[4], 4).expect("a layout"));
+    let everywhere =
+        builder.tile("everywhere", DataType::U32, crate::layout::replicated(&[4], 4).expect("a layout"));
     let sum = builder.tile("sum", DataType::U32, crate::layout::replicated(&[1], 4).expect("a layout"));
     builder.inst(Inst::AllocShared { dst: shared, init: None });
     builder.inst(Inst::Iota { dst: spread, dim: 0 });
@@ -168,12 +204,19 @@ fn async_copy(wait: bool, sync: bool) -> Result<Vec<u32>, InterpError> {
     let mut builder = KernelBuilder::new("copy", 2);
     let input = builder.global_param("in", DataType::U32, false);
     let out = builder.global_param("out", DataType::U32, true);
-    let in_view = builder.view_global("i", input, DataType::U32, vec![Expr::u32(3)], vec![Expr::u32(1)], Expr::u32(0));
-    let out_view = builder.view_global("o", out, DataType::U32, vec![Expr::u32(4)], vec![Expr::u32(1)], Expr::u32(0));
+    let in_view =
+        builder.view_global("i", input, DataType::U32, vec![Expr::u32(3)], vec![Expr::u32(1)], Expr::u32(0));
+    let out_view =
+        builder.view_global("o", out, DataType::U32, vec![Expr::u32(4)], vec![Expr::u32(1)], Expr::u32(0));
     let shared = builder.shared("s", DataType::U32, SharedLayout::row_major(&[4]).expect("a layout"));
     let tile = builder.tile("t", DataType::U32, layout("spatial(2).local(2)"));
     builder.inst(Inst::AllocShared { dst: shared, init: None });
-    builder.inst(Inst::CopyGlobalToShared { dst: shared, src: in_view, offsets: vec![Expr::i32(0)], dims: vec![0] });
+    builder.inst(Inst::CopyGlobalToShared {
+        dst: shared,
+        src: in_view,
+        offsets: vec![Expr::i32(0)],
+        dims: vec![0],
+    });
     if wait {
         builder.inst(Inst::CopyWait);
     }
@@ -205,7 +248,10 @@ fn malformed_kernels_are_errors_not_panics() {
     let tile = builder.tile("t", DataType::U32, layout("spatial(8)"));
     builder.inst(Inst::AllocRegister { dst: tile, init: None });
     let error = run_kernel(&builder.finish(), &mut []).expect_err("wrong thread count");
-    assert!(matches!(&error, InterpError::Invalid { message, .. } if message.contains("8 threads")), "{error}");
+    assert!(
+        matches!(&error, InterpError::Invalid { message, .. } if message.contains("8 threads")),
+        "{error}"
+    );
 
     // A handle out of range, and a tile read before it is defined.
     let mut builder = KernelBuilder::new("handles", 1);
@@ -214,7 +260,10 @@ fn malformed_kernels_are_errors_not_panics() {
     let error = run_kernel(&builder.finish(), &mut []).expect_err("bad handle");
     assert!(error.to_string().contains("no register tile %t9"), "{error}");
     let mut builder = KernelBuilder::new("undefined", 1);
-    let (a, b) = (builder.tile("a", DataType::U32, layout("local(2)")), builder.tile("b", DataType::U32, layout("local(2)")));
+    let (a, b) = (
+        builder.tile("a", DataType::U32, layout("local(2)")),
+        builder.tile("b", DataType::U32, layout("local(2)")),
+    );
     builder.inst(Inst::Assign { dst: a, src: b });
     let error = run_kernel(&builder.finish(), &mut []).expect_err("undefined tile");
     assert!(error.to_string().contains("read before it is defined"), "{error}");
@@ -228,7 +277,8 @@ fn malformed_kernels_are_errors_not_panics() {
     // A store through a parameter that is not mutable.
     let mut builder = KernelBuilder::new("immutable", 1);
     let x = builder.global_param("x", DataType::U32, false);
-    let view = builder.view_global("x", x, DataType::U32, vec![Expr::u32(1)], vec![Expr::u32(1)], Expr::u32(0));
+    let view =
+        builder.view_global("x", x, DataType::U32, vec![Expr::u32(1)], vec![Expr::u32(1)], Expr::u32(0));
     let tile = builder.tile("t", DataType::U32, layout("local(1)"));
     builder.inst(Inst::AllocRegister { dst: tile, init: None });
     builder.inst(Inst::StoreGlobal { dst: view, src: tile, offsets: vec![Expr::i32(0)], dims: vec![0] });
@@ -242,9 +292,11 @@ fn argument_kinds_are_checked() {
     builder.global_param("x", DataType::U32, false);
     builder.scalar_param("n", DataType::U32);
     let kernel = builder.finish();
-    let error = run_kernel(&kernel, &mut [KernelArg::Scalar(1), KernelArg::Scalar(1)]).expect_err("a scalar for a buffer");
+    let error = run_kernel(&kernel, &mut [KernelArg::Scalar(1), KernelArg::Scalar(1)])
+        .expect_err("a scalar for a buffer");
     assert!(matches!(&error, InterpError::ArgumentKind { index: 0, expected: "a buffer", .. }), "{error}");
-    let error = run_kernel(&kernel, &mut [KernelArg::Buffer(vec![]), KernelArg::Buffer(vec![])]).expect_err("a buffer for a scalar");
+    let error = run_kernel(&kernel, &mut [KernelArg::Buffer(vec![]), KernelArg::Buffer(vec![])])
+        .expect_err("a buffer for a scalar");
     assert!(error.to_string().contains("argument 1 (`n`) must be a scalar"), "{error}");
 }
 
@@ -252,7 +304,8 @@ fn argument_kinds_are_checked() {
 fn tile_permute_slice_and_broadcast_in_a_kernel() {
     let mut builder = KernelBuilder::new("shapes", 1);
     let out = builder.global_param("out", DataType::I32, true);
-    let view = builder.view_global("o", out, DataType::I32, vec![Expr::u32(6)], vec![Expr::u32(1)], Expr::u32(0));
+    let view =
+        builder.view_global("o", out, DataType::I32, vec![Expr::u32(6)], vec![Expr::u32(1)], Expr::u32(0));
     let rows = builder.tile("rows", DataType::I32, layout("local(2, 3)"));
     let columns = builder.tile("columns", DataType::I32, layout("local(3, 2)"));
     let corner = builder.tile("corner", DataType::I32, layout("local(2, 1)"));
@@ -263,7 +316,11 @@ fn tile_permute_slice_and_broadcast_in_a_kernel() {
     builder.inst(Inst::Slice { dst: corner, src: columns, offsets: vec![Expr::i32(1), Expr::i32(0)] });
     builder.inst(Inst::Broadcast { dst: wide, src: corner });
     let add = ElementwiseOp::Binary(BinaryOp::Add);
-    builder.inst(Inst::Elementwise { dst: wide, op: add, operands: vec![Operand::Tile(wide), Operand::Tile(rows)] });
+    builder.inst(Inst::Elementwise {
+        dst: wide,
+        op: add,
+        operands: vec![Operand::Tile(wide), Operand::Tile(rows)],
+    });
     builder.inst(Inst::View { dst: flat, src: wide });
     builder.inst(Inst::StoreGlobal { dst: view, src: flat, offsets: vec![Expr::i32(0)], dims: vec![0] });
     let kernel = builder.finish();

@@ -86,8 +86,9 @@ pub(crate) fn owners(layout: &RegisterLayout) -> Result<Vec<Option<Threads>>, St
     for thread in 0..threads {
         for slot in 0..slots {
             let index = layout.map(thread, slot).map_err(|error| error.to_string())?;
-            let position = ravel(&index, shape)
-                .ok_or_else(|| format!("layout maps thread {thread}, slot {slot} to {index:?}, outside {shape:?}"))?;
+            let position = ravel(&index, shape).ok_or_else(|| {
+                format!("layout maps thread {thread}, slot {slot} to {index:?}, outside {shape:?}")
+            })?;
             let thread = Threads::One(thread as u32);
             let owner = &mut owners[position];
             *owner = Some(owner.map_or(thread, |previous: Threads| previous.merge(thread)));
