@@ -13,7 +13,8 @@
 //!   (including how `dot` and `reduce` round);
 //! - `memory`: global views and masked access; `shared`: shared memory and its allocation rules;
 //!   `races`: data-race detection between barriers;
-//! - `exec`: statements and instructions of a block; `error`: [`InterpError`] and [`Location`].
+//! - `exec`: statements and instructions of a block (`transfer`: the data-moving ones); `error`:
+//!   [`InterpError`] and [`Location`].
 
 mod codec;
 mod error;
