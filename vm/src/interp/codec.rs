@@ -16,6 +16,11 @@ pub(crate) fn mask(bits: u32) -> u64 {
     if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 }
 }
 
+/// `value << amount`, 0 when the amount is 64 or more (dtypes built by hand may have odd field widths).
+fn shift_left(value: u64, amount: u32) -> u64 {
+    value.checked_shl(amount).unwrap_or(0)
+}
+
 /// Sign-extends the low `bits` bits of `code`.
 pub(crate) fn sign_extend(code: u64, bits: u32) -> i64 {
     let bits = bits.clamp(1, 64);
@@ -86,13 +91,13 @@ pub(crate) fn float_from_f32(float: FloatType, value: f32) -> u64 {
 
 /// The sign bit of a float format's code (0 for unsigned formats).
 pub(crate) fn sign_bit(float: FloatType) -> u64 {
-    if float.signed { 1u64 << (DataType::Float(float).bits() - 1) } else { 0 }
+    if float.signed { shift_left(1, DataType::Float(float).bits().saturating_sub(1)) } else { 0 }
 }
 
 /// The quiet NaN with clear sign and the top mantissa bit set.
 fn canonical_nan(float: FloatType) -> u64 {
-    let exponent = mask(u32::from(float.exponent_bits)) << float.mantissa_bits;
-    let quiet = if float.mantissa_bits > 0 { 1u64 << (float.mantissa_bits - 1) } else { 0 };
+    let exponent = shift_left(mask(u32::from(float.exponent_bits)), u32::from(float.mantissa_bits));
+    let quiet = if float.mantissa_bits > 0 { shift_left(1, u32::from(float.mantissa_bits) - 1) } else { 0 };
     exponent | quiet
 }
 
@@ -100,13 +105,14 @@ fn decode_generic(float: FloatType, code: u64) -> f64 {
     let mantissa_bits = u32::from(float.mantissa_bits);
     let exponent_bits = u32::from(float.exponent_bits);
     let mantissa = code & mask(mantissa_bits);
-    let exponent = (code >> mantissa_bits) & mask(exponent_bits);
+    let exponent = code.checked_shr(mantissa_bits).unwrap_or(0) & mask(exponent_bits);
     let negative = float.signed && (code & sign_bit(float)) != 0;
     let scale = |e: i32| 2f64.powi(e);
     let magnitude = if exponent == 0 {
-        mantissa as f64 * scale(1 - float.bias - mantissa_bits as i32)
+        mantissa as f64 * scale(1i32.saturating_sub(float.bias).saturating_sub(mantissa_bits as i32))
     } else {
-        (mantissa as f64 / scale(mantissa_bits as i32) + 1.0) * scale(exponent as i32 - float.bias)
+        (mantissa as f64 / scale(mantissa_bits as i32) + 1.0)
+            * scale((exponent as i32).saturating_sub(float.bias))
     };
     if negative { -magnitude } else { magnitude }
 }
