@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dtype;
+
 /// A command's failure, mapped to an exit status at the edge.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -13,6 +15,7 @@ pub enum CliError {
     #[error("{0}")]
     Input(String),
     /// A check that ran and failed (the report has been printed already): exit status 1.
+    #[allow(dead_code, reason = "no subcommand checks anything yet")]
     #[error("{0}")]
     CheckFailed(String),
 }
@@ -28,7 +31,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Encode, decode, pack and describe data types (one value per line on stdin).
+    Dtype(dtype::DtypeArgs),
+}
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
 pub fn main() -> ExitCode {
@@ -39,7 +45,9 @@ pub fn main() -> ExitCode {
             return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    let result: CliResult = match cli.command {};
+    let result: CliResult = match cli.command {
+        Command::Dtype(args) => dtype::run(args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Input(message)) => {
