@@ -129,7 +129,7 @@ pub enum FloatFormatError {
     /// [`NanEncoding::Fn`] on a signed format of fewer than 8 bits, or [`NanEncoding::None`] on one of 8
     /// bits or more: `fn` means the one-NaN convention from 8 bits up and the no-NaN one below (ml_dtypes).
     #[error(
-        "a signed `fn` format has a NaN from 8 bits up and none below 8 bits, so {bits} bits cannot be {nan:?}"
+        "`fn` gives signed formats one NaN from 8 bits up and none below, so a {bits}-bit format cannot use NanEncoding::{nan:?}"
     )]
     NanWidth {
         /// Total width.
