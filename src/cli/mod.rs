@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dtype;
 mod layout;
 
 /// A command's failure, mapped to an exit status at the edge.
@@ -15,7 +16,7 @@ pub enum CliError {
     #[error("{0}")]
     Input(String),
     /// A check that ran and failed (the report has been printed already): exit status 1.
-    #[allow(dead_code)] // No subcommand runs checks yet.
+    #[allow(dead_code, reason = "no subcommand checks anything yet")]
     #[error("{0}")]
     CheckFailed(String),
 }
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Encode, decode, pack and describe data types (one value per line on stdin).
+    Dtype(dtype::DtypeArgs),
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
     Layout(layout::LayoutArgs),
 }
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result: CliResult = match cli.command {
+        Command::Dtype(args) => dtype::run(args),
         Command::Layout(args) => layout::run(&args),
     };
     match result {
