@@ -14,6 +14,7 @@
 
 pub mod corpus;
 pub mod dtype;
+mod error;
 pub mod interp;
 pub mod ir;
 pub mod layout;
@@ -22,5 +23,6 @@ pub mod text;
 pub mod verify;
 
 pub use dtype::{DataType, Rounding};
+pub use error::{VmError, VmResult};
 pub use layout::{LayoutError, RegisterLayout, SharedLayout};
 pub use packing::PackedTensor;

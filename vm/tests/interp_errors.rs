@@ -2,7 +2,7 @@
 //! message names the kernel, the statement (with its span) and what went wrong.
 
 use tilevm_vm::DataType;
-use tilevm_vm::interp::{InterpError, KernelArg, run_kernel};
+use tilevm_vm::interp::{InterpError, KernelArg, RunOptions, run_kernel, run_kernel_with};
 use tilevm_vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, SharedId, Span, TileId};
 use tilevm_vm::layout::{SharedLayout, parse_register_layout, replicated};
 
@@ -141,4 +141,21 @@ fn failed_assert_reports_message_and_block() {
         "{error}"
     );
     assert!(error.to_string().contains("at 5..9"), "{error}");
+}
+
+#[test]
+fn endless_loop_stops_at_the_step_budget() {
+    let mut builder = KernelBuilder::new("spin", 1);
+    let var = builder.var("i", DataType::U32);
+    builder.assign(var, Expr::u32(0));
+    builder.set_span(Span { start: 7, end: 30 });
+    builder.while_loop(Expr::bool(true), |body| {
+        body.assign(var, Expr::binary(BinaryOp::Add, Expr::var(var, DataType::U32), Expr::u32(1)));
+    });
+    let kernel = builder.finish();
+    let mut options = RunOptions { max_steps: Some(10_000), ..RunOptions::default() };
+    let error =
+        run_kernel_with(&kernel, &mut [], &mut options).expect_err("an endless loop must stop with an error");
+    assert!(matches!(error, InterpError::StepLimit { limit: 10_000, .. }), "{error:?}");
+    assert!(error.to_string().contains("kernel `spin`"), "{error}");
 }

@@ -173,6 +173,15 @@ pub enum InterpError {
         /// What is wrong.
         message: String,
     },
+    /// The launch executed more statements than its budget ([`super::RunOptions::max_steps`]): most likely a
+    /// loop that never ends. The interpreter stops instead of hanging.
+    #[error("{at}: the launch ran more than {limit} statements; stopped (an endless loop?)")]
+    StepLimit {
+        /// The statement that exceeded the budget.
+        at: Box<Location>,
+        /// The budget.
+        limit: u64,
+    },
 }
 
 /// A short rendering of a statement for error messages: its operation and the handles it touches.

@@ -29,6 +29,7 @@ enum Flow {
 /// A failure inside one statement, before its location is attached.
 enum Fault<'k> {
     Invalid(String),
+    StepLimit(u64),
     Shared(SharedId, SharedFault<'k>),
     Assert(String),
 }
@@ -56,6 +57,9 @@ pub(crate) struct Machine<'k, 'r> {
     tiles: Vec<Option<RegisterTile>>,
     globals: Vec<Option<GlobalView>>,
     shared: SharedMemory<'k>,
+    /// Statements this launch may still execute (see `RunOptions::max_steps`).
+    steps_left: u64,
+    step_limit: u64,
 }
 
 impl<'k, 'r> Machine<'k, 'r> {
@@ -65,6 +69,7 @@ impl<'k, 'r> Machine<'k, 'r> {
         args: &'r mut [KernelArg],
         print: &'r mut dyn FnMut(&str),
         grid: [u32; 3],
+        step_limit: u64,
     ) -> Self {
         Machine {
             kernel,
@@ -77,6 +82,8 @@ impl<'k, 'r> Machine<'k, 'r> {
             tiles: Vec::new(),
             globals: Vec::new(),
             shared: SharedMemory::new(0, 0),
+            steps_left: step_limit,
+            step_limit,
         }
     }
 
@@ -101,6 +108,10 @@ impl<'k, 'r> Machine<'k, 'r> {
 
     fn exec_stmt(&mut self, stmt: &'k Stmt) -> Result<Flow, InterpError> {
         let fail = |machine: &Self, fault: Fault<'k>| machine.error(fault, stmt);
+        match self.steps_left.checked_sub(1) {
+            Some(left) => self.steps_left = left,
+            None => return Err(fail(self, Fault::StepLimit(self.step_limit))),
+        }
         match &stmt.kind {
             StmtKind::Assign { var, value } => {
                 let code = self.eval(value).map_err(|fault| fail(self, fault))?;
@@ -363,6 +374,7 @@ impl<'k, 'r> Machine<'k, 'r> {
         let at = Box::new(Location::of(self.kernel, stmt));
         match fault {
             Fault::Invalid(message) => InterpError::Invalid { at, message },
+            Fault::StepLimit(limit) => InterpError::StepLimit { at, limit },
             Fault::Assert(message) => InterpError::AssertFailed { at, block: self.block, message },
             Fault::Shared(tile, fault) => match fault {
                 SharedFault::OutOfBounds { index, shape } => {

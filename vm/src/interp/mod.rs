@@ -51,7 +51,14 @@ pub struct RunOptions<'a> {
     pub print: Option<&'a mut dyn FnMut(&str)>,
     /// Runs this grid (x, y, z) instead of evaluating the kernel's.
     pub grid: Option<[u32; 3]>,
+    /// The most statements the whole launch may execute before it stops with
+    /// [`InterpError::StepLimit`]; `None` means [`DEFAULT_MAX_STEPS`].
+    pub max_steps: Option<u64>,
 }
+
+/// The default statement budget of a launch: far more than any test kernel needs, small enough that an
+/// endless loop stops within seconds instead of hanging a test or the CLI.
+pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
 
 /// Runs `kernel` over its whole grid; prints are dropped.
 ///
@@ -81,7 +88,8 @@ pub fn run_kernel_with(
         Some(print) => *print,
         None => &mut drop_prints,
     };
-    let mut machine = exec::Machine::new(kernel, args, print, grid);
+    let step_limit = options.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
+    let mut machine = exec::Machine::new(kernel, args, print, grid, step_limit);
     for z in 0..grid[2] {
         for y in 0..grid[1] {
             for x in 0..grid[0] {

@@ -125,7 +125,7 @@ fn control_flow_and_prints() {
     let kernel = builder.finish();
     let mut lines = Vec::new();
     let mut sink = |line: &str| lines.push(line.to_string());
-    let mut options = RunOptions { print: Some(&mut sink), grid: None };
+    let mut options = RunOptions { print: Some(&mut sink), ..RunOptions::default() };
     run_kernel_with(&kernel, &mut [], &mut options).expect("the kernel runs");
     // 10 + 7 + 4 + 1 = 22, then doubled until above 100: 176.
     assert_eq!(lines, ["[block 0, 0, 0] for: 22", "[block 0, 0, 0] while: 176, 0.5"]);
@@ -160,7 +160,7 @@ fn grid_from_parameters_and_override() {
     run_kernel(&kernel, &mut args).expect("the kernel runs");
     assert_eq!(u32_values(buffer(&args, 0)), [0, 1, 2, 10, 11, 12]);
     let mut args = vec![KernelArg::Buffer(vec![0xff; 24]), KernelArg::Scalar(3)];
-    run_kernel_with(&kernel, &mut args, &mut RunOptions { print: None, grid: Some([1, 1, 1]) })
+    run_kernel_with(&kernel, &mut args, &mut RunOptions { grid: Some([1, 1, 1]), ..RunOptions::default() })
         .expect("runs");
     assert_eq!(u32_values(buffer(&args, 0)), [0, u32::MAX, u32::MAX, u32::MAX, u32::MAX, u32::MAX]);
 }
