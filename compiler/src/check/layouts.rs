@@ -1,7 +1,10 @@
 //! Layouts: the checker's one door to the layout module (parsing layout text, inferring defaults).
+//!
+//! Layout expressions are not parsed by the `.tile` grammar's rules of meaning: the checker hands the
+//! expression's source text to [`tilevm_vm::layout::parse_register_layout_with`], so the language and
+//! the `tilevm layout` command share one syntax.
 
-use tilevm_vm::RegisterLayout;
-use tilevm_vm::ir::SharedLayout;
+use tilevm_vm::layout::{self, LayoutError, RegisterLayout, SharedLayout};
 
 /// A layout error: a message and the byte range of the layout text at fault (relative to the text).
 pub(crate) struct LayoutTextError {
@@ -9,94 +12,46 @@ pub(crate) struct LayoutTextError {
     pub range: std::ops::Range<usize>,
 }
 
+fn text_error(error: LayoutError, text: &str) -> LayoutTextError {
+    let range = error.span().map_or(0..text.len(), |span| span.start..span.end);
+    let message = match &error {
+        LayoutError::Syntax { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    LayoutTextError { message, range }
+}
+
 /// Parses and evaluates a register layout expression; `environment` resolves kernel constants.
 pub(crate) fn parse_register(
     text: &str,
     environment: &dyn Fn(&str) -> Option<i64>,
 ) -> Result<RegisterLayout, LayoutTextError> {
-    // Stand-in until the layout module's text parser lands: a single `spatial(...)` or `local(...)`.
-    let whole = 0..text.len();
-    let open = text.find('(').ok_or_else(|| LayoutTextError {
-        message: "expected a layout expression such as `spatial(8, 4)`".to_string(),
-        range: whole.clone(),
-    })?;
-    let name = text[..open].trim();
-    let inner = text[open + 1..].strip_suffix(')').ok_or_else(|| LayoutTextError {
-        message: "only a single layout primitive is supported yet".to_string(),
-        range: whole.clone(),
-    })?;
-    let mut shape = Vec::new();
-    for part in inner.split(',') {
-        let part = part.trim();
-        let value = part.parse::<i64>().ok().or_else(|| environment(part));
-        match value.and_then(|value| usize::try_from(value).ok()).filter(|&value| value > 0) {
-            Some(value) => shape.push(value),
-            None => {
-                return Err(LayoutTextError {
-                    message: format!("layout argument `{part}` is not a positive integer"),
-                    range: whole,
-                });
-            }
-        }
-    }
-    match name {
-        "spatial" => Ok(RegisterLayout::spatial(&shape)),
-        "local" => Ok(RegisterLayout::local(&shape)),
-        _ => Err(LayoutTextError { message: format!("unknown layout primitive `{name}`"), range: 0..open }),
-    }
+    layout::parse_register_layout_with(text, environment).map_err(|error| text_error(error, text))
 }
 
 /// The layout a register tile gets when none is written: `local(...).spatial(...)` with the threads on
 /// the innermost dimensions (consecutive threads hold consecutive elements), leftover threads as replicas.
 pub(crate) fn default_register(shape: &[usize], num_threads: usize) -> Result<RegisterLayout, String> {
-    let mut remaining = num_threads.max(1);
-    let mut local = shape.to_vec();
-    let mut spatial = vec![1; shape.len()];
-    for dim in (0..shape.len()).rev() {
-        let here = gcd(remaining, local[dim]);
-        spatial[dim] = here;
-        remaining /= here;
-        local[dim] /= here;
-    }
-    let mut mode_shape = Vec::new();
-    let mut spatial_modes: Vec<isize> = Vec::new();
-    let mut local_modes = Vec::new();
-    if remaining > 1 {
-        spatial_modes.push(-(remaining as isize));
-    }
-    for dim in 0..shape.len() {
-        if local[dim] > 1 {
-            local_modes.push(mode_shape.len());
-            mode_shape.push(local[dim]);
-        }
-        if spatial[dim] > 1 {
-            spatial_modes.push(mode_shape.len() as isize);
-            mode_shape.push(spatial[dim]);
-        }
-    }
-    Ok(RegisterLayout::from_modes_unchecked(shape.to_vec(), mode_shape, spatial_modes, local_modes))
+    layout::auto_local_spatial(num_threads, shape).map_err(|error| error.to_string())
 }
 
 /// The layout of a shared tile when none is written: row-major.
 pub(crate) fn default_shared(shape: &[usize]) -> Result<SharedLayout, String> {
-    Ok(SharedLayout::row_major(shape))
+    SharedLayout::row_major(shape).map_err(|error| error.to_string())
 }
 
-/// Parses a shared layout expression.
+/// Parses a shared layout expression and checks it has the tile's shape.
 pub(crate) fn parse_shared(
     text: &str,
-    _environment: &dyn Fn(&str) -> Option<i64>,
+    environment: &dyn Fn(&str) -> Option<i64>,
     shape: &[usize],
 ) -> Result<SharedLayout, LayoutTextError> {
-    match text.trim() {
-        "row_major" => Ok(SharedLayout::row_major(shape)),
-        _ => Err(LayoutTextError {
-            message: "only `row_major` shared layouts are supported yet".to_string(),
+    let parsed = layout::parse_shared_layout_with(text, environment).map_err(|error| text_error(error, text))?;
+    if parsed.shape() != shape {
+        return Err(LayoutTextError {
+            message: format!("the layout has shape {:?}, the tile {:?}", parsed.shape(), shape),
             range: 0..text.len(),
-        }),
+        });
     }
-}
-
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 { a } else { gcd(b, a % b) }
+    Ok(parsed)
 }

@@ -345,10 +345,11 @@ impl Checker<'_> {
         if args.len() != def.params.len() {
             return self.error(
                 Diagnostic::error(format!(
-                    "`{name}` takes {} argument{} but {} were given",
+                    "`{name}` takes {} argument{} but {} {} given",
                     def.params.len(),
                     if def.params.len() == 1 { "" } else { "s" },
-                    args.len()
+                    args.len(),
+                    if args.len() == 1 { "was" } else { "were" }
                 ))
                 .with_label(span, "wrong number of arguments")
                 .with_label(def.name.span, "defined here"),
