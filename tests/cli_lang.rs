@@ -55,8 +55,8 @@ fn compile_sets_parameters_and_emits_ir() {
     let output = tilevm(&["compile", &file, "--kernel", "gemv", "--set", "W=u3", "--set", "BLOCK_N=64", "--emit", "ir"]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("name: \"gemv\""), "{stdout}");
-    assert!(stdout.contains("bits: 3"), "the weights are u3");
+    assert!(stdout.contains("kernel @gemv"), "{stdout}");
+    assert!(stdout.contains("global u3"), "the weights are u3: {stdout}");
 }
 
 #[test]

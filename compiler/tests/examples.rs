@@ -22,7 +22,12 @@ pub fn check(path: &Path, options: &CompileOptions) -> tilevm_compiler::vm::ir::
     let mut sources = SourceSet::new();
     let root = sources.add(path.display().to_string(), text);
     match compile_sources(&mut sources, root, &load_relative, options) {
-        Ok(module) => module,
+        Ok(module) => {
+            if let Err(errors) = tilevm_compiler::vm::verify::verify_module(&module) {
+                panic!("{} lowers to IR the verifier rejects:\n{errors}\n{}", path.display(), tilevm_compiler::vm::text::print_module(&module));
+            }
+            module
+        }
         Err(diagnostics) => panic!("{}", render_to_string(&diagnostics, &sources)),
     }
 }

@@ -52,7 +52,7 @@ pub fn run(args: &CompileArgs) -> CliResult {
     }
     match check_program(&parsed, &sources, &options) {
         Ok(module) => {
-            println!("{module:#?}");
+            print!("{}", tilevm_compiler::vm::text::print_module(&module));
             Ok(())
         }
         Err(diagnostics) => Err(report(&diagnostics, &sources, args.message_format)),
