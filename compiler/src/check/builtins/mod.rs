@@ -225,7 +225,7 @@ impl Checker<'_> {
                         .with_label(span, "in this layout expression")
                         .with_note(
                             "layouts combine `local(...)`, `spatial(...)`, `column_local(...)` and \
-                             `column_spatial(...)`, e.g. `spatial(8, 4).local(2, 2)`",
+                             `column_spatial(...)`, e.g. `spatial(8, 4).local(2, 2)` (see docs/layouts.md)",
                         ),
                 );
                 None
