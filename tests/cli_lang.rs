@@ -39,7 +39,12 @@ fn check_exits_2_for_an_unreadable_file() {
 
 #[test]
 fn json_diagnostics_have_line_and_column() {
-    let output = tilevm(&["check", &repo_file("compiler/tests/diagnostics/wrong_dtype.tile"), "--message-format", "json"]);
+    let output = tilevm(&[
+        "check",
+        &repo_file("compiler/tests/diagnostics/wrong_dtype.tile"),
+        "--message-format",
+        "json",
+    ]);
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().next().expect("one JSON line");
@@ -52,7 +57,18 @@ fn json_diagnostics_have_line_and_column() {
 #[test]
 fn compile_sets_parameters_and_emits_ir() {
     let file = repo_file("examples/gemv_a16w4.tile");
-    let output = tilevm(&["compile", &file, "--kernel", "gemv", "--set", "W=u3", "--set", "BLOCK_N=64", "--emit", "ir"]);
+    let output = tilevm(&[
+        "compile",
+        &file,
+        "--kernel",
+        "gemv",
+        "--set",
+        "W=u3",
+        "--set",
+        "BLOCK_N=64",
+        "--emit",
+        "ir",
+    ]);
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("kernel @gemv"), "{stdout}");

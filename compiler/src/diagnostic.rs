@@ -157,7 +157,8 @@ fn to_codespan(diagnostic: &Diagnostic, sources: &SourceSet) -> CodespanDiagnost
         .enumerate()
         .map(|(index, (span, message))| {
             let length = sources.text(span.file).len() as u32;
-            let range = span.start.min(length) as usize..span.end.min(length).max(span.start.min(length)) as usize;
+            let range =
+                span.start.min(length) as usize..span.end.min(length).max(span.start.min(length)) as usize;
             let label = if index == 0 {
                 Label::primary(span.file.0 as usize, range)
             } else {
@@ -266,7 +267,7 @@ mod tests {
         let diagnostic = Diagnostic::error("undefined name `z`")
             .with_label(Span::new(file, 19, 20), "not found in this scope")
             .with_note("declare it with `let`");
-        let text = render_to_string(&[diagnostic.clone()], &sources);
+        let text = render_to_string(std::slice::from_ref(&diagnostic), &sources);
         assert!(text.contains("k.tile:2:9"), "{text}");
         assert!(text.contains("help: declare it"), "{text}");
         let json = render_json(&[diagnostic], &sources);

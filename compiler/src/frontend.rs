@@ -59,7 +59,11 @@ const MAX_FILES: usize = 256;
 ///
 /// # Errors
 /// Every syntax error and every import that failed.
-pub fn parse_program(sources: &mut SourceSet, root: FileId, loader: &dyn Loader) -> Result<ParsedProgram, Vec<Diagnostic>> {
+pub fn parse_program(
+    sources: &mut SourceSet,
+    root: FileId,
+    loader: &dyn Loader,
+) -> Result<ParsedProgram, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let mut files = Vec::new();
     let mut seen: HashMap<String, FileId> = HashMap::new();
@@ -93,7 +97,8 @@ pub fn parse_program(sources: &mut SourceSet, root: FileId, loader: &dyn Loader)
                     queue.push(id);
                 }
                 Err(message) => diagnostics.push(
-                    Diagnostic::error(format!("cannot import `{}`", import.path)).with_label(import.span, message),
+                    Diagnostic::error(format!("cannot import `{}`", import.path))
+                        .with_label(import.span, message),
                 ),
             }
         }
@@ -136,7 +141,9 @@ pub fn check_program(
                     }
                 }
                 ast::Item::Kernel(def) if index == 0 => {
-                    if let Some(first) = program.kernels.iter().find(|kernel| kernel.name.name == def.name.name) {
+                    if let Some(first) =
+                        program.kernels.iter().find(|kernel| kernel.name.name == def.name.name)
+                    {
                         diagnostics.push(
                             Diagnostic::error(format!("the kernel `{}` is defined twice", def.name.name))
                                 .with_label(def.name.span, "defined again here")

@@ -12,7 +12,8 @@ fn examples_dir() -> PathBuf {
 fn load_relative(importer: &str, path: &str) -> Result<(String, String), String> {
     let base = Path::new(importer).parent().unwrap_or(Path::new("."));
     let resolved = base.join(path);
-    let text = std::fs::read_to_string(&resolved).map_err(|error| format!("{}: {error}", resolved.display()))?;
+    let text =
+        std::fs::read_to_string(&resolved).map_err(|error| format!("{}: {error}", resolved.display()))?;
     Ok((resolved.display().to_string(), text))
 }
 
@@ -24,7 +25,11 @@ pub fn check(path: &Path, options: &CompileOptions) -> tilevm_compiler::vm::ir::
     match compile_sources(&mut sources, root, &load_relative, options) {
         Ok(module) => {
             if let Err(errors) = tilevm_compiler::vm::verify::verify_module(&module) {
-                panic!("{} lowers to IR the verifier rejects:\n{errors}\n{}", path.display(), tilevm_compiler::vm::text::print_module(&module));
+                panic!(
+                    "{} lowers to IR the verifier rejects:\n{errors}\n{}",
+                    path.display(),
+                    tilevm_compiler::vm::text::print_module(&module)
+                );
             }
             module
         }

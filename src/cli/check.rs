@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use tilevm_compiler::{CompileOptions, Diagnostic, SourceSet, compile_sources, render_json, render_to_string};
+use tilevm_compiler::{
+    CompileOptions, Diagnostic, SourceSet, compile_sources, render_json, render_to_string,
+};
 
 use super::{CliError, CliResult};
 
@@ -52,14 +54,17 @@ pub fn run(args: &CheckArgs) -> CliResult {
 /// Parses `NAME=VALUE`.
 pub fn parse_set(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), value.trim().to_string()))
+        }
         _ => Err(format!("expected NAME=VALUE, found `{text}`")),
     }
 }
 
 /// Reads the root file into a new source set.
 pub fn read_root(path: &Path) -> Result<(SourceSet, tilevm_compiler::FileId), CliError> {
-    let text = std::fs::read_to_string(path).map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
     let mut sources = SourceSet::new();
     let root = sources.add(path.display().to_string(), text);
     Ok((sources, root))
@@ -69,7 +74,8 @@ pub fn read_root(path: &Path) -> Result<(SourceSet, tilevm_compiler::FileId), Cl
 pub fn load_relative(importer: &str, path: &str) -> Result<(String, String), String> {
     let base = Path::new(importer).parent().unwrap_or(Path::new(""));
     let resolved = base.join(path);
-    let text = std::fs::read_to_string(&resolved).map_err(|error| format!("cannot read {}: {error}", resolved.display()))?;
+    let text = std::fs::read_to_string(&resolved)
+        .map_err(|error| format!("cannot read {}: {error}", resolved.display()))?;
     Ok((resolved.display().to_string(), text))
 }
 

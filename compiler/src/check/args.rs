@@ -31,22 +31,24 @@ impl<'e> Bound<'e> {
 /// # Errors
 /// A diagnostic for too many positional arguments, unknown or repeated keywords, or missing required
 /// arguments.
-pub(crate) fn bind<'e>(signature: &Signature, call_span: Span, args: &'e [Arg]) -> Result<Bound<'e>, Diagnostic> {
+pub(crate) fn bind<'e>(
+    signature: &Signature,
+    call_span: Span,
+    args: &'e [Arg],
+) -> Result<Bound<'e>, Diagnostic> {
     let mut slots: Vec<Option<&'e Expr>> = vec![None; signature.params.len()];
     let mut next_positional = 0;
     let wrong = |message: String, span: Span| {
-        Diagnostic::error(message).with_label(span, "in this call").with_note(format!("usage: {}", signature.usage))
+        Diagnostic::error(message)
+            .with_label(span, "in this call")
+            .with_note(format!("usage: {}", signature.usage))
     };
     for arg in args {
         match &arg.name {
             None => {
                 if next_positional >= signature.params.len() {
                     return Err(wrong(
-                        format!(
-                            "`{}` takes at most {} arguments",
-                            signature.name,
-                            signature.params.len()
-                        ),
+                        format!("`{}` takes at most {} arguments", signature.name, signature.params.len()),
                         arg.value.span,
                     ));
                 }

@@ -32,7 +32,9 @@ pub(crate) fn dtype_name(dtype: DataType) -> String {
         DataType::Float(_) if dtype == DataType::F32 => "f32".to_string(),
         DataType::Float(_) if dtype == DataType::F16 => "f16".to_string(),
         DataType::Float(_) if dtype == DataType::BF16 => "bf16".to_string(),
-        DataType::Float(float) => format!("f{}e{}m{}", dtype.bits(), float.exponent_bits, float.mantissa_bits),
+        DataType::Float(float) => {
+            format!("f{}e{}m{}", dtype.bits(), float.exponent_bits, float.mantissa_bits)
+        }
     }
 }
 

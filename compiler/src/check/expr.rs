@@ -2,9 +2,7 @@
 //! (elementwise instructions with broadcasting and layout propagation).
 
 use tilevm_vm::DataType;
-use tilevm_vm::ir::{
-    BinaryOp as IrBinary, ElementwiseOp, Expr as IrExpr, Inst, Operand, UnaryOp as IrUnary,
-};
+use tilevm_vm::ir::{BinaryOp as IrBinary, ElementwiseOp, Expr as IrExpr, Inst, Operand, UnaryOp as IrUnary};
 
 use super::dtypes::{dtype_from_name, dtype_name, is_int, is_signed_int};
 use super::layouts;
@@ -94,8 +92,11 @@ impl Checker<'_> {
             other => {
                 let description = other.describe();
                 self.error(
-                    Diagnostic::error(format!("expected a scalar of type {}, found {description}", dtype_name(dtype)))
-                        .with_label(*span, "expected a scalar here"),
+                    Diagnostic::error(format!(
+                        "expected a scalar of type {}, found {description}",
+                        dtype_name(dtype)
+                    ))
+                    .with_label(*span, "expected a scalar here"),
                 );
                 None
             }
@@ -192,14 +193,24 @@ impl Checker<'_> {
         Value::Scalar(IrExpr::unary(op, expr))
     }
 
-    pub(crate) fn binary_op(&mut self, op: BinaryOp, lhs: SpannedValue, rhs: SpannedValue, span: Span, dest: Option<&Tile>) -> Value {
+    pub(crate) fn binary_op(
+        &mut self,
+        op: BinaryOp,
+        lhs: SpannedValue,
+        rhs: SpannedValue,
+        span: Span,
+        dest: Option<&Tile>,
+    ) -> Value {
         let ir_op = ir_binary(op);
         if matches!(lhs.0, Value::Tile(_)) || matches!(rhs.0, Value::Tile(_)) {
             if matches!(op, BinaryOp::AndAnd | BinaryOp::OrOr) {
                 return self.error(
                     Diagnostic::error(format!("`{}` on tiles", op.symbol()))
                         .with_label(span, "short-circuit operators work on scalars")
-                        .with_note(format!("use `{}` for elementwise logic", if op == BinaryOp::AndAnd { "&" } else { "|" })),
+                        .with_note(format!(
+                            "use `{}` for elementwise logic",
+                            if op == BinaryOp::AndAnd { "&" } else { "|" }
+                        )),
                 );
             }
             return self.elementwise(ElementwiseOp::Binary(ir_op), vec![lhs, rhs], span, dest);
@@ -307,7 +318,11 @@ impl Checker<'_> {
         let value_index = if op == ElementwiseOp::Ternary(tilevm_vm::ir::TernaryOp::Select) { 1 } else { 0 };
         let Some(value_dtype) = operands
             .get(value_index..)
-            .and_then(|rest| rest.iter().find_map(|(value, _)| if let Value::Tile(tile) = value { Some(tile.dtype) } else { None }))
+            .and_then(|rest| {
+                rest.iter().find_map(
+                    |(value, _)| if let Value::Tile(tile) = value { Some(tile.dtype) } else { None },
+                )
+            })
             .or_else(|| tiles.first().map(|(tile, _)| tile.dtype))
         else {
             return Value::Poison;
@@ -345,17 +360,23 @@ impl Checker<'_> {
             && let Some(problem) = operator_rejects(binary, value_dtype)
         {
             return self.error(
-                Diagnostic::error(format!("`{binary:?}` cannot be applied to {} tiles", dtype_name(value_dtype)))
-                    .with_label(span, problem),
+                Diagnostic::error(format!(
+                    "`{binary:?}` cannot be applied to {} tiles",
+                    dtype_name(value_dtype)
+                ))
+                .with_label(span, problem),
             );
         }
         if let ElementwiseOp::Unary(unary) = op
             && !unary_accepts(unary, value_dtype)
         {
             return self.error(
-                Diagnostic::error(format!("`{unary:?}` cannot be applied to {} tiles", dtype_name(value_dtype)))
-                    .with_label(span, "wrong dtype for this operation")
-                    .with_note("convert it with `cast(..., f32)`"),
+                Diagnostic::error(format!(
+                    "`{unary:?}` cannot be applied to {} tiles",
+                    dtype_name(value_dtype)
+                ))
+                .with_label(span, "wrong dtype for this operation")
+                .with_note("convert it with `cast(..., f32)`"),
             );
         }
         let layout_source = tiles.iter().find(|(tile, _)| tile.shape == shape).map(|(tile, _)| tile.id);
@@ -389,7 +410,8 @@ impl Checker<'_> {
                 } else if extent != 1 && extent != *current {
                     let mut diagnostic = Diagnostic::error("tile shapes do not broadcast together");
                     for (tile, tile_span) in tiles {
-                        diagnostic = diagnostic.with_label(*tile_span, format!("shape {}", shape_text(&tile.shape)));
+                        diagnostic =
+                            diagnostic.with_label(*tile_span, format!("shape {}", shape_text(&tile.shape)));
                     }
                     self.error(
                         diagnostic
@@ -404,20 +426,32 @@ impl Checker<'_> {
     }
 
     /// Declares a fresh register tile.
-    pub(crate) fn new_tile(&mut self, dtype: DataType, shape: Vec<usize>, layout: tilevm_vm::RegisterLayout) -> Tile {
+    pub(crate) fn new_tile(
+        &mut self,
+        dtype: DataType,
+        shape: Vec<usize>,
+        layout: tilevm_vm::RegisterLayout,
+    ) -> Tile {
         let id = self.emit.tile("t", dtype, layout);
         Tile { id, dtype, shape }
     }
 
     /// The inferred layout of a tile of `shape`, or a diagnostic at `span`.
-    pub(crate) fn default_layout(&mut self, shape: &[usize], span: Span) -> Option<tilevm_vm::RegisterLayout> {
+    pub(crate) fn default_layout(
+        &mut self,
+        shape: &[usize],
+        span: Span,
+    ) -> Option<tilevm_vm::RegisterLayout> {
         match layouts::default_register(shape, self.num_threads) {
             Ok(layout) => Some(layout),
             Err(message) => {
                 self.error(
-                    Diagnostic::error(format!("cannot infer a layout for a tile of shape {}", shape_text(shape)))
-                        .with_label(span, message)
-                        .with_note("write one with `layout = ...`"),
+                    Diagnostic::error(format!(
+                        "cannot infer a layout for a tile of shape {}",
+                        shape_text(shape)
+                    ))
+                    .with_label(span, message)
+                    .with_note("write one with `layout = ...`"),
                 );
                 None
             }
@@ -446,14 +480,24 @@ fn unary_accepts(op: IrUnary, dtype: DataType) -> bool {
 fn operator_rejects(op: IrBinary, dtype: DataType) -> Option<&'static str> {
     let is_bool = dtype == DataType::BOOL;
     match op {
-        IrBinary::And | IrBinary::Or | IrBinary::Xor if dtype.is_float() => Some("bitwise operators need integers or bool"),
+        IrBinary::And | IrBinary::Or | IrBinary::Xor if dtype.is_float() => {
+            Some("bitwise operators need integers or bool")
+        }
         IrBinary::Shl | IrBinary::Shr if !is_int(dtype) => Some("shifts need an integer"),
-        IrBinary::Add | IrBinary::Sub | IrBinary::Mul | IrBinary::Div | IrBinary::Rem | IrBinary::Min | IrBinary::Max
+        IrBinary::Add
+        | IrBinary::Sub
+        | IrBinary::Mul
+        | IrBinary::Div
+        | IrBinary::Rem
+        | IrBinary::Min
+        | IrBinary::Max
             if is_bool =>
         {
             Some("arithmetic needs numbers, not bool")
         }
-        IrBinary::Lt | IrBinary::Le | IrBinary::Gt | IrBinary::Ge if is_bool => Some("ordering needs numbers"),
+        IrBinary::Lt | IrBinary::Le | IrBinary::Gt | IrBinary::Ge if is_bool => {
+            Some("ordering needs numbers")
+        }
         _ => None,
     }
 }

@@ -19,12 +19,17 @@ const MAX_THREADS: i128 = 1024;
 const DEFAULT_THREADS: usize = 128;
 
 /// Checks and lowers one kernel with the given `--set` values; `None` when it has errors.
-pub(crate) fn instantiate(checker: &mut Checker<'_>, def: &KernelDef, sets: &[(String, String)]) -> Option<Kernel> {
+pub(crate) fn instantiate(
+    checker: &mut Checker<'_>,
+    def: &KernelDef,
+    sets: &[(String, String)],
+) -> Option<Kernel> {
     let errors_before = checker.diagnostics.len();
     for param in &def.consts {
         let set = sets.iter().rev().find(|(key, _)| *key == param.name.name).map(|(_, value)| value.as_str());
         let value = checker.const_value(param, set);
-        checker.bind(&param.name.name, Binding::Value { value, origin: Origin::Const, span: param.name.span });
+        checker
+            .bind(&param.name.name, Binding::Value { value, origin: Origin::Const, span: param.name.span });
     }
     let num_threads = checker.threads_attr(def);
     checker.num_threads = num_threads;
@@ -36,7 +41,10 @@ pub(crate) fn instantiate(checker: &mut Checker<'_>, def: &KernelDef, sets: &[(S
         match value.const_int().and_then(|bytes| u32::try_from(bytes).ok()) {
             Some(bytes) => checker.emit.shared_limit_bytes(bytes),
             None => {
-                checker.error(Diagnostic::error("`shared_limit` takes a byte count").with_label(arg.span, "not a constant"));
+                checker.error(
+                    Diagnostic::error("`shared_limit` takes a byte count")
+                        .with_label(arg.span, "not a constant"),
+                );
             }
         }
     }
@@ -47,7 +55,9 @@ pub(crate) fn instantiate(checker: &mut Checker<'_>, def: &KernelDef, sets: &[(S
             checker.error(
                 Diagnostic::error(format!("unknown block attribute `{}`", attr.name.name))
                     .with_label(attr.name.span, "not an attribute")
-                    .with_note("block attributes are `grid(x, y, z)`, `threads(n)` and `shared_limit(bytes)`"),
+                    .with_note(
+                        "block attributes are `grid(x, y, z)`, `threads(n)` and `shared_limit(bytes)`",
+                    ),
             );
         }
     }
@@ -73,9 +83,12 @@ impl Checker<'_> {
         let int_dtype = if is_dtype { None } else { dtype_from_name(&param.ty.name) };
         if !is_dtype && !int_dtype.is_some_and(|dtype| is_int(dtype) && dtype.is_compute()) {
             return self.error(
-                Diagnostic::error(format!("compile-time parameters are `dtype` or an integer type, not `{}`", param.ty.name))
-                    .with_label(param.ty.span, "unsupported parameter type")
-                    .with_note("write `W: dtype = u4` or `BLOCK_N: u32 = 64`"),
+                Diagnostic::error(format!(
+                    "compile-time parameters are `dtype` or an integer type, not `{}`",
+                    param.ty.name
+                ))
+                .with_label(param.ty.span, "unsupported parameter type")
+                .with_note("write `W: dtype = u4` or `BLOCK_N: u32 = 64`"),
             );
         }
         if let Some(text) = set {
@@ -97,7 +110,10 @@ impl Checker<'_> {
             }
             (value, _) => self.error(
                 Diagnostic::error(format!("the default of `{}` is {}", param.name.name, value.describe()))
-                    .with_label(default.span, format!("expected {}", if is_dtype { "a dtype" } else { "an integer" })),
+                    .with_label(
+                        default.span,
+                        format!("expected {}", if is_dtype { "a dtype" } else { "an integer" }),
+                    ),
             ),
         }
     }
@@ -125,8 +141,11 @@ impl Checker<'_> {
                         }
                     }
                     None => self.error(
-                        Diagnostic::error(format!("`--set {}={text}`: `{text}` is not an integer", param.name.name))
-                            .with_label(param.span, format!("this parameter is {}", dtype_name(dtype))),
+                        Diagnostic::error(format!(
+                            "`--set {}={text}`: `{text}` is not an integer",
+                            param.name.name
+                        ))
+                        .with_label(param.span, format!("this parameter is {}", dtype_name(dtype))),
                     ),
                 }
             }
@@ -135,9 +154,14 @@ impl Checker<'_> {
 
     /// Threads per block from `threads(n)` (a compile-time constant in `1..=1024`).
     fn threads_attr(&mut self, def: &KernelDef) -> usize {
-        let Some(attr) = def.attrs.iter().find(|attr| attr.name.name == "threads") else { return DEFAULT_THREADS };
+        let Some(attr) = def.attrs.iter().find(|attr| attr.name.name == "threads") else {
+            return DEFAULT_THREADS;
+        };
         let [arg] = attr.args.as_slice() else {
-            self.error(Diagnostic::error("`threads` takes one argument").with_label(attr.span, "e.g. `threads(128)`"));
+            self.error(
+                Diagnostic::error("`threads` takes one argument")
+                    .with_label(attr.span, "e.g. `threads(128)`"),
+            );
             return DEFAULT_THREADS;
         };
         let value = self.eval(arg);
@@ -160,7 +184,10 @@ impl Checker<'_> {
     fn declare_params(&mut self, def: &KernelDef) {
         let mut globals = Vec::new();
         for param in &def.params {
-            if self.lookup(&param.name.name).is_some_and(|binding| matches!(binding, Binding::Value { origin: Origin::Param, .. })) {
+            if self
+                .lookup(&param.name.name)
+                .is_some_and(|binding| matches!(binding, Binding::Value { origin: Origin::Param, .. }))
+            {
                 self.error(
                     Diagnostic::error(format!("parameter `{}` is declared twice", param.name.name))
                         .with_label(param.name.span, "declared again here"),
@@ -170,24 +197,41 @@ impl Checker<'_> {
             match &param.ty {
                 ParamType::Scalar(ty) => {
                     let Some(dtype) = self.dtype_of_ident(ty) else {
-                        self.bind(&param.name.name, Binding::Value { value: Value::Poison, origin: Origin::Param, span: param.span });
+                        self.bind(
+                            &param.name.name,
+                            Binding::Value { value: Value::Poison, origin: Origin::Param, span: param.span },
+                        );
                         continue;
                     };
                     if !dtype.is_compute() {
                         self.error(
-                            Diagnostic::error(format!("scalar parameters need a compute dtype, not {}", dtype_name(dtype)))
-                                .with_label(ty.span, "storage-only dtype")
-                                .with_note("pass it as `u32` or `i32` and convert inside the kernel"),
+                            Diagnostic::error(format!(
+                                "scalar parameters need a compute dtype, not {}",
+                                dtype_name(dtype)
+                            ))
+                            .with_label(ty.span, "storage-only dtype")
+                            .with_note("pass it as `u32` or `i32` and convert inside the kernel"),
                         );
                     }
                     let expr = self.emit.scalar_param(&param.name.name, dtype);
-                    self.bind(&param.name.name, Binding::Value { value: Value::Scalar(expr), origin: Origin::Param, span: param.name.span });
+                    self.bind(
+                        &param.name.name,
+                        Binding::Value {
+                            value: Value::Scalar(expr),
+                            origin: Origin::Param,
+                            span: param.name.span,
+                        },
+                    );
                 }
                 ParamType::Global { mutable, dtype, shape } => {
                     let resolved = self.dtype_of_ident(dtype);
-                    let id = self.emit.global_param(&param.name.name, resolved.unwrap_or(DataType::U8), *mutable);
+                    let id =
+                        self.emit.global_param(&param.name.name, resolved.unwrap_or(DataType::U8), *mutable);
                     // Bound as poison until the view exists, so uses inside other shapes are reported once.
-                    self.bind(&param.name.name, Binding::Value { value: Value::Poison, origin: Origin::Param, span: param.name.span });
+                    self.bind(
+                        &param.name.name,
+                        Binding::Value { value: Value::Poison, origin: Origin::Param, span: param.name.span },
+                    );
                     globals.push((param, id, resolved, *mutable, shape));
                 }
             }
@@ -203,16 +247,32 @@ impl Checker<'_> {
             let Some(dtype) = resolved else { continue };
             if extents.len() != shape.len() || shape.is_empty() {
                 if shape.is_empty() {
-                    self.error(Diagnostic::error("a global tensor needs a shape").with_label(param.span, "e.g. `global f16[n]`"));
+                    self.error(
+                        Diagnostic::error("a global tensor needs a shape")
+                            .with_label(param.span, "e.g. `global f16[n]`"),
+                    );
                 }
                 continue;
             }
             let strides = row_major_strides(&extents);
             let rank = extents.len();
             let view = self.emit.global(&param.name.name, id, dtype);
-            self.emit.inst(Inst::ViewGlobal { dst: view, shape: extents, strides, offset: IrExpr::u32(0) }, param.span);
-            let value = Value::Global(GlobalView { id: view, param: id, dtype, rank, mutable, name: param.name.name.clone() });
-            self.bind(&param.name.name, Binding::Value { value, origin: Origin::Param, span: param.name.span });
+            self.emit.inst(
+                Inst::ViewGlobal { dst: view, shape: extents, strides, offset: IrExpr::u32(0) },
+                param.span,
+            );
+            let value = Value::Global(GlobalView {
+                id: view,
+                param: id,
+                dtype,
+                rank,
+                mutable,
+                name: param.name.name.clone(),
+            });
+            self.bind(
+                &param.name.name,
+                Binding::Value { value, origin: Origin::Param, span: param.name.span },
+            );
         }
     }
 
@@ -223,7 +283,10 @@ impl Checker<'_> {
             return;
         };
         if attr.args.is_empty() || attr.args.len() > 3 {
-            self.error(Diagnostic::error("`grid` takes one to three sizes").with_label(attr.span, "e.g. `grid(cdiv(n, BLOCK_N))`"));
+            self.error(
+                Diagnostic::error("`grid` takes one to three sizes")
+                    .with_label(attr.span, "e.g. `grid(cdiv(n, BLOCK_N))`"),
+            );
             return;
         }
         let mut grid = Vec::with_capacity(attr.args.len());

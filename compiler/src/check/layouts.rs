@@ -46,7 +46,8 @@ pub(crate) fn parse_shared(
     environment: &dyn Fn(&str) -> Option<i64>,
     shape: &[usize],
 ) -> Result<SharedLayout, LayoutTextError> {
-    let parsed = layout::parse_shared_layout_with(text, environment).map_err(|error| text_error(error, text))?;
+    let parsed =
+        layout::parse_shared_layout_with(text, environment).map_err(|error| text_error(error, text))?;
     if parsed.shape() != shape {
         return Err(LayoutTextError {
             message: format!("the layout has shape {:?}, the tile {:?}", parsed.shape(), shape),

@@ -25,13 +25,13 @@ mod value;
 
 use std::collections::HashMap;
 
-use tilevm_vm::ir::{Module, VarId};
 use tilevm_vm::DataType;
+use tilevm_vm::ir::{Module, VarId};
 
 use crate::diagnostic::{Diagnostic, SourceSet, Span};
+use crate::frontend::CompileOptions;
 use crate::lower::{self, Emitter};
 use crate::syntax::ast::{FnDef, KernelDef};
-use crate::frontend::CompileOptions;
 use value::Value;
 
 /// How many helper calls may be inlined inside each other (recursion is reported, not followed).
@@ -73,7 +73,8 @@ pub(crate) fn check_program(
     for (key, _) in &options.sets {
         let known = selected.iter().any(|kernel| kernel.consts.iter().any(|param| &param.name.name == key));
         if !known && !selected.is_empty() {
-            let mut diagnostic = Diagnostic::error(format!("`--set {key}=...`: no compile-time parameter `{key}`"));
+            let mut diagnostic =
+                Diagnostic::error(format!("`--set {key}=...`: no compile-time parameter `{key}`"));
             for kernel in &selected {
                 diagnostic = diagnostic.with_label(kernel.name.span, "this kernel has no such parameter");
             }

@@ -42,7 +42,9 @@ impl Checker<'_> {
 
     fn check_stmt(&mut self, stmt: &Stmt) {
         match &stmt.kind {
-            StmtKind::Let { mutable, name, ty, value } => self.check_let(*mutable, name, ty.as_ref(), value, stmt.span),
+            StmtKind::Let { mutable, name, ty, value } => {
+                self.check_let(*mutable, name, ty.as_ref(), value, stmt.span)
+            }
             StmtKind::Assign { target, op, value } => self.check_assign(target, *op, value, stmt.span),
             StmtKind::Expr(expr) => {
                 self.eval(expr);
@@ -73,7 +75,8 @@ impl Checker<'_> {
             StmtKind::Break => {
                 if self.loop_depth == 0 {
                     self.error(
-                        Diagnostic::error("`break` outside of a loop").with_label(stmt.span, "cannot `break` here"),
+                        Diagnostic::error("`break` outside of a loop")
+                            .with_label(stmt.span, "cannot `break` here"),
                     );
                 } else {
                     self.emit.push(IrStmt::Break, stmt.span);
@@ -101,7 +104,10 @@ impl Checker<'_> {
         let mut value = self.eval(value_expr);
         if let Some(ty) = ty {
             let Some(dtype) = self.dtype_of_ident(ty) else {
-                self.bind(&name.name, Binding::Value { value: Value::Poison, origin: Origin::Local, span: name.span });
+                self.bind(
+                    &name.name,
+                    Binding::Value { value: Value::Poison, origin: Origin::Local, span: name.span },
+                );
                 return;
             };
             value = match value {
@@ -142,7 +148,10 @@ impl Checker<'_> {
                     Binding::Value { value, origin: Origin::Local, span: name.span }
                 } else {
                     let Some(expr) = self.scalar(&(value, value_expr.span)) else {
-                        self.bind(&name.name, Binding::Value { value: Value::Poison, origin: Origin::Local, span });
+                        self.bind(
+                            &name.name,
+                            Binding::Value { value: Value::Poison, origin: Origin::Local, span },
+                        );
                         return;
                     };
                     let var = self.emit.var(&name.name, expr.dtype);
@@ -151,7 +160,11 @@ impl Checker<'_> {
                     if mutable {
                         Binding::MutVar { var, dtype }
                     } else {
-                        Binding::Value { value: Value::Scalar(IrExpr::var(var, dtype)), origin: Origin::Local, span: name.span }
+                        Binding::Value {
+                            value: Value::Scalar(IrExpr::var(var, dtype)),
+                            origin: Origin::Local,
+                            span: name.span,
+                        }
                     }
                 }
             }
@@ -166,8 +179,11 @@ impl Checker<'_> {
             other => {
                 if mutable && !matches!(other, Value::Poison) {
                     self.error(
-                        Diagnostic::error(format!("only scalars and register tiles can be `mut`, found {}", other.describe()))
-                            .with_label(name.span, "declared `mut` here"),
+                        Diagnostic::error(format!(
+                            "only scalars and register tiles can be `mut`, found {}",
+                            other.describe()
+                        ))
+                        .with_label(name.span, "declared `mut` here"),
                     );
                 }
                 Binding::Value { value: other, origin: Origin::Local, span: name.span }
@@ -184,7 +200,13 @@ impl Checker<'_> {
         copy
     }
 
-    fn check_assign(&mut self, target: &Ident, op: Option<crate::syntax::ast::BinaryOp>, value: &Expr, span: Span) {
+    fn check_assign(
+        &mut self,
+        target: &Ident,
+        op: Option<crate::syntax::ast::BinaryOp>,
+        value: &Expr,
+        span: Span,
+    ) {
         let Some(binding) = self.lookup(&target.name).cloned() else {
             self.eval(value);
             self.error(
@@ -205,13 +227,19 @@ impl Checker<'_> {
                             .with_label(declared, "declared here")
                             .with_note("write outputs with `store(...)` into a `global mut` parameter")
                     }
-                    Origin::Const => Diagnostic::error(format!("cannot assign to the compile-time parameter `{}`", target.name))
-                        .with_label(target.span, "fixed when the kernel is instantiated")
-                        .with_label(declared, "declared here"),
-                    Origin::Local => Diagnostic::error(format!("cannot assign twice to immutable variable `{}`", target.name))
-                        .with_label(target.span, "cannot assign twice")
-                        .with_label(declared, "first bound here")
-                        .with_note(format!("make it mutable: `let mut {}`", target.name)),
+                    Origin::Const => Diagnostic::error(format!(
+                        "cannot assign to the compile-time parameter `{}`",
+                        target.name
+                    ))
+                    .with_label(target.span, "fixed when the kernel is instantiated")
+                    .with_label(declared, "declared here"),
+                    Origin::Local => Diagnostic::error(format!(
+                        "cannot assign twice to immutable variable `{}`",
+                        target.name
+                    ))
+                    .with_label(target.span, "cannot assign twice")
+                    .with_label(declared, "first bound here")
+                    .with_note(format!("make it mutable: `let mut {}`", target.name)),
                 };
                 self.error(diagnostic);
             }
@@ -232,7 +260,13 @@ impl Checker<'_> {
                 let result = match op {
                     Some(op) => {
                         let rhs = self.eval(value);
-                        self.binary_op(op, (Value::Tile(tile.clone()), target.span), (rhs, value.span), span, Some(&tile))
+                        self.binary_op(
+                            op,
+                            (Value::Tile(tile.clone()), target.span),
+                            (rhs, value.span),
+                            span,
+                            Some(&tile),
+                        )
                     }
                     None => self.eval_into(value, Some(&tile)),
                 };
@@ -268,7 +302,15 @@ impl Checker<'_> {
         }
     }
 
-    fn check_for(&mut self, var: &Ident, start: &Expr, end: &Expr, step: Option<&Expr>, body: &Block, span: Span) {
+    fn check_for(
+        &mut self,
+        var: &Ident,
+        start: &Expr,
+        end: &Expr,
+        step: Option<&Expr>,
+        body: &Block,
+        span: Span,
+    ) {
         let start_value = (self.eval(start), start.span);
         let end_value = (self.eval(end), end.span);
         let step_value = step.map(|step| (self.eval(step), step.span));
@@ -295,13 +337,19 @@ impl Checker<'_> {
             && const_int_of(step_expr) == Some(0)
         {
             ok = false;
-            self.error(Diagnostic::error("`for` step is zero").with_label(*step_span, "the loop would never end"));
+            self.error(
+                Diagnostic::error("`for` step is zero").with_label(*step_span, "the loop would never end"),
+            );
         }
         let loop_var = self.emit.var(&var.name, dtype);
         self.push_scope();
         self.bind(
             &var.name,
-            Binding::Value { value: Value::Scalar(IrExpr::var(loop_var, dtype)), origin: Origin::Local, span: var.span },
+            Binding::Value {
+                value: Value::Scalar(IrExpr::var(loop_var, dtype)),
+                origin: Origin::Local,
+                span: var.span,
+            },
         );
         self.loop_depth += 1;
         let body = self.nested_block(body);
@@ -329,11 +377,15 @@ impl Checker<'_> {
     /// Inlines a call of a helper function.
     pub(crate) fn inline_call(&mut self, def: &FnDef, args: &[Arg], span: Span) -> Value {
         let name = &def.name.name;
-        if self.inline_stack.iter().any(|active| active == name) || self.inline_stack.len() as u32 >= MAX_INLINE_DEPTH {
+        if self.inline_stack.iter().any(|active| active == name)
+            || self.inline_stack.len() as u32 >= MAX_INLINE_DEPTH
+        {
             return self.error(
-                Diagnostic::error(format!("`{name}` calls itself (helpers are inlined, so recursion is not allowed)"))
-                    .with_label(span, "recursive call")
-                    .with_label(def.name.span, "defined here"),
+                Diagnostic::error(format!(
+                    "`{name}` calls itself (helpers are inlined, so recursion is not allowed)"
+                ))
+                .with_label(span, "recursive call")
+                .with_label(def.name.span, "defined here"),
             );
         }
         if let Some(keyword) = args.iter().find_map(|arg| arg.name.as_ref()) {
@@ -377,7 +429,10 @@ impl Checker<'_> {
         self.loop_depth = 0;
         self.inline_stack.push(name.clone());
         for (param, value) in def.params.iter().zip(values) {
-            self.bind(&param.name.name, Binding::Value { value, origin: Origin::Local, span: param.name.span });
+            self.bind(
+                &param.name.name,
+                Binding::Value { value, origin: Origin::Local, span: param.name.span },
+            );
         }
         let result = self.check_block(&def.body);
         self.inline_stack.pop();

@@ -69,8 +69,12 @@ impl Value {
             Value::Scalar(expr) => format!("a scalar of type {}", dtype_name(expr.dtype)),
             Value::IntLit(_) => "an integer".to_string(),
             Value::FloatLit(_) => "a float".to_string(),
-            Value::Tile(tile) => format!("a register tile {}{}", dtype_name(tile.dtype), shape_text(&tile.shape)),
-            Value::Shared(tile) => format!("a shared tile {}{}", dtype_name(tile.dtype), shape_text(&tile.shape)),
+            Value::Tile(tile) => {
+                format!("a register tile {}{}", dtype_name(tile.dtype), shape_text(&tile.shape))
+            }
+            Value::Shared(tile) => {
+                format!("a shared tile {}{}", dtype_name(tile.dtype), shape_text(&tile.shape))
+            }
             Value::Global(view) => format!("the global tensor `{}` ({})", view.name, dtype_name(view.dtype)),
             Value::Dtype(dtype) => format!("the dtype {}", dtype_name(*dtype)),
             Value::Str(_) => "a string".to_string(),

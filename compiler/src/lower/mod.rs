@@ -8,8 +8,8 @@
 use tilevm_vm::DataType;
 use tilevm_vm::RegisterLayout;
 use tilevm_vm::ir::{
-    Expr, GlobalId, Inst, Kernel, KernelBuilder, Module, ParamId, SharedId, SharedLayout, Stmt, StmtKind, TileId,
-    VarId,
+    Expr, GlobalId, Inst, Kernel, KernelBuilder, Module, ParamId, SharedId, SharedLayout, Stmt, StmtKind,
+    TileId, VarId,
 };
 
 use crate::diagnostic::Span;

@@ -61,7 +61,12 @@ pub fn call<'source>(span: Span, callee: Ident, args: Vec<Arg>) -> ActionResult<
 }
 
 /// `receiver.method(args)`.
-pub fn method<'source>(span: Span, receiver: Expr, method: Ident, args: Vec<Arg>) -> ActionResult<'source, Expr> {
+pub fn method<'source>(
+    span: Span,
+    receiver: Expr,
+    method: Ident,
+    args: Vec<Arg>,
+) -> ActionResult<'source, Expr> {
     let depth = args_depth(&args).max(receiver.depth);
     node(span, ExprKind::Method { receiver: Box::new(receiver), method, args }, depth)
 }

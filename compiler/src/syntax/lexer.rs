@@ -211,7 +211,9 @@ pub fn tokenize(file: FileId, text: &str) -> Result<Vec<Spanned<'_>>, Vec<Diagno
                     } else {
                         format!("unexpected character `{}`", found.escape_debug())
                     };
-                    diagnostics.push(Diagnostic::error(message).with_label(span, "not a token of the .tile language"));
+                    diagnostics.push(
+                        Diagnostic::error(message).with_label(span, "not a token of the .tile language"),
+                    );
                 }
                 previous_error_end = range.end;
             }

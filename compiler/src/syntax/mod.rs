@@ -35,15 +35,17 @@ pub fn parse(file: FileId, text: &str) -> Result<ast::SourceFile, Vec<Diagnostic
         .map_err(|error| vec![parse_error_to_diagnostic(file, text, error)])
 }
 
-fn parse_error_to_diagnostic(file: FileId, text: &str, error: ParseError<usize, Token<'_>, SyntaxError>) -> Diagnostic {
+fn parse_error_to_diagnostic(
+    file: FileId,
+    text: &str,
+    error: ParseError<usize, Token<'_>, SyntaxError>,
+) -> Diagnostic {
     match error {
         ParseError::InvalidToken { location } => Diagnostic::error("invalid token")
             .with_label(Span::new(file, location, location + 1), "not understood here"),
-        ParseError::UnrecognizedEof { location, expected } => {
-            Diagnostic::error("unexpected end of file")
-                .with_label(Span::new(file, location, location), "the file ends here")
-                .with_note(expected_note(&expected))
-        }
+        ParseError::UnrecognizedEof { location, expected } => Diagnostic::error("unexpected end of file")
+            .with_label(Span::new(file, location, location), "the file ends here")
+            .with_note(expected_note(&expected)),
         ParseError::UnrecognizedToken { token: (start, _, end), expected } => {
             let found = text.get(start..end).unwrap_or("?");
             Diagnostic::error(format!("unexpected `{found}`"))

@@ -3,7 +3,8 @@
 
 use tilevm_vm::DataType;
 use tilevm_vm::ir::{
-    BinaryOp as IrBinary, ElementwiseOp, Expr as IrExpr, Inst, ReduceOp, Rounding, TernaryOp, UnaryOp as IrUnary,
+    BinaryOp as IrBinary, ElementwiseOp, Expr as IrExpr, Inst, ReduceOp, Rounding, TernaryOp,
+    UnaryOp as IrUnary,
 };
 
 use super::super::Checker;
@@ -15,20 +16,28 @@ use crate::syntax::ast::{Arg, Expr, ExprKind};
 
 impl Checker<'_> {
     /// The computation builtins; `None` when `name` is not one of them.
-    pub(crate) fn compute_builtin(&mut self, name: &str, args: &[Arg], span: Span, dest: Option<&Tile>) -> Option<Value> {
+    pub(crate) fn compute_builtin(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        span: Span,
+        dest: Option<&Tile>,
+    ) -> Option<Value> {
         let value = match name {
             "cast" => self.cast(args, span, dest),
             "view" => self.view(args, span),
             "dot" => self.dot(args, span, dest),
-            "sum" | "prod" | "reduce_max" | "reduce_min" | "argmax" | "argmin" => self.reduce(name, args, span),
+            "sum" | "prod" | "reduce_max" | "reduce_min" | "argmax" | "argmin" => {
+                self.reduce(name, args, span)
+            }
             "permute" => self.permute(args, span),
             "broadcast" => self.broadcast(args, span),
             "slice" => self.slice(args, span),
             "convert_layout" => self.convert_layout(args, span),
             "where" | "fma" => self.ternary(name, args, span, dest),
             "min" | "max" => self.min_max(name, args, span, dest),
-            "abs" | "exp" | "exp2" | "log" | "log2" | "sqrt" | "rsqrt" | "sin" | "cos" | "tanh" | "floor" | "ceil"
-            | "round" | "trunc" => self.math(name, args, span, dest),
+            "abs" | "exp" | "exp2" | "log" | "log2" | "sqrt" | "rsqrt" | "sin" | "cos" | "tanh" | "floor"
+            | "ceil" | "round" | "trunc" => self.math(name, args, span, dest),
             "block_index" | "grid_size" => self.block_query(name, args, span),
             "cdiv" => self.cdiv(args, span),
             "print" => self.print(args, span),
@@ -39,7 +48,8 @@ impl Checker<'_> {
     }
 
     fn cast(&mut self, args: &[Arg], span: Span, dest: Option<&Tile>) -> Option<Value> {
-        let signature = sig("cast", &["value", "dtype", "rounding"], 2, "cast(value, dtype, rounding = nearest_even)");
+        let signature =
+            sig("cast", &["value", "dtype", "rounding"], 2, "cast(value, dtype, rounding = nearest_even)");
         let bound = self.bind_args(&signature, span, args)?;
         let value_expr = bound.get("value")?;
         let value = self.eval(value_expr);
@@ -63,8 +73,11 @@ impl Checker<'_> {
                 let expr = self.scalar(&(other, value_expr.span))?;
                 if !dtype.is_compute() {
                     self.error(
-                        Diagnostic::error(format!("scalars cannot be cast to the storage-only dtype {}", dtype_name(dtype)))
-                            .with_label(span, "scalars are always compute dtypes"),
+                        Diagnostic::error(format!(
+                            "scalars cannot be cast to the storage-only dtype {}",
+                            dtype_name(dtype)
+                        ))
+                        .with_label(span, "scalars are always compute dtypes"),
                     );
                     return None;
                 }
@@ -101,7 +114,8 @@ impl Checker<'_> {
     }
 
     fn view(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let signature = sig("view", &["tile", "dtype", "shape", "layout"], 2, "view(tile, dtype, [shape], layout = ...)");
+        let signature =
+            sig("view", &["tile", "dtype", "shape", "layout"], 2, "view(tile, dtype, [shape], layout = ...)");
         let bound = self.bind_args(&signature, span, args)?;
         let src = self.tile_arg(bound.get("tile")?, "view")?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
@@ -117,7 +131,11 @@ impl Checker<'_> {
                 self.check_layout(&layout, &shape, layout_expr.span)?;
                 layout
             }
-            None if dtype.bits() == src.dtype.bits() && shape.as_ref().is_none_or(|shape| *shape == src.shape) => src_layout.clone(),
+            None if dtype.bits() == src.dtype.bits()
+                && shape.as_ref().is_none_or(|shape| *shape == src.shape) =>
+            {
+                src_layout.clone()
+            }
             None => {
                 self.error(
                     Diagnostic::error("`view` to a different width or shape needs the result's layout")
@@ -171,8 +189,11 @@ impl Checker<'_> {
             }
             if tile.shape.len() < 2 {
                 self.error(
-                    Diagnostic::error(format!("`dot` takes matrices, found shape {}", shape_text(&tile.shape)))
-                        .with_label(tile_span, "rank must be at least 2"),
+                    Diagnostic::error(format!(
+                        "`dot` takes matrices, found shape {}",
+                        shape_text(&tile.shape)
+                    ))
+                    .with_label(tile_span, "rank must be at least 2"),
                 );
                 return None;
             }
@@ -223,7 +244,10 @@ impl Checker<'_> {
             Some(keep_expr) => match &keep_expr.kind {
                 ExprKind::Bool(keep) => *keep,
                 _ => {
-                    self.error(Diagnostic::error("`keepdim` must be `true` or `false`").with_label(keep_expr.span, "here"));
+                    self.error(
+                        Diagnostic::error("`keepdim` must be `true` or `false`")
+                            .with_label(keep_expr.span, "here"),
+                    );
                     return None;
                 }
             },
@@ -259,7 +283,8 @@ impl Checker<'_> {
     }
 
     fn permute(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let bound = self.bind_args(&sig("permute", &["tile", "dims"], 2, "permute(tile, [dims])"), span, args)?;
+        let bound =
+            self.bind_args(&sig("permute", &["tile", "dims"], 2, "permute(tile, [dims])"), span, args)?;
         let src = self.tile_arg(bound.get("tile")?, "permute")?;
         let dims_expr = bound.get("dims")?;
         let dims = self.dims_arg(dims_expr)?;
@@ -280,7 +305,8 @@ impl Checker<'_> {
     }
 
     fn broadcast(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let bound = self.bind_args(&sig("broadcast", &["tile", "shape"], 2, "broadcast(tile, [shape])"), span, args)?;
+        let bound =
+            self.bind_args(&sig("broadcast", &["tile", "shape"], 2, "broadcast(tile, [shape])"), span, args)?;
         let src = self.tile_arg(bound.get("tile")?, "broadcast")?;
         let shape_expr = bound.get("shape")?;
         let shape = self.shape_arg(shape_expr)?;
@@ -288,8 +314,12 @@ impl Checker<'_> {
             && src.shape.iter().rev().zip(shape.iter().rev()).all(|(&from, &to)| from == to || from == 1);
         if !fits {
             self.error(
-                Diagnostic::error(format!("cannot broadcast {} to {}", shape_text(&src.shape), shape_text(&shape)))
-                    .with_label(shape_expr.span, "dimensions must be equal or 1 (compared from the right)"),
+                Diagnostic::error(format!(
+                    "cannot broadcast {} to {}",
+                    shape_text(&src.shape),
+                    shape_text(&shape)
+                ))
+                .with_label(shape_expr.span, "dimensions must be equal or 1 (compared from the right)"),
             );
             return None;
         }
@@ -300,15 +330,22 @@ impl Checker<'_> {
     }
 
     fn slice(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let bound =
-            self.bind_args(&sig("slice", &["tile", "offsets", "shape"], 3, "slice(tile, [offsets], [shape])"), span, args)?;
+        let bound = self.bind_args(
+            &sig("slice", &["tile", "offsets", "shape"], 3, "slice(tile, [offsets], [shape])"),
+            span,
+            args,
+        )?;
         let src = self.tile_arg(bound.get("tile")?, "slice")?;
         let offsets = self.offsets_arg(bound.get("offsets")?, "offsets")?;
         let shape = self.shape_arg(bound.get("shape")?)?;
         if offsets.len() != src.shape.len() {
             self.error(
-                Diagnostic::error(format!("{} offsets for a tile of rank {}", offsets.len(), src.shape.len()))
-                    .with_label(span, "one offset per dimension"),
+                Diagnostic::error(format!(
+                    "{} offsets for a tile of rank {}",
+                    offsets.len(),
+                    src.shape.len()
+                ))
+                .with_label(span, "one offset per dimension"),
             );
             return None;
         }
@@ -320,8 +357,11 @@ impl Checker<'_> {
     }
 
     fn convert_layout(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let bound =
-            self.bind_args(&sig("convert_layout", &["tile", "layout"], 2, "convert_layout(tile, layout)"), span, args)?;
+        let bound = self.bind_args(
+            &sig("convert_layout", &["tile", "layout"], 2, "convert_layout(tile, layout)"),
+            span,
+            args,
+        )?;
         let src = self.tile_arg(bound.get("tile")?, "convert_layout")?;
         let layout = self.layout_arg(bound.get("layout"), &src.shape, span)?;
         let dst = self.new_tile(src.dtype, src.shape.clone(), layout);
@@ -329,7 +369,14 @@ impl Checker<'_> {
         Some(Value::Tile(dst))
     }
 
-    fn eval_args(&mut self, args: &[Arg], name: &'static str, params: &'static [&'static str], usage: &'static str, span: Span) -> Option<Vec<(Value, Span)>> {
+    fn eval_args(
+        &mut self,
+        args: &[Arg],
+        name: &'static str,
+        params: &'static [&'static str],
+        usage: &'static str,
+        span: Span,
+    ) -> Option<Vec<(Value, Span)>> {
         let bound = self.bind_args(&sig(name, params, params.len(), usage), span, args)?;
         let mut values = Vec::with_capacity(params.len());
         for param in params {
@@ -341,7 +388,10 @@ impl Checker<'_> {
 
     fn ternary(&mut self, name: &str, args: &[Arg], span: Span, dest: Option<&Tile>) -> Option<Value> {
         let (op, values) = if name == "where" {
-            (TernaryOp::Select, self.eval_args(args, "where", &["cond", "a", "b"], "where(cond, a, b)", span)?)
+            (
+                TernaryOp::Select,
+                self.eval_args(args, "where", &["cond", "a", "b"], "where(cond, a, b)", span)?,
+            )
         } else {
             (TernaryOp::Fma, self.eval_args(args, "fma", &["a", "b", "c"], "fma(a, b, c)", span)?)
         };
@@ -416,7 +466,9 @@ impl Checker<'_> {
         let expr = bound.get("x")?;
         let value = self.eval(expr);
         match value {
-            Value::Tile(_) => Some(self.elementwise(ElementwiseOp::Unary(op), vec![(value, expr.span)], span, dest)),
+            Value::Tile(_) => {
+                Some(self.elementwise(ElementwiseOp::Unary(op), vec![(value, expr.span)], span, dest))
+            }
             Value::FloatLit(_) => {
                 let scalar = self.coerce_scalar(&(value, expr.span), DataType::F32)?;
                 Some(self.scalar_unary(op, &(Value::Scalar(scalar), expr.span), span))
@@ -431,7 +483,11 @@ impl Checker<'_> {
             Some(axis_expr) => self.dim_arg(axis_expr, 3)? as u8,
             None => 0,
         };
-        Some(Value::Scalar(if name == "block_index" { IrExpr::block_index(axis) } else { IrExpr::grid_size(axis) }))
+        Some(Value::Scalar(if name == "block_index" {
+            IrExpr::block_index(axis)
+        } else {
+            IrExpr::grid_size(axis)
+        }))
     }
 
     fn cdiv(&mut self, args: &[Arg], span: Span) -> Option<Value> {
@@ -449,7 +505,13 @@ impl Checker<'_> {
             return None;
         }
         let one = (Value::IntLit(1), span);
-        let sum = self.scalar_binary(IrBinary::Add, &(Value::Scalar(a), span), &(Value::Scalar(b.clone()), span), span, "+");
+        let sum = self.scalar_binary(
+            IrBinary::Add,
+            &(Value::Scalar(a), span),
+            &(Value::Scalar(b.clone()), span),
+            span,
+            "+",
+        );
         let less = self.scalar_binary(IrBinary::Sub, &(sum, span), &one, span, "-");
         Some(self.scalar_binary(IrBinary::Div, &(less, span), &(Value::Scalar(b), span), span, "/"))
     }
@@ -457,7 +519,8 @@ impl Checker<'_> {
     fn print(&mut self, args: &[Arg], span: Span) -> Option<Value> {
         let Some((label_arg, rest)) = args.split_first() else {
             self.error(
-                Diagnostic::error("`print` needs a label").with_label(span, "usage: print(\"label\", tile) or print(\"label\", a, b, ...)"),
+                Diagnostic::error("`print` needs a label")
+                    .with_label(span, "usage: print(\"label\", tile) or print(\"label\", a, b, ...)"),
             );
             return None;
         };
@@ -465,13 +528,17 @@ impl Checker<'_> {
             Value::Str(label) => label,
             other => {
                 self.error(
-                    Diagnostic::error(format!("the first argument of `print` is a string label, found {}", other.describe()))
-                        .with_label(label_arg.value.span, "expected a string"),
+                    Diagnostic::error(format!(
+                        "the first argument of `print` is a string label, found {}",
+                        other.describe()
+                    ))
+                    .with_label(label_arg.value.span, "expected a string"),
                 );
                 return None;
             }
         };
-        let values: Vec<(Value, Span)> = rest.iter().map(|arg| (self.eval(&arg.value), arg.value.span)).collect();
+        let values: Vec<(Value, Span)> =
+            rest.iter().map(|arg| (self.eval(&arg.value), arg.value.span)).collect();
         if let [(Value::Tile(tile), _)] = values.as_slice() {
             self.emit.inst(Inst::PrintTile { label, tile: tile.id }, span);
             return Some(Value::Unit);
@@ -485,13 +552,17 @@ impl Checker<'_> {
     }
 
     fn assert(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let bound = self.bind_args(&sig("assert", &["cond", "message"], 2, "assert(cond, \"message\")"), span, args)?;
+        let bound =
+            self.bind_args(&sig("assert", &["cond", "message"], 2, "assert(cond, \"message\")"), span, args)?;
         let cond_expr = bound.get("cond")?;
         let cond_value = self.eval(cond_expr);
         let cond = self.coerce_scalar(&(cond_value, cond_expr.span), DataType::BOOL)?;
         let message_expr = bound.get("message")?;
         let Value::Str(message) = self.eval(message_expr) else {
-            self.error(Diagnostic::error("the message of `assert` must be a string").with_label(message_expr.span, "here"));
+            self.error(
+                Diagnostic::error("the message of `assert` must be a string")
+                    .with_label(message_expr.span, "here"),
+            );
             return None;
         };
         self.emit.inst(Inst::Assert { cond, message }, span);

@@ -14,7 +14,13 @@ use crate::syntax::ast::{Arg, Expr};
 
 impl Checker<'_> {
     /// The memory builtins; `None` when `name` is not one of them.
-    pub(crate) fn memory_builtin(&mut self, name: &str, args: &[Arg], span: Span, dest: Option<&Tile>) -> Option<Value> {
+    pub(crate) fn memory_builtin(
+        &mut self,
+        name: &str,
+        args: &[Arg],
+        span: Span,
+        dest: Option<&Tile>,
+    ) -> Option<Value> {
         let value = match name {
             "register" | "zeros" => self.alloc_register(name, args, span, dest),
             "shared" => self.alloc_shared(args, span),
@@ -43,7 +49,12 @@ impl Checker<'_> {
         let signature = if name == "zeros" {
             sig("zeros", &["dtype", "shape", "layout"], 2, "zeros(dtype, [shape], layout = ...)")
         } else {
-            sig("register", &["dtype", "shape", "init", "layout"], 2, "register(dtype, [shape], init, layout = ...)")
+            sig(
+                "register",
+                &["dtype", "shape", "init", "layout"],
+                2,
+                "register(dtype, [shape], init, layout = ...)",
+            )
         };
         let bound = self.bind_args(&signature, span, args)?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
@@ -60,13 +71,20 @@ impl Checker<'_> {
             None => None,
         };
         let layout_expr = bound.get("layout");
-        let tile = self.dest_or_new(dest, dtype, shape.clone(), |checker| checker.layout_arg(layout_expr, &shape, span))?;
+        let tile = self.dest_or_new(dest, dtype, shape.clone(), |checker| {
+            checker.layout_arg(layout_expr, &shape, span)
+        })?;
         self.emit.inst(Inst::AllocRegister { dst: tile.id, init }, span);
         Some(Value::Tile(tile))
     }
 
     fn alloc_shared(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let signature = sig("shared", &["dtype", "shape", "init", "layout"], 2, "shared(dtype, [shape], init, layout = row_major)");
+        let signature = sig(
+            "shared",
+            &["dtype", "shape", "init", "layout"],
+            2,
+            "shared(dtype, [shape], init, layout = row_major)",
+        );
         let bound = self.bind_args(&signature, span, args)?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
         let shape = self.shape_arg(bound.get("shape")?)?;
@@ -116,9 +134,11 @@ impl Checker<'_> {
         let limit = u64::from(self.emit.kernel().shared_limit_bytes);
         if live > limit {
             self.error(
-                Diagnostic::error(format!("shared memory exhausted: {live} bytes live, the limit is {limit}"))
-                    .with_label(span, format!("this tile needs {bytes} bytes"))
-                    .with_note("use smaller tiles, or raise the limit with the `shared_limit(bytes)` attribute"),
+                Diagnostic::error(format!(
+                    "shared memory exhausted: {live} bytes live, the limit is {limit}"
+                ))
+                .with_label(span, format!("this tile needs {bytes} bytes"))
+                .with_note("use smaller tiles, or raise the limit with the `shared_limit(bytes)` attribute"),
             );
             return None;
         }
@@ -129,7 +149,8 @@ impl Checker<'_> {
     }
 
     fn iota(&mut self, args: &[Arg], span: Span, dest: Option<&Tile>) -> Option<Value> {
-        let signature = sig("iota", &["dtype", "shape", "dim", "layout"], 3, "iota(dtype, [shape], dim, layout = ...)");
+        let signature =
+            sig("iota", &["dtype", "shape", "dim", "layout"], 3, "iota(dtype, [shape], dim, layout = ...)");
         let bound = self.bind_args(&signature, span, args)?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
         let shape = self.shape_arg(bound.get("shape")?)?;
@@ -142,7 +163,9 @@ impl Checker<'_> {
             return None;
         }
         let layout_expr = bound.get("layout");
-        let tile = self.dest_or_new(dest, dtype, shape.clone(), |checker| checker.layout_arg(layout_expr, &shape, span))?;
+        let tile = self.dest_or_new(dest, dtype, shape.clone(), |checker| {
+            checker.layout_arg(layout_expr, &shape, span)
+        })?;
         self.emit.inst(Inst::Iota { dst: tile.id, dim }, span);
         Some(Value::Tile(tile))
     }
@@ -154,8 +177,11 @@ impl Checker<'_> {
             Value::Poison => None,
             other => {
                 self.error(
-                    Diagnostic::error(format!("`{builtin}` expects a global tensor, found {}", other.describe()))
-                        .with_label(expr.span, "expected a `global` parameter or a `view_global`"),
+                    Diagnostic::error(format!(
+                        "`{builtin}` expects a global tensor, found {}",
+                        other.describe()
+                    ))
+                    .with_label(expr.span, "expected a `global` parameter or a `view_global`"),
                 );
                 None
             }
@@ -165,7 +191,12 @@ impl Checker<'_> {
     /// `u32` scalars for view shapes, strides and offsets (other integer dtypes are converted).
     fn u32_list(&mut self, expr: &Expr, what: &str) -> Option<Vec<IrExpr>> {
         let exprs = self.offsets_arg(expr, what)?;
-        Some(exprs.into_iter().map(|expr| if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) }).collect())
+        Some(
+            exprs
+                .into_iter()
+                .map(|expr| if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) })
+                .collect(),
+        )
     }
 
     fn view_global(&mut self, args: &[Arg], span: Span) -> Option<Value> {
@@ -184,8 +215,12 @@ impl Checker<'_> {
                 let strides = self.u32_list(strides_expr, "strides")?;
                 if strides.len() != shape.len() {
                     self.error(
-                        Diagnostic::error(format!("{} strides for a view of rank {}", strides.len(), shape.len()))
-                            .with_label(strides_expr.span, "one stride per dimension"),
+                        Diagnostic::error(format!(
+                            "{} strides for a view of rank {}",
+                            strides.len(),
+                            shape.len()
+                        ))
+                        .with_label(strides_expr.span, "one stride per dimension"),
                     );
                     return None;
                 }
@@ -208,12 +243,20 @@ impl Checker<'_> {
     }
 
     /// Checks `dims` for a tile of rank `tile_rank` in a view of rank `view_rank` (default: the last ones).
-    fn view_dims(&mut self, dims_expr: Option<&Expr>, tile_rank: usize, view_rank: usize, span: Span) -> Option<Vec<usize>> {
+    fn view_dims(
+        &mut self,
+        dims_expr: Option<&Expr>,
+        tile_rank: usize,
+        view_rank: usize,
+        span: Span,
+    ) -> Option<Vec<usize>> {
         let Some(dims_expr) = dims_expr else {
             if tile_rank > view_rank {
                 self.error(
-                    Diagnostic::error(format!("a tile of rank {tile_rank} does not fit a tensor of rank {view_rank}"))
-                        .with_label(span, "too many tile dimensions"),
+                    Diagnostic::error(format!(
+                        "a tile of rank {tile_rank} does not fit a tensor of rank {view_rank}"
+                    ))
+                    .with_label(span, "too many tile dimensions"),
                 );
                 return None;
             }
@@ -262,8 +305,9 @@ impl Checker<'_> {
             Value::Global(view) => {
                 self.check_rank(offsets.len(), view.rank, offsets_expr, "a tensor")?;
                 let dims = self.view_dims(bound.get("dims"), shape.len(), view.rank, span)?;
-                let tile =
-                    self.dest_or_new(dest, view.dtype, shape.clone(), |checker| checker.layout_arg(layout_expr, &shape, span))?;
+                let tile = self.dest_or_new(dest, view.dtype, shape.clone(), |checker| {
+                    checker.layout_arg(layout_expr, &shape, span)
+                })?;
                 self.emit.inst(Inst::LoadGlobal { dst: tile.id, src: view.id, offsets, dims }, span);
                 Some(Value::Tile(tile))
             }
@@ -277,16 +321,20 @@ impl Checker<'_> {
                     return None;
                 }
                 self.check_window(&shared.shape, &offsets, &shape, span)?;
-                let tile =
-                    self.dest_or_new(dest, shared.dtype, shape.clone(), |checker| checker.layout_arg(layout_expr, &shape, span))?;
+                let tile = self.dest_or_new(dest, shared.dtype, shape.clone(), |checker| {
+                    checker.layout_arg(layout_expr, &shape, span)
+                })?;
                 self.emit.inst(Inst::LoadShared { dst: tile.id, src: shared.id, offsets }, span);
                 Some(Value::Tile(tile))
             }
             Value::Poison => None,
             other => {
                 self.error(
-                    Diagnostic::error(format!("`load` reads global tensors and shared tiles, not {}", other.describe()))
-                        .with_label(src_expr.span, "cannot load from this"),
+                    Diagnostic::error(format!(
+                        "`load` reads global tensors and shared tiles, not {}",
+                        other.describe()
+                    ))
+                    .with_label(src_expr.span, "cannot load from this"),
                 );
                 None
             }
@@ -294,11 +342,21 @@ impl Checker<'_> {
     }
 
     /// Checks a window (`offsets`, `window` shape) of a tile of `shape`, where the offsets are constants.
-    pub(crate) fn check_window(&mut self, shape: &[usize], offsets: &[IrExpr], window: &[usize], span: Span) -> Option<()> {
+    pub(crate) fn check_window(
+        &mut self,
+        shape: &[usize],
+        offsets: &[IrExpr],
+        window: &[usize],
+        span: Span,
+    ) -> Option<()> {
         if window.len() != shape.len() {
             self.error(
-                Diagnostic::error(format!("a window of rank {} in a tile of rank {}", window.len(), shape.len()))
-                    .with_label(span, "ranks differ"),
+                Diagnostic::error(format!(
+                    "a window of rank {} in a tile of rank {}",
+                    window.len(),
+                    shape.len()
+                ))
+                .with_label(span, "ranks differ"),
             );
             return None;
         }
@@ -320,7 +378,12 @@ impl Checker<'_> {
     }
 
     fn store(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let signature = sig("store", &["dst", "value", "offsets", "dims"], 3, "store(dst, tile, [offsets], dims = [...])");
+        let signature = sig(
+            "store",
+            &["dst", "value", "offsets", "dims"],
+            3,
+            "store(dst, tile, [offsets], dims = [...])",
+        );
         let bound = self.bind_args(&signature, span, args)?;
         let dst_expr = bound.get("dst")?;
         let dst = self.eval(dst_expr);
@@ -352,8 +415,11 @@ impl Checker<'_> {
             Value::Poison => return None,
             other => {
                 self.error(
-                    Diagnostic::error(format!("`store` writes global tensors and shared tiles, not {}", other.describe()))
-                        .with_label(dst_expr.span, "cannot store to this"),
+                    Diagnostic::error(format!(
+                        "`store` writes global tensors and shared tiles, not {}",
+                        other.describe()
+                    ))
+                    .with_label(dst_expr.span, "cannot store to this"),
                 );
                 return None;
             }
@@ -378,7 +444,12 @@ impl Checker<'_> {
     }
 
     fn copy_async(&mut self, args: &[Arg], span: Span) -> Option<Value> {
-        let signature = sig("copy_async", &["dst", "src", "offsets", "dims"], 3, "copy_async(shared, global, [offsets], dims = [...])");
+        let signature = sig(
+            "copy_async",
+            &["dst", "src", "offsets", "dims"],
+            3,
+            "copy_async(shared, global, [offsets], dims = [...])",
+        );
         let bound = self.bind_args(&signature, span, args)?;
         let dst_expr = bound.get("dst")?;
         let shared = match self.eval(dst_expr) {
@@ -386,8 +457,11 @@ impl Checker<'_> {
             Value::Poison => return None,
             other => {
                 self.error(
-                    Diagnostic::error(format!("`copy_async` copies into a shared tile, not {}", other.describe()))
-                        .with_label(dst_expr.span, "expected a shared tile"),
+                    Diagnostic::error(format!(
+                        "`copy_async` copies into a shared tile, not {}",
+                        other.describe()
+                    ))
+                    .with_label(dst_expr.span, "expected a shared tile"),
                 );
                 return None;
             }

@@ -22,11 +22,52 @@ pub(crate) const MAX_TILE_ELEMENTS: usize = 1 << 20;
 
 /// The names of every builtin (helpers may not reuse them).
 pub(crate) const BUILTIN_NAMES: &[&str] = &[
-    "register", "zeros", "shared", "iota", "view_global", "load", "store", "copy_async", "copy_wait", "sync",
-    "view", "cast", "dot", "sum", "prod", "reduce_max", "reduce_min", "argmax", "argmin", "permute",
-    "broadcast", "slice", "convert_layout", "where", "fma", "min", "max", "abs", "exp", "exp2", "log", "log2",
-    "sqrt", "rsqrt", "sin", "cos", "tanh", "floor", "ceil", "round", "trunc", "block_index", "grid_size",
-    "cdiv", "print", "assert",
+    "register",
+    "zeros",
+    "shared",
+    "iota",
+    "view_global",
+    "load",
+    "store",
+    "copy_async",
+    "copy_wait",
+    "sync",
+    "view",
+    "cast",
+    "dot",
+    "sum",
+    "prod",
+    "reduce_max",
+    "reduce_min",
+    "argmax",
+    "argmin",
+    "permute",
+    "broadcast",
+    "slice",
+    "convert_layout",
+    "where",
+    "fma",
+    "min",
+    "max",
+    "abs",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "sqrt",
+    "rsqrt",
+    "sin",
+    "cos",
+    "tanh",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "block_index",
+    "grid_size",
+    "cdiv",
+    "print",
+    "assert",
 ];
 
 impl Checker<'_> {
@@ -49,7 +90,12 @@ impl Checker<'_> {
     }
 
     /// Binds arguments to a signature, reporting a mismatch.
-    pub(crate) fn bind_args<'e>(&mut self, signature: &Signature, span: Span, args: &'e [Arg]) -> Option<Bound<'e>> {
+    pub(crate) fn bind_args<'e>(
+        &mut self,
+        signature: &Signature,
+        span: Span,
+        args: &'e [Arg],
+    ) -> Option<Bound<'e>> {
         match args::bind(signature, span, args) {
             Ok(bound) => Some(bound),
             Err(diagnostic) => {
@@ -65,8 +111,11 @@ impl Checker<'_> {
         let Value::List(items) = value else {
             if !matches!(value, Value::Poison) {
                 self.error(
-                    Diagnostic::error(format!("expected a shape such as `[64, 32]`, found {}", value.describe()))
-                        .with_label(expr.span, "not a list of sizes"),
+                    Diagnostic::error(format!(
+                        "expected a shape such as `[64, 32]`, found {}",
+                        value.describe()
+                    ))
+                    .with_label(expr.span, "not a list of sizes"),
                 );
             }
             return None;
@@ -74,7 +123,9 @@ impl Checker<'_> {
         let mut shape = Vec::with_capacity(items.len());
         for (item, item_span) in &items {
             match item.const_int() {
-                Some(extent) if extent >= 1 && extent <= MAX_TILE_ELEMENTS as i128 => shape.push(extent as usize),
+                Some(extent) if extent >= 1 && extent <= MAX_TILE_ELEMENTS as i128 => {
+                    shape.push(extent as usize)
+                }
                 _ if matches!(item, Value::Poison) => return None,
                 Some(extent) => {
                     self.error(
@@ -94,7 +145,10 @@ impl Checker<'_> {
             }
         }
         if shape.is_empty() {
-            self.error(Diagnostic::error("a tile shape needs at least one dimension").with_label(expr.span, "empty shape"));
+            self.error(
+                Diagnostic::error("a tile shape needs at least one dimension")
+                    .with_label(expr.span, "empty shape"),
+            );
             return None;
         }
         let elements = shape.iter().try_fold(1usize, |total, &extent| total.checked_mul(extent));
@@ -114,8 +168,11 @@ impl Checker<'_> {
         let Value::List(items) = value else {
             if !matches!(value, Value::Poison) {
                 self.error(
-                    Diagnostic::error(format!("expected a list of {what} such as `[i, 0]`, found {}", value.describe()))
-                        .with_label(expr.span, "not a list"),
+                    Diagnostic::error(format!(
+                        "expected a list of {what} such as `[i, 0]`, found {}",
+                        value.describe()
+                    ))
+                    .with_label(expr.span, "not a list"),
                 );
             }
             return None;
@@ -174,8 +231,11 @@ impl Checker<'_> {
             Value::Poison => None,
             other => {
                 self.error(
-                    Diagnostic::error(format!("`{builtin}` expects a register tile, found {}", other.describe()))
-                        .with_label(expr.span, "expected a register tile"),
+                    Diagnostic::error(format!(
+                        "`{builtin}` expects a register tile, found {}",
+                        other.describe()
+                    ))
+                    .with_label(expr.span, "expected a register tile"),
                 );
                 None
             }
@@ -203,7 +263,12 @@ impl Checker<'_> {
 
     /// The register layout for a tile of `shape`: the `layout = ...` argument when given (checked
     /// against the shape and the block's threads), else the inferred default.
-    pub(crate) fn layout_arg(&mut self, expr: Option<&Expr>, shape: &[usize], span: Span) -> Option<RegisterLayout> {
+    pub(crate) fn layout_arg(
+        &mut self,
+        expr: Option<&Expr>,
+        shape: &[usize],
+        span: Span,
+    ) -> Option<RegisterLayout> {
         let Some(expr) = expr else { return self.default_layout(shape, span) };
         let layout = self.parse_layout(expr)?;
         self.check_layout(&layout, shape, expr.span)?;
@@ -234,7 +299,12 @@ impl Checker<'_> {
     }
 
     /// Checks that a written layout has the tile's shape and the block's thread count.
-    pub(crate) fn check_layout(&mut self, layout: &RegisterLayout, shape: &[usize], span: Span) -> Option<()> {
+    pub(crate) fn check_layout(
+        &mut self,
+        layout: &RegisterLayout,
+        shape: &[usize],
+        span: Span,
+    ) -> Option<()> {
         if layout.shape() != shape {
             self.error(
                 Diagnostic::error(format!(
