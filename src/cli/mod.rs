@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod compile;
+mod dtype;
 mod layout;
 
 /// A command's failure, mapped to an exit status at the edge.
@@ -33,6 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Encode, decode, pack and describe data types (one value per line on stdin).
+    Dtype(dtype::DtypeArgs),
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
     Layout(layout::LayoutArgs),
     /// Check a `.tile` file: exit 0 when clean, 1 with diagnostics.
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result: CliResult = match cli.command {
+        Command::Dtype(args) => dtype::run(args),
         Command::Layout(args) => layout::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Compile(args) => compile::run(&args),

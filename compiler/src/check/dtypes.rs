@@ -1,41 +1,16 @@
-//! Dtype names: the one place the checker turns names into [`DataType`]s and back.
+//! Dtype names: the one place the checker turns names into [`DataType`]s and back (through the dtype
+//! module's `FromStr` and `Display`, so the language spells dtypes as the rest of tilevm does).
 
 use tilevm_vm::DataType;
-use tilevm_vm::dtype::IntType;
 
-/// The dtype a name denotes, if any (`u4`, `i32`, `f16`, `bf16`, `bool`, ...).
+/// The dtype a name denotes, if any (`u4`, `i32`, `f16`, `bf16`, `f8e4m3fn`, `bool`, ...).
 pub(crate) fn dtype_from_name(name: &str) -> Option<DataType> {
-    match name {
-        "bool" => return Some(DataType::BOOL),
-        "f32" => return Some(DataType::F32),
-        "f16" => return Some(DataType::F16),
-        "bf16" => return Some(DataType::BF16),
-        _ => {}
-    }
-    let (signed, digits) = match name.as_bytes().first() {
-        Some(b'i') => (true, &name[1..]),
-        Some(b'u') => (false, &name[1..]),
-        _ => return None,
-    };
-    if digits.starts_with('0') {
-        return None;
-    }
-    let bits: u8 = digits.parse().ok()?;
-    (1..=64).contains(&bits).then_some(DataType::Int(IntType { signed, bits }))
+    name.parse().ok()
 }
 
 /// The name of a dtype, as the language spells it.
 pub(crate) fn dtype_name(dtype: DataType) -> String {
-    match dtype {
-        DataType::Bool => "bool".to_string(),
-        DataType::Int(int) => format!("{}{}", if int.signed { 'i' } else { 'u' }, int.bits),
-        DataType::Float(_) if dtype == DataType::F32 => "f32".to_string(),
-        DataType::Float(_) if dtype == DataType::F16 => "f16".to_string(),
-        DataType::Float(_) if dtype == DataType::BF16 => "bf16".to_string(),
-        DataType::Float(float) => {
-            format!("f{}e{}m{}", dtype.bits(), float.exponent_bits, float.mantissa_bits)
-        }
-    }
+    dtype.to_string()
 }
 
 /// Whether `dtype` is an integer type.

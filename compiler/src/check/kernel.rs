@@ -127,7 +127,7 @@ impl Checker<'_> {
                 None => self.error(
                     Diagnostic::error(format!("`--set {}={text}`: `{text}` is not a dtype", param.name.name))
                         .with_label(param.span, "this parameter is a dtype")
-                        .with_note("dtypes are `bool`, `i1`..`i64`, `u1`..`u64`, `f16`, `bf16`, `f32`, ..."),
+                        .with_note("dtypes are `bool`, `u1`..`u32`, `u64`, `i1`..`i32`, `i64`, `f32`, `f16`, `bf16` and minifloats such as `f8e4m3fn`"),
                 ),
             },
             Some(dtype) => {

@@ -448,6 +448,6 @@ pub(crate) fn unknown_dtype(ident: &Ident) -> Diagnostic {
     Diagnostic::error(format!("unknown dtype `{}`", ident.name))
         .with_label(ident.span, "not a dtype")
         .with_note(
-            "dtypes are `bool`, `i1`..`i64`, `u1`..`u64`, `f16`, `bf16`, `f32` and minifloats such as `f8e4m3`",
+            "dtypes are `bool`, `u1`..`u32`, `u64`, `i1`..`i32`, `i64`, `f32`, `f16`, `bf16` and minifloats such as `f8e4m3fn`",
         )
 }

@@ -5,11 +5,9 @@
 //! back with one rounding (to nearest, ties to even). Any NaN result is encoded as the format's canonical
 //! quiet NaN (sign clear), so that the interpreter gives the same bits on every host; backends may produce
 //! other NaN payloads and tests compare NaNs as equal.
-//!
-//! FIXME(dtype): formats other than `f32`/`f16`/`bf16` go through stand-in codecs here until
-//! `crate::dtype`'s codecs land; then these helpers delegate to them.
+//! Formats other than `f32`/`f16`/`bf16` go through `crate::dtype`'s generic codecs.
 
-use crate::dtype::{DataType, FloatType};
+use crate::dtype::{DataType, FloatType, Rounding};
 
 /// All-ones in the low `bits` bits.
 pub(crate) fn mask(bits: u32) -> u64 {
@@ -53,7 +51,7 @@ pub(crate) fn float_to_f64(float: FloatType, code: u64) -> f64 {
     } else if dtype == DataType::BF16 {
         half::bf16::from_bits(code as u16).to_f64()
     } else {
-        decode_generic(float, code)
+        float.decode_f64(code as u32)
     }
 }
 
@@ -75,8 +73,7 @@ pub(crate) fn float_from_f64(float: FloatType, value: f64) -> u64 {
     } else if dtype == DataType::BF16 {
         u64::from(half::bf16::from_f64(value).to_bits())
     } else {
-        // FIXME(dtype): minifloat encoding comes from `crate::dtype`; until then they encode as zero.
-        0
+        u64::from(float.encode_f64_at(value, Rounding::NearestEven, 0))
     }
 }
 
@@ -99,20 +96,4 @@ fn canonical_nan(float: FloatType) -> u64 {
     let exponent = shift_left(mask(u32::from(float.exponent_bits)), u32::from(float.mantissa_bits));
     let quiet = if float.mantissa_bits > 0 { shift_left(1, u32::from(float.mantissa_bits) - 1) } else { 0 };
     exponent | quiet
-}
-
-fn decode_generic(float: FloatType, code: u64) -> f64 {
-    let mantissa_bits = u32::from(float.mantissa_bits);
-    let exponent_bits = u32::from(float.exponent_bits);
-    let mantissa = code & mask(mantissa_bits);
-    let exponent = code.checked_shr(mantissa_bits).unwrap_or(0) & mask(exponent_bits);
-    let negative = float.signed && (code & sign_bit(float)) != 0;
-    let scale = |e: i32| 2f64.powi(e);
-    let magnitude = if exponent == 0 {
-        mantissa as f64 * scale(1i32.saturating_sub(float.bias).saturating_sub(mantissa_bits as i32))
-    } else {
-        (mantissa as f64 / scale(mantissa_bits as i32) + 1.0)
-            * scale((exponent as i32).saturating_sub(float.bias))
-    };
-    if negative { -magnitude } else { magnitude }
 }

@@ -42,37 +42,7 @@ impl GlobalView {
     }
 }
 
-/// Reads `width` (1..=64) bits starting at bit `bit` of a little-endian bit stream. Bits past the end read 0.
-///
-/// FIXME(dtype): replaced by `crate::dtype`'s `read_bits` when it lands.
-pub(crate) fn read_bits(bytes: &[u8], bit: u64, width: u32) -> u64 {
-    let mut value = 0u64;
-    for i in 0..u64::from(width.min(64)) {
-        let position = bit + i;
-        let byte =
-            usize::try_from(position / 8).ok().and_then(|index| bytes.get(index)).copied().unwrap_or(0);
-        value |= u64::from((byte >> (position % 8)) & 1) << i;
-    }
-    value
-}
-
-/// Writes the low `width` (1..=64) bits of `value` at bit `bit`; bits past the end are dropped.
-///
-/// FIXME(dtype): replaced by `crate::dtype`'s `write_bits` when it lands.
-pub(crate) fn write_bits(bytes: &mut [u8], bit: u64, width: u32, value: u64) {
-    for i in 0..u64::from(width.min(64)) {
-        let position = bit + i;
-        let Some(byte) = usize::try_from(position / 8).ok().and_then(|index| bytes.get_mut(index)) else {
-            continue;
-        };
-        let mask = 1u8 << (position % 8);
-        if (value >> i) & 1 != 0 {
-            *byte |= mask;
-        } else {
-            *byte &= !mask;
-        }
-    }
-}
+pub(crate) use crate::packing::{read_bits, write_bits};
 
 #[cfg(test)]
 mod tests {

@@ -64,63 +64,12 @@ pub fn eval_ternary(op: TernaryOp, dtype: DataType, a: u64, b: u64, c: u64) -> u
     }
 }
 
-/// Converts `code` from `from` to `to`. Float → integer truncates toward zero and saturates (NaN gives 0);
-/// integer → integer wraps; every float result is rounded once with `rounding`. `index` is the counter that
-/// stochastic rounding draws its random bits from (the element's row-major logical index in a tile).
-///
-/// FIXME(dtype): delegates to `crate::dtype::cast` when it lands, so that there is one conversion
-/// definition; until then, `TowardZero` is exact and `Stochastic` rounds to nearest even.
+/// Converts `code` from `from` to `to`: exactly [`crate::dtype::cast`], the one definition of conversion
+/// (float → integer truncates toward zero and saturates, NaN gives 0; integer → integer wraps; every float
+/// result is rounded once with `rounding`). `index` is the counter that stochastic rounding draws its random
+/// bits from (the element's row-major logical index in a tile).
 pub fn eval_cast(from: DataType, to: DataType, code: u64, rounding: Rounding, index: u64) -> u64 {
-    let _ = index;
-    match (from, to) {
-        (DataType::Float(source), DataType::Float(target)) => {
-            round_float(target, float_to_f64(source, code), rounding)
-        }
-        (DataType::Float(source), DataType::Bool) => {
-            let value = float_to_f64(source, code);
-            u64::from(value != 0.0 && !value.is_nan())
-        }
-        (DataType::Float(source), _) => float_to_int(to, float_to_f64(source, code)),
-        (_, DataType::Float(target)) => {
-            let value = super::codec::int_value(from, code);
-            if to == DataType::F32 && rounding == Rounding::NearestEven {
-                // `i128 as f32` rounds once, to nearest even.
-                u64::from((value as f32).to_bits())
-            } else {
-                round_float(target, value as f64, rounding)
-            }
-        }
-        (_, DataType::Bool) => u64::from(code & mask(int_shape(from).1) != 0),
-        _ => {
-            let value = super::codec::int_value(from, code);
-            (value as u64) & mask(int_shape(to).1)
-        }
-    }
-}
-
-fn round_float(target: FloatType, value: f64, rounding: Rounding) -> u64 {
-    let nearest = float_from_f64(target, value);
-    if rounding != Rounding::TowardZero || value.is_nan() {
-        return nearest;
-    }
-    // Step the magnitude down by one code when rounding to nearest went away from zero.
-    let rounded = float_to_f64(target, nearest);
-    if rounded.abs() > value.abs() && nearest & !sign_bit(target) != 0 { nearest - 1 } else { nearest }
-}
-
-fn float_to_int(to: DataType, value: f64) -> u64 {
-    let (signed, bits) = int_shape(to);
-    if value.is_nan() {
-        return 0;
-    }
-    let (low, high) = if signed {
-        (-(2f64.powi(bits as i32 - 1)), 2f64.powi(bits as i32 - 1) - 1.0)
-    } else {
-        (0.0, 2f64.powi(bits as i32) - 1.0)
-    };
-    let clamped = value.trunc().clamp(low, high);
-    let integer = if signed { clamped as i64 as u64 } else { clamped as u64 };
-    integer & mask(bits)
+    crate::dtype::cast(from, to, code, rounding, index)
 }
 
 fn int_unary(op: UnaryOp, dtype: DataType, code: u64) -> u64 {
