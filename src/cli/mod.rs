@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod check;
+mod compile;
 mod dtype;
 mod layout;
 
@@ -16,7 +18,6 @@ pub enum CliError {
     #[error("{0}")]
     Input(String),
     /// A check that ran and failed (the report has been printed already): exit status 1.
-    #[allow(dead_code, reason = "no subcommand checks anything yet")]
     #[error("{0}")]
     CheckFailed(String),
 }
@@ -37,6 +38,10 @@ enum Command {
     Dtype(dtype::DtypeArgs),
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
     Layout(layout::LayoutArgs),
+    /// Check a `.tile` file: exit 0 when clean, 1 with diagnostics.
+    Check(check::CheckArgs),
+    /// Compile a `.tile` file and print its AST or VM IR.
+    Compile(compile::CompileArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
@@ -51,6 +56,8 @@ pub fn main() -> ExitCode {
     let result: CliResult = match cli.command {
         Command::Dtype(args) => dtype::run(args),
         Command::Layout(args) => layout::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Compile(args) => compile::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
