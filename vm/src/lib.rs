@@ -1,7 +1,8 @@
 //! tilevm core: everything that defines what a tilevm program *means*, with no GPU or JIT dependency.
 //!
 //! - [`dtype`]: the [`DataType`] value (integers and minifloats of every width), its names and codecs.
-//! - [`layout`]: the layout algebra — register layouts (thread, slot) → logical index, shared layouts.
+//! - [`layout`]: the layout algebra — register layouts (thread, slot) → logical index, MMA fragments, shared
+//!   layouts and global views, and their text syntax.
 //! - [`ir`]: the tile IR (kernels, tiles, instructions) that front ends produce and backends consume.
 //!
 //! The crates above this one (compiler, runtime) lower and run what is defined here.
@@ -13,4 +14,4 @@ pub mod ir;
 pub mod layout;
 
 pub use dtype::DataType;
-pub use layout::RegisterLayout;
+pub use layout::{LayoutError, RegisterLayout, SharedLayout};
