@@ -135,13 +135,18 @@ pub(super) enum RegisterIndex {
 }
 
 /// The logical multi-index a layout maps `(thread, slot)` to.
+///
+/// Callers pass `thread < num_threads` and `slot < local_size`, for which the map cannot fail; the
+/// origin stands in should a layout ever report an error there.
 pub(super) fn map_index(layout: &RegisterLayout, thread: usize, slot: usize) -> Vec<usize> {
-    layout.map(thread, slot)
+    layout.map(thread, slot).unwrap_or_else(|_| vec![0; layout.shape().len()])
 }
 
 /// The element offset of a logical index in a shared layout.
+///
+/// Callers pass indices inside the layout's shape, for which the offset cannot fail.
 pub(super) fn shared_offset(layout: &SharedLayout, index: &[usize]) -> usize {
-    layout.offset(index)
+    layout.offset(index).unwrap_or(0)
 }
 
 impl RegisterIndex {
@@ -261,6 +266,12 @@ pub(super) fn local_gather(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tilevm_vm::layout::{local, spatial};
+
+    fn modes(shape: &[usize], mode_shape: &[usize], spatial_modes: &[isize], local_modes: &[usize]) -> RegisterLayout {
+        RegisterLayout::new(shape.to_vec(), mode_shape.to_vec(), spatial_modes.to_vec(), local_modes.to_vec())
+            .expect("a valid layout")
+    }
 
     #[test]
     fn digit_sums_fit_mixed_radix_maps() {
@@ -292,10 +303,10 @@ mod tests {
     #[test]
     fn register_index_matches_the_layout_map() {
         let layouts = [
-            RegisterLayout::spatial(&[4, 8]),
-            RegisterLayout::local(&[3, 5]),
-            RegisterLayout::from_modes_unchecked(vec![8, 4], vec![2, 4, 4], vec![0, 2], vec![1]),
-            RegisterLayout::from_modes_unchecked(vec![4, 4], vec![4, 4], vec![-2, 1], vec![0]),
+            spatial(&[4, 8]).expect("layout"),
+            local(&[3, 5]).expect("layout"),
+            modes(&[8, 4], &[2, 4, 4], &[0, 2], &[1]),
+            modes(&[4, 4], &[4, 4], &[-2, 1], &[0]),
         ];
         for layout in &layouts {
             let index = RegisterIndex::new(layout);
@@ -311,20 +322,20 @@ mod tests {
 
     #[test]
     fn local_gather_finds_identity_and_broadcast_slots() {
-        let layout = RegisterLayout::local(&[2, 3]);
+        let layout = local(&[2, 3]).expect("layout");
         assert_eq!(local_gather(&layout, &layout, &|index| index.to_vec()), Some(vec![0, 1, 2, 3, 4, 5]));
-        let row = RegisterLayout::local(&[1, 3]);
+        let row = local(&[1, 3]).expect("layout");
         assert_eq!(local_gather(&layout, &row, &|index| vec![0, index[1]]), Some(vec![0, 1, 2, 0, 1, 2]));
-        let spatial = RegisterLayout::spatial(&[6]);
-        let spatial_2d = RegisterLayout::spatial(&[2, 3]);
-        assert_eq!(local_gather(&spatial, &spatial_2d, &|index| vec![index[0] / 3, index[0] % 3]), Some(vec![0]));
+        let spatial_1d = spatial(&[6]).expect("layout");
+        let spatial_2d = spatial(&[2, 3]).expect("layout");
+        assert_eq!(local_gather(&spatial_1d, &spatial_2d, &|index| vec![index[0] / 3, index[0] % 3]), Some(vec![0]));
         let reversed = |index: &[usize]| vec![5 - index[0]];
-        assert_eq!(local_gather(&spatial, &spatial, &reversed), None);
+        assert_eq!(local_gather(&spatial_1d, &spatial_1d, &reversed), None);
     }
 
     #[test]
     fn shared_row_major_is_affine() {
-        let layout = SharedLayout::row_major(&[4, 6]);
+        let layout = SharedLayout::row_major(&[4, 6]).expect("layout");
         assert_eq!(SharedIndex::new(&layout), SharedIndex::Affine { base: 0, strides: vec![6, 1] });
     }
 }

@@ -5,6 +5,8 @@ use tilevm_vm::ir::{
     BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, RegisterLayout, Rounding, SharedLayout,
 };
 
+use tilevm_vm::layout::{local, spatial};
+
 use super::{Error, GpuCaps, compile};
 
 fn vector_add(dtype: DataType) -> tilevm_vm::ir::Kernel {
@@ -14,7 +16,7 @@ fn vector_add(dtype: DataType) -> tilevm_vm::ir::Kernel {
     let b = builder.global_param("b", dtype, false);
     let c = builder.global_param("c", dtype, true);
     builder.grid(vec![Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, n.clone(), Expr::i32(255)), Expr::i32(256))]);
-    let layout = RegisterLayout::from_modes_unchecked(vec![256], vec![64, 4], vec![0], vec![1]);
+    let layout = RegisterLayout::new(vec![256], vec![64, 4], vec![0], vec![1]).expect("layout");
     let views: Vec<_> = [("a", a), ("b", b), ("c", c)]
         .into_iter()
         .map(|(name, param)| builder.view_global(name, param, dtype, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0)))
@@ -62,7 +64,7 @@ fn casts_between_all_families_validate() {
     let i3 = DataType::Int(tilevm_vm::dtype::IntType { signed: true, bits: 3 });
     let types = [e4m3, e8m0, u4, i3, DataType::F32, DataType::F16, DataType::BF16, DataType::I32, DataType::U32, DataType::BOOL];
     let mut builder = KernelBuilder::new("casts", 32);
-    let layout = RegisterLayout::spatial(&[32]);
+    let layout = spatial(&[32]).expect("layout");
     let tiles: Vec<_> = types.iter().map(|&dtype| builder.tile("t", dtype, layout.clone())).collect();
     builder.inst(Inst::AllocRegister { dst: tiles[4], init: Some(Expr::f32(1.5)) });
     for (i, &from) in tiles.iter().enumerate() {
@@ -82,13 +84,13 @@ fn shared_round_trip_reduce_and_dot_validate() {
     let mut builder = KernelBuilder::new("mixed", 32);
     let out = builder.global_param("out", DataType::F32, true);
     let view = builder.view_global("out", out, DataType::F32, vec![Expr::i32(8), Expr::i32(8)], vec![Expr::i32(8), Expr::i32(1)], Expr::i32(0));
-    let spatial = RegisterLayout::from_modes_unchecked(vec![8, 8], vec![8, 4, 2], vec![0, 1], vec![2]);
-    let a = builder.tile("a", DataType::F32, spatial.clone());
-    let b = builder.tile("b", DataType::F32, RegisterLayout::local(&[8, 8]).clone());
-    let shared = builder.shared("s", DataType::F16, SharedLayout::row_major(&[8, 8]));
-    let half = builder.tile("h", DataType::F16, spatial.clone());
-    let row = builder.tile("row", DataType::F32, RegisterLayout::spatial(&[8]));
-    let c = builder.tile("c", DataType::F32, spatial.clone());
+    let tiled = RegisterLayout::new(vec![8, 8], vec![8, 4, 2], vec![0, 1], vec![2]).expect("layout");
+    let a = builder.tile("a", DataType::F32, tiled.clone());
+    let b = builder.tile("b", DataType::F32, local(&[8, 8]).expect("layout"));
+    let shared = builder.shared("s", DataType::F16, SharedLayout::row_major(&[8, 8]).expect("layout"));
+    let half = builder.tile("h", DataType::F16, tiled.clone());
+    let row = builder.tile("row", DataType::F32, spatial(&[8]).expect("layout"));
+    let c = builder.tile("c", DataType::F32, tiled.clone());
     builder.inst(Inst::Iota { dst: a, dim: 1 });
     builder.inst(Inst::AllocRegister { dst: b, init: Some(Expr::f32(0.5)) });
     builder.inst(Inst::AllocShared { dst: shared, init: None });
