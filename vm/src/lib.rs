@@ -8,10 +8,13 @@
 //! The crates above this one (compiler, runtime) lower and run what is defined here.
 #![warn(missing_docs)]
 
+pub mod corpus;
 pub mod dtype;
 pub mod interp;
 pub mod ir;
 pub mod layout;
+pub mod text;
+pub mod verify;
 
 pub use dtype::DataType;
 pub use layout::{LayoutError, RegisterLayout, SharedLayout};
