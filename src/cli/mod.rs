@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod devices;
 mod layout;
 
 /// A command's failure, mapped to an exit status at the edge.
@@ -34,6 +35,8 @@ struct Cli {
 enum Command {
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
     Layout(layout::LayoutArgs),
+    /// List the GPU adapters and the CPU backend.
+    Devices(devices::DevicesArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
@@ -47,6 +50,7 @@ pub fn main() -> ExitCode {
     };
     let result: CliResult = match cli.command {
         Command::Layout(args) => layout::run(&args),
+        Command::Devices(args) => devices::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
