@@ -44,7 +44,8 @@ fn formats() -> Vec<Format> {
 }
 
 fn rows(name: &str, kind: &str) -> Option<Vec<(u32, Option<u32>)>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/lowp/vectors/{name}.{kind}.tsv"));
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/lowp/vectors/{name}.{kind}.tsv"));
     let text = std::fs::read_to_string(path).ok()?;
     let hex = |field: &str| u32::from_str_radix(field.trim_start_matches("0x"), 16).ok();
     Some(
@@ -60,7 +61,8 @@ fn rows(name: &str, kind: &str) -> Option<Vec<(u32, Option<u32>)>> {
 
 fn run_cast(device: &dyn Device, from: DataType, to: DataType, codes: &[u32]) -> Vec<u32> {
     let kernel = cast_kernel(from, to, Rounding::NearestEven);
-    let compiled = device.compile(&kernel).unwrap_or_else(|error| panic!("compile {from:?} -> {to:?}: {error}"));
+    let compiled =
+        device.compile(&kernel).unwrap_or_else(|error| panic!("compile {from:?} -> {to:?}: {error}"));
     let output_bytes = (codes.len() * to.bits() as usize).div_ceil(8);
     let mut args = vec![
         KernelArg::Scalar(codes.len() as u64),
@@ -89,7 +91,9 @@ fn every_format_decodes_and_encodes_like_ml_dtypes() {
         for ((code, expected), actual) in decode.iter().zip(&decoded) {
             match expected {
                 Some(bits) => assert_eq!(*actual, *bits, "{} decode {code:#x}", format.name),
-                None => assert!(is_f32_nan(*actual), "{} decode {code:#x} gave {actual:#x}, not NaN", format.name),
+                None => {
+                    assert!(is_f32_nan(*actual), "{} decode {code:#x} gave {actual:#x}, not NaN", format.name)
+                }
             }
         }
         let Some(encode) = rows(&format.name, "encode") else { continue };

@@ -10,7 +10,8 @@ use tilevm::runtime::{Device, KernelArg, RuntimeError};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::IntType;
 use tilevm::vm::ir::{
-    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, RegisterLayout, Rounding, SharedLayout,
+    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, RegisterLayout, Rounding,
+    SharedLayout,
 };
 use tilevm::vm::layout::{local, spatial};
 
@@ -41,15 +42,24 @@ fn f16_vector_add_over_a_ragged_size() {
     )]);
     let views: Vec<_> = [("a", a), ("b", b), ("c", c)]
         .into_iter()
-        .map(|(name, param)| builder.view_global(name, param, dtype, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0)))
+        .map(|(name, param)| {
+            builder.view_global(name, param, dtype, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0))
+        })
         .collect();
-    let offset = builder.let_var("offset", Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(BLOCK as i32)));
+    let offset = builder.let_var(
+        "offset",
+        Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(BLOCK as i32)),
+    );
     let ta = builder.tile("ta", dtype, stream_layout());
     let tb = builder.tile("tb", dtype, stream_layout());
     let tc = builder.tile("tc", dtype, stream_layout());
     builder.inst(Inst::LoadGlobal { dst: ta, src: views[0], offsets: vec![offset.clone()], dims: vec![0] });
     builder.inst(Inst::LoadGlobal { dst: tb, src: views[1], offsets: vec![offset.clone()], dims: vec![0] });
-    builder.inst(Inst::Elementwise { dst: tc, op: ElementwiseOp::Binary(BinaryOp::Add), operands: vec![Operand::Tile(ta), Operand::Tile(tb)] });
+    builder.inst(Inst::Elementwise {
+        dst: tc,
+        op: ElementwiseOp::Binary(BinaryOp::Add),
+        operands: vec![Operand::Tile(ta), Operand::Tile(tb)],
+    });
     builder.inst(Inst::StoreGlobal { dst: views[2], src: tc, offsets: vec![offset], dims: vec![0] });
     let kernel = builder.finish();
     let count = 1000;
@@ -83,10 +93,17 @@ fn u4_dequantisation_with_a_scale() {
     let scale = builder.scalar_param("scale", DataType::F32);
     let q = builder.global_param("q", u4, false);
     let out = builder.global_param("out", DataType::F32, true);
-    builder.grid(vec![Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, n.clone(), Expr::i32(255)), Expr::i32(256))]);
+    builder.grid(vec![Expr::binary(
+        BinaryOp::Div,
+        Expr::binary(BinaryOp::Add, n.clone(), Expr::i32(255)),
+        Expr::i32(256),
+    )]);
     let q_view = builder.view_global("q", q, u4, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0));
     let out_view = builder.view_global("out", out, DataType::F32, vec![n], vec![Expr::i32(1)], Expr::i32(0));
-    let offset = builder.let_var("offset", Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(256)));
+    let offset = builder.let_var(
+        "offset",
+        Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(256)),
+    );
     let codes = builder.tile("codes", u4, stream_layout());
     let values = builder.tile("values", DataType::F32, stream_layout());
     builder.inst(Inst::LoadGlobal { dst: codes, src: q_view, offsets: vec![offset.clone()], dims: vec![0] });
@@ -123,11 +140,25 @@ fn shared_round_trip_transpose_reduce_and_dot() {
     let out = builder.global_param("out", DataType::F32, true);
     let sums = builder.global_param("sums", DataType::F32, true);
     let two_d = |builder: &mut KernelBuilder, name: &str, param| {
-        builder.view_global(name, param, DataType::F32, vec![Expr::i32(8), Expr::i32(8)], vec![Expr::i32(8), Expr::i32(1)], Expr::i32(0))
+        builder.view_global(
+            name,
+            param,
+            DataType::F32,
+            vec![Expr::i32(8), Expr::i32(8)],
+            vec![Expr::i32(8), Expr::i32(1)],
+            Expr::i32(0),
+        )
     };
     let x_view = two_d(&mut builder, "x", x);
     let out_view = two_d(&mut builder, "out", out);
-    let sums_view = builder.view_global("sums", sums, DataType::F32, vec![Expr::i32(8)], vec![Expr::i32(1)], Expr::i32(0));
+    let sums_view = builder.view_global(
+        "sums",
+        sums,
+        DataType::F32,
+        vec![Expr::i32(8)],
+        vec![Expr::i32(1)],
+        Expr::i32(0),
+    );
     let rows = RegisterLayout::new(vec![8, 8], vec![8, 4, 2], vec![0, 1], vec![2]).expect("layout");
     let columns = RegisterLayout::new(vec![8, 8], vec![4, 2, 8], vec![2, 0], vec![1]).expect("layout");
     let loaded = builder.tile("loaded", DataType::F32, rows.clone());
@@ -138,7 +169,12 @@ fn shared_round_trip_transpose_reduce_and_dot() {
     let product = builder.tile("product", DataType::F32, rows.clone());
     let row_sums = builder.tile("row_sums", DataType::F32, spatial(&[8]).expect("layout"));
     let staging = builder.shared("staging", DataType::F32, SharedLayout::row_major(&[8, 8]).expect("layout"));
-    builder.inst(Inst::LoadGlobal { dst: loaded, src: x_view, offsets: vec![Expr::i32(0), Expr::i32(0)], dims: vec![0, 1] });
+    builder.inst(Inst::LoadGlobal {
+        dst: loaded,
+        src: x_view,
+        offsets: vec![Expr::i32(0), Expr::i32(0)],
+        dims: vec![0, 1],
+    });
     builder.inst(Inst::AllocShared { dst: staging, init: None });
     builder.inst(Inst::StoreShared { dst: staging, src: loaded, offsets: vec![Expr::i32(0), Expr::i32(0)] });
     builder.inst(Inst::Sync);
@@ -149,8 +185,18 @@ fn shared_round_trip_transpose_reduce_and_dot() {
     builder.inst(Inst::AllocRegister { dst: ones, init: Some(Expr::f32(1.0)) });
     builder.inst(Inst::AllocRegister { dst: zeros, init: None });
     builder.inst(Inst::Dot { dst: product, a: transposed, b: ones, acc: zeros });
-    builder.inst(Inst::StoreGlobal { dst: out_view, src: transposed, offsets: vec![Expr::i32(0), Expr::i32(0)], dims: vec![0, 1] });
-    builder.inst(Inst::StoreGlobal { dst: sums_view, src: row_sums, offsets: vec![Expr::i32(0)], dims: vec![0] });
+    builder.inst(Inst::StoreGlobal {
+        dst: out_view,
+        src: transposed,
+        offsets: vec![Expr::i32(0), Expr::i32(0)],
+        dims: vec![0, 1],
+    });
+    builder.inst(Inst::StoreGlobal {
+        dst: sums_view,
+        src: row_sums,
+        offsets: vec![Expr::i32(0)],
+        dims: vec![0],
+    });
     let kernel = builder.finish();
     let input: Vec<f32> = (0..64).map(|i| i as f32 * 0.5 - 3.0).collect();
     let mut args = vec![
@@ -179,31 +225,66 @@ fn dot_product_matches_a_host_matmul() {
     let b = builder.global_param("b", DataType::F16, false);
     let c = builder.global_param("c", DataType::F32, true);
     let view = |builder: &mut KernelBuilder, name: &str, param, dtype, rows: usize, cols: usize| {
-        builder.view_global(name, param, dtype, vec![Expr::i32(rows as i32), Expr::i32(cols as i32)], vec![Expr::i32(cols as i32), Expr::i32(1)], Expr::i32(0))
+        builder.view_global(
+            name,
+            param,
+            dtype,
+            vec![Expr::i32(rows as i32), Expr::i32(cols as i32)],
+            vec![Expr::i32(cols as i32), Expr::i32(1)],
+            Expr::i32(0),
+        )
     };
     let a_view = view(&mut builder, "a", a, DataType::F16, m, k);
     let b_view = view(&mut builder, "b", b, DataType::F16, k, n);
     let c_view = view(&mut builder, "c", c, DataType::F32, m, n);
-    let a_tile = builder.tile("a", DataType::F16, RegisterLayout::new(vec![m, k], vec![4, 8, 2], vec![0, 1], vec![2]).expect("layout"));
-    let b_tile = builder.tile("b", DataType::F16, RegisterLayout::new(vec![k, n], vec![16, 2, 4], vec![0, 1], vec![2]).expect("layout"));
+    let a_tile = builder.tile(
+        "a",
+        DataType::F16,
+        RegisterLayout::new(vec![m, k], vec![4, 8, 2], vec![0, 1], vec![2]).expect("layout"),
+    );
+    let b_tile = builder.tile(
+        "b",
+        DataType::F16,
+        RegisterLayout::new(vec![k, n], vec![16, 2, 4], vec![0, 1], vec![2]).expect("layout"),
+    );
     let c_tile = builder.tile("c", DataType::F32, spatial(&[m, n]).expect("layout"));
     let zero = builder.tile("zero", DataType::F32, spatial(&[m, n]).expect("layout"));
-    builder.inst(Inst::LoadGlobal { dst: a_tile, src: a_view, offsets: vec![Expr::i32(0), Expr::i32(0)], dims: vec![0, 1] });
-    builder.inst(Inst::LoadGlobal { dst: b_tile, src: b_view, offsets: vec![Expr::i32(0), Expr::i32(0)], dims: vec![0, 1] });
+    builder.inst(Inst::LoadGlobal {
+        dst: a_tile,
+        src: a_view,
+        offsets: vec![Expr::i32(0), Expr::i32(0)],
+        dims: vec![0, 1],
+    });
+    builder.inst(Inst::LoadGlobal {
+        dst: b_tile,
+        src: b_view,
+        offsets: vec![Expr::i32(0), Expr::i32(0)],
+        dims: vec![0, 1],
+    });
     builder.inst(Inst::AllocRegister { dst: zero, init: None });
     builder.inst(Inst::Dot { dst: c_tile, a: a_tile, b: b_tile, acc: zero });
-    builder.inst(Inst::StoreGlobal { dst: c_view, src: c_tile, offsets: vec![Expr::i32(0), Expr::i32(0)], dims: vec![0, 1] });
+    builder.inst(Inst::StoreGlobal {
+        dst: c_view,
+        src: c_tile,
+        offsets: vec![Expr::i32(0), Expr::i32(0)],
+        dims: vec![0, 1],
+    });
     let kernel = builder.finish();
     let a_values: Vec<f16> = (0..m * k).map(|i| f16::from_f32(((i * 13) % 7) as f32 - 3.0)).collect();
     let b_values: Vec<f16> = (0..k * n).map(|i| f16::from_f32(((i * 5) % 11) as f32 * 0.25)).collect();
     let bytes = |values: &[f16]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-    let mut args = vec![KernelArg::Buffer(bytes(&a_values)), KernelArg::Buffer(bytes(&b_values)), KernelArg::Buffer(vec![0; 4 * m * n])];
+    let mut args = vec![
+        KernelArg::Buffer(bytes(&a_values)),
+        KernelArg::Buffer(bytes(&b_values)),
+        KernelArg::Buffer(vec![0; 4 * m * n]),
+    ];
     device.compile(&kernel).expect("compiles").run(&mut args).expect("runs");
     let result = f32s(&buffer(&args, 2));
     for i in 0..m {
         for j in 0..n {
             // Small integers and quarters: every partial sum is exact, so summation order does not matter.
-            let expected: f32 = (0..k).map(|p| a_values[i * k + p].to_f32() * b_values[p * n + j].to_f32()).sum();
+            let expected: f32 =
+                (0..k).map(|p| a_values[i * k + p].to_f32() * b_values[p * n + j].to_f32()).sum();
             assert_eq!(result[i * n + j], expected, "c[{i}][{j}]");
         }
     }
@@ -214,11 +295,16 @@ fn failed_assertion_is_a_kernel_error() {
     let Some(device) = gpu_device() else { return };
     let mut builder = KernelBuilder::new("checks", 32);
     let n = builder.scalar_param("n", DataType::I32);
-    builder.inst(Inst::Assert { cond: Expr::binary(BinaryOp::Lt, n, Expr::i32(10)), message: "n must be below 10".to_string() });
+    builder.inst(Inst::Assert {
+        cond: Expr::binary(BinaryOp::Lt, n, Expr::i32(10)),
+        message: "n must be below 10".to_string(),
+    });
     let compiled = device.compile(&builder.finish()).expect("compiles");
     assert!(compiled.run(&mut [KernelArg::Scalar(3)]).is_ok());
     match compiled.run(&mut [KernelArg::Scalar(12)]) {
-        Err(RuntimeError::KernelFailed(message)) => assert!(message.contains("n must be below 10"), "{message}"),
+        Err(RuntimeError::KernelFailed(message)) => {
+            assert!(message.contains("n must be below 10"), "{message}")
+        }
         other => panic!("expected KernelFailed, got {other:?}"),
     }
 }

@@ -12,7 +12,10 @@ pub struct DevicesArgs {}
 /// Runs `tilevm devices`.
 pub fn run(_args: &DevicesArgs) -> CliResult {
     let adapters = list_adapters();
-    println!("GPU adapters (wgpu; pick one with --adapter NAME or {}=NAME):", tilevm_runtime::gpu::ADAPTER_ENV);
+    println!(
+        "GPU adapters (wgpu; pick one with --adapter NAME or {}=NAME):",
+        tilevm_runtime::gpu::ADAPTER_ENV
+    );
     if adapters.is_empty() {
         println!("  none found (without a GPU on Linux, install mesa-vulkan-drivers for lavapipe)");
     }

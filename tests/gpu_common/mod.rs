@@ -46,7 +46,12 @@ pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
     );
     let input = builder.tile("input", from, stream_layout());
     let output = builder.tile("output", to, stream_layout());
-    builder.inst(Inst::LoadGlobal { dst: input, src: src_view, offsets: vec![offset.clone()], dims: vec![0] });
+    builder.inst(Inst::LoadGlobal {
+        dst: input,
+        src: src_view,
+        offsets: vec![offset.clone()],
+        dims: vec![0],
+    });
     builder.inst(Inst::Cast { dst: output, src: input, rounding });
     builder.inst(Inst::StoreGlobal { dst: dst_view, src: output, offsets: vec![offset], dims: vec![0] });
     builder.finish()

@@ -137,7 +137,11 @@ pub(super) fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
             names.push(name.to_string());
         }
     }
-    let driver = if info.driver_info.is_empty() { info.driver.clone() } else { format!("{} ({})", info.driver, info.driver_info) };
+    let driver = if info.driver_info.is_empty() {
+        info.driver.clone()
+    } else {
+        format!("{} ({})", info.driver, info.driver_info)
+    };
     AdapterSummary {
         name: info.name.clone(),
         backend: backend_name(info.backend),
@@ -145,7 +149,9 @@ pub(super) fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
         driver,
         features: names,
         max_shared_bytes: limits.max_compute_workgroup_storage_size,
-        max_workgroup_threads: limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x),
+        max_workgroup_threads: limits
+            .max_compute_invocations_per_workgroup
+            .min(limits.max_compute_workgroup_size_x),
         max_storage_binding_bytes: u64::from(limits.max_storage_buffer_binding_size),
         subgroup_sizes: features
             .contains(wgpu::Features::SUBGROUP)

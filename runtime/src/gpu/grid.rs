@@ -55,9 +55,11 @@ fn eval(expr: &Expr, values: &HashMap<VarId, u64>) -> RuntimeResult<u64> {
     let wrap = |value: i128| (value as u64) & mask(bits);
     Ok(match &expr.kind {
         ExprKind::Const(code) => code & mask(bits),
-        ExprKind::Var(var) => *values.get(var).ok_or_else(|| {
-            RuntimeError::InvalidLaunch(format!("the grid reads {var}, which is not a scalar parameter"))
-        })? & mask(bits),
+        ExprKind::Var(var) => {
+            *values.get(var).ok_or_else(|| {
+                RuntimeError::InvalidLaunch(format!("the grid reads {var}, which is not a scalar parameter"))
+            })? & mask(bits)
+        }
         ExprKind::Unary(op, operand) => {
             let x = value(eval(operand, values)?);
             match op {
@@ -102,7 +104,11 @@ fn eval(expr: &Expr, values: &HashMap<VarId, u64>) -> RuntimeResult<u64> {
             }
         }
         ExprKind::Ternary(TernaryOp::Select, cond, a, b) => {
-            if eval(cond, values)? != 0 { eval(a, values)? } else { eval(b, values)? }
+            if eval(cond, values)? != 0 {
+                eval(a, values)?
+            } else {
+                eval(b, values)?
+            }
         }
         ExprKind::Ternary(TernaryOp::Fma, a, b, c) => {
             let (a, b, c) = (value(eval(a, values)?), value(eval(b, values)?), value(eval(c, values)?));
@@ -110,10 +116,16 @@ fn eval(expr: &Expr, values: &HashMap<VarId, u64>) -> RuntimeResult<u64> {
         }
         ExprKind::Cast(operand) => {
             if operand.dtype.is_float() {
-                return Err(RuntimeError::InvalidLaunch("the grid must be computed with integers".to_string()));
+                return Err(RuntimeError::InvalidLaunch(
+                    "the grid must be computed with integers".to_string(),
+                ));
             }
             let code = eval(operand, values)?;
-            let x = if is_signed(operand.dtype) { sign_extend(code, operand.dtype.bits()) } else { i128::from(code) };
+            let x = if is_signed(operand.dtype) {
+                sign_extend(code, operand.dtype.bits())
+            } else {
+                i128::from(code)
+            };
             if dtype == DataType::Bool { u64::from(x != 0) } else { wrap(x) }
         }
         ExprKind::BlockIndex(_) | ExprKind::GridSize(_) => {

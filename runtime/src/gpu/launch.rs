@@ -5,8 +5,8 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tilevm_compiler::backend::wgsl::{
-    ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS, STATUS_BINDING,
-    WgslKernel,
+    ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS,
+    STATUS_BINDING, WgslKernel,
 };
 use tilevm_vm::ir::{Kernel, ParamKind};
 
@@ -53,7 +53,10 @@ impl Scopes {
         }
         let message = format!("{what}: {}", messages.join("\n"));
         Err(if out_of_memory {
-            RuntimeError::Limit { device: shared.device_name(), what: format!("out of device memory: {message}") }
+            RuntimeError::Limit {
+                device: shared.device_name(),
+                what: format!("out of device memory: {message}"),
+            }
         } else {
             RuntimeError::Device(message)
         })
@@ -91,8 +94,10 @@ impl Pipeline {
             },
             storage(STATUS_BINDING, false),
         ];
-        entries.extend(compiled.interface.buffers.iter().map(|buffer| storage(buffer.binding, !buffer.mutable)));
-        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
+        entries
+            .extend(compiled.interface.buffers.iter().map(|buffer| storage(buffer.binding, !buffer.mutable)));
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: None,
             bind_group_layouts: &[Some(&layout)],
@@ -136,7 +141,8 @@ impl GpuKernel {
         for (param, arg) in kernel.params.iter().zip(args) {
             let ok = matches!(
                 (&param.kind, arg),
-                (ParamKind::Scalar { .. }, KernelArg::Scalar(_)) | (ParamKind::Global { .. }, KernelArg::Buffer(_))
+                (ParamKind::Scalar { .. }, KernelArg::Scalar(_))
+                    | (ParamKind::Global { .. }, KernelArg::Buffer(_))
             );
             if !ok {
                 return Err(RuntimeError::InvalidLaunch(format!(
@@ -149,7 +155,11 @@ impl GpuKernel {
                 if bytes.len() as u64 > limit || bytes.len() >= u32::MAX as usize / 8 {
                     return Err(RuntimeError::Limit {
                         device: self.shared.device_name(),
-                        what: format!("buffer `{}` has {} bytes, a binding holds at most {limit}", param.name, bytes.len()),
+                        what: format!(
+                            "buffer `{}` has {} bytes, a binding holds at most {limit}",
+                            param.name,
+                            bytes.len()
+                        ),
                     });
                 }
             }
@@ -229,7 +239,11 @@ impl CompiledKernel for GpuKernel {
         let mut bind_groups = Vec::new();
         for (offset, _) in &chunks {
             let words = self.meta(args, grid, *offset);
-            let meta = make_buffer("launch", bytemuck_words(&words).as_slice(), wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST);
+            let meta = make_buffer(
+                "launch",
+                bytemuck_words(&words).as_slice(),
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            );
             let mut entries = vec![
                 wgpu::BindGroupEntry { binding: META_BINDING, resource: meta.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: STATUS_BINDING, resource: status.as_entire_binding() },
@@ -245,7 +259,11 @@ impl CompiledKernel for GpuKernel {
             }));
         }
         let queries = shared.timestamps.then(|| {
-            device.create_query_set(&wgpu::QuerySetDescriptor { label: None, ty: wgpu::QueryType::Timestamp, count: 2 })
+            device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: None,
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            })
         });
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
@@ -254,7 +272,8 @@ impl CompiledKernel for GpuKernel {
                 beginning_of_pass_write_index: Some(0),
                 end_of_pass_write_index: Some(1),
             });
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
             pass.set_pipeline(&self.pipeline.pipeline);
             for ((_, count), bind_group) in chunks.iter().zip(&bind_groups) {
                 pass.set_bind_group(0, bind_group, &[]);
@@ -297,8 +316,12 @@ impl CompiledKernel for GpuKernel {
         let wall = started.elapsed();
         if let Some(&code) = status_word.first() {
             if code != 0 {
-                let message = self.pipeline.interface.asserts.get(code as usize - 1).cloned().unwrap_or_default();
-                return Err(RuntimeError::KernelFailed(format!("kernel `{}`: assertion failed: {message}", self.kernel.name)));
+                let message =
+                    self.pipeline.interface.asserts.get(code as usize - 1).cloned().unwrap_or_default();
+                return Err(RuntimeError::KernelFailed(format!(
+                    "kernel `{}`: assertion failed: {message}",
+                    self.kernel.name
+                )));
             }
         }
         for (param, bytes) in results {
@@ -335,7 +358,8 @@ fn read_bytes(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u8>> 
         .device
         .poll(wgpu::PollType::wait_indefinitely())
         .map_err(|error| RuntimeError::Device(format!("waiting for the GPU: {error}")))?;
-    let mapped = receiver.recv().map_err(|_| RuntimeError::Device("a buffer map never completed".to_string()))?;
+    let mapped =
+        receiver.recv().map_err(|_| RuntimeError::Device("a buffer map never completed".to_string()))?;
     mapped.map_err(|error| {
         let lost = shared.take_uncaptured().unwrap_or_default();
         RuntimeError::Device(format!("reading results back: {error} {lost}"))
@@ -350,7 +374,10 @@ fn read_bytes(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u8>> 
 
 fn read_words(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u32>> {
     let bytes = read_bytes(shared, buffer)?;
-    Ok(bytes.chunks_exact(4).map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]])).collect())
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+        .collect())
 }
 
 #[cfg(test)]
@@ -363,7 +390,8 @@ mod tests {
         assert_eq!(chunks.len(), 4);
         assert_eq!(chunks[0], ([0, 0, 0], [65535, 1, 1]));
         assert_eq!(chunks[1], ([65535, 0, 0], [4465, 1, 1]));
-        let total: u64 = chunks.iter().map(|(_, n)| u64::from(n[0]) * u64::from(n[1]) * u64::from(n[2])).sum();
+        let total: u64 =
+            chunks.iter().map(|(_, n)| u64::from(n[0]) * u64::from(n[1]) * u64::from(n[2])).sum();
         assert_eq!(total, 140000);
     }
 }

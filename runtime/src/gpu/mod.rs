@@ -82,7 +82,9 @@ impl GpuDevice {
             has_f16: features.contains(wgpu::Features::SHADER_F16),
             subgroup_size: features.contains(wgpu::Features::SUBGROUP).then_some(info.subgroup_min_size),
             max_shared_bytes: limits.max_compute_workgroup_storage_size,
-            max_workgroup_threads: limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x),
+            max_workgroup_threads: limits
+                .max_compute_invocations_per_workgroup
+                .min(limits.max_compute_workgroup_size_x),
             max_storage_buffers: limits.max_storage_buffers_per_shader_stage,
         };
         Ok(GpuDevice {
@@ -125,8 +127,10 @@ impl Device for GpuDevice {
     }
 
     fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
-        let compiled = wgsl::compile(kernel, &self.shared.caps).map_err(|error| self.shared.compile_error(error))?;
-        let cached = self.shared.pipelines.lock().ok().and_then(|pipelines| pipelines.get(&compiled.source).cloned());
+        let compiled =
+            wgsl::compile(kernel, &self.shared.caps).map_err(|error| self.shared.compile_error(error))?;
+        let cached =
+            self.shared.pipelines.lock().ok().and_then(|pipelines| pipelines.get(&compiled.source).cloned());
         let pipeline = match cached {
             Some(pipeline) => pipeline,
             None => {
@@ -152,7 +156,9 @@ impl Shared {
             wgsl::Error::Unsupported { what, kernel } => {
                 RuntimeError::Unsupported { device, what: format!("kernel `{kernel}`: {what}") }
             }
-            wgsl::Error::Limit { what, kernel } => RuntimeError::Limit { device, what: format!("kernel `{kernel}`: {what}") },
+            wgsl::Error::Limit { what, kernel } => {
+                RuntimeError::Limit { device, what: format!("kernel `{kernel}`: {what}") }
+            }
             wgsl::Error::Malformed { .. } => RuntimeError::InvalidLaunch(error.to_string()),
             other => RuntimeError::Internal(other.to_string()),
         }

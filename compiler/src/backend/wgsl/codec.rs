@@ -106,7 +106,9 @@ impl FormatConsts {
     /// The code of NaN with sign `so` (already in position).
     fn nan_code(&self) -> String {
         match self.nan {
-            NanEncoding::Ieee => format!("(so | {}u)", (self.exp_mask << self.m) | (1u32 << self.m.saturating_sub(1))),
+            NanEncoding::Ieee => {
+                format!("(so | {}u)", (self.exp_mask << self.m) | (1u32 << self.m.saturating_sub(1)))
+            }
             NanEncoding::Fn => format!("(so | {}u)", self.mag_all),
             NanEncoding::Fnuz => format!("{}u", self.sign_bit),
             NanEncoding::None => format!("(so | {}u)", self.max_mag),
@@ -280,7 +282,11 @@ pub(super) fn cast_code(
     Some(match (from, to) {
         (DataType::Float(source), DataType::Float(target)) => {
             let bits = f32_bits(helpers, &source, code);
-            if to == DataType::F32 { bits } else { format!("{}({bits}, {rm}u)", require_encode(helpers, &target)) }
+            if to == DataType::F32 {
+                bits
+            } else {
+                format!("{}({bits}, {rm}u)", require_encode(helpers, &target))
+            }
         }
         (DataType::Float(source), DataType::Bool) => {
             let bits = f32_bits(helpers, &source, code);
@@ -295,7 +301,9 @@ pub(super) fn cast_code(
             let value = int_value(from, code);
             let convert = require_int_to_float(helpers, &target);
             if from.is_signed_int() {
-                format!("{convert}({value} < 0i, select(bitcast<u32>({value}), 0u - bitcast<u32>({value}), {value} < 0i), {rm}u)")
+                format!(
+                    "{convert}({value} < 0i, select(bitcast<u32>({value}), 0u - bitcast<u32>({value}), {value} < 0i), {rm}u)"
+                )
             } else {
                 format!("{convert}(false, {value}, {rm}u)")
             }

@@ -23,7 +23,9 @@ impl Ctx<'_> {
             DataType::I32 => Ok("i32"),
             DataType::U32 => Ok("u32"),
             DataType::F32 | DataType::F16 | DataType::BF16 => Ok("f32"),
-            DataType::I64 | DataType::U64 => Err(self.unsupported(format!("{dtype:?} arithmetic (WGSL has no 64-bit integers)"))),
+            DataType::I64 | DataType::U64 => {
+                Err(self.unsupported(format!("{dtype:?} arithmetic (WGSL has no 64-bit integers)")))
+            }
             _ => Err(self.malformed(format!("{dtype:?} used as a compute dtype"))),
         }
     }
@@ -77,7 +79,11 @@ impl Ctx<'_> {
         Ok(match dtype {
             DataType::Bool => (low & 1 == 1).to_string(),
             DataType::I32 => {
-                if (low as i32) < 0 { format!("bitcast<i32>({low}u)") } else { format!("{low}i") }
+                if (low as i32) < 0 {
+                    format!("bitcast<i32>({low}u)")
+                } else {
+                    format!("{low}i")
+                }
             }
             DataType::U32 => format!("{low}u"),
             _ => {
@@ -94,7 +100,10 @@ impl Ctx<'_> {
             ExprKind::Const(code) => self.constant(dtype, *code),
             ExprKind::Var(var) => {
                 self.value_type(dtype)?;
-                self.var_names.get(var.index()).cloned().ok_or_else(|| self.malformed(format!("unknown variable {var}")))
+                self.var_names
+                    .get(var.index())
+                    .cloned()
+                    .ok_or_else(|| self.malformed(format!("unknown variable {var}")))
             }
             ExprKind::Unary(op, operand) => {
                 let value = self.expr(operand)?;
@@ -119,7 +128,13 @@ impl Ctx<'_> {
     }
 
     /// Converts a value of `from` to a value of `to` (through codes, with `dtype::cast`'s semantics).
-    pub(super) fn cast_value(&mut self, from: DataType, to: DataType, value: &str, rounding: Rounding) -> WgslResult<String> {
+    pub(super) fn cast_value(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        value: &str,
+        rounding: Rounding,
+    ) -> WgslResult<String> {
         if from == to {
             return Ok(value.to_string());
         }
@@ -129,7 +144,13 @@ impl Ctx<'_> {
     }
 
     /// Converts a code of `from` to a code of `to`.
-    pub(super) fn cast_code(&mut self, from: DataType, to: DataType, code: &str, rounding: Rounding) -> WgslResult<String> {
+    pub(super) fn cast_code(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        code: &str,
+        rounding: Rounding,
+    ) -> WgslResult<String> {
         for dtype in [from, to] {
             if dtype.bits() > 32 {
                 return Err(self.unsupported(format!("{dtype:?} values (WGSL has no 64-bit integers)")));
@@ -220,14 +241,32 @@ impl Ctx<'_> {
             BinaryOp::Gt => return Ok(format!("({a} > {b})")),
             BinaryOp::Ge => return Ok(format!("({a} >= {b})")),
         };
-        if is_bool && matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem | BinaryOp::Shl | BinaryOp::Shr) {
+        if is_bool
+            && matches!(
+                op,
+                BinaryOp::Add
+                    | BinaryOp::Sub
+                    | BinaryOp::Mul
+                    | BinaryOp::Div
+                    | BinaryOp::Rem
+                    | BinaryOp::Shl
+                    | BinaryOp::Shr
+            )
+        {
             return Err(self.malformed(format!("{op:?} on bool")));
         }
         if is_float { self.rounded(dtype, result) } else { Ok(result) }
     }
 
     /// `op(a, b, c)`; `dtype` is the result's.
-    pub(super) fn ternary(&mut self, op: TernaryOp, dtype: DataType, a: &str, b: &str, c: &str) -> WgslResult<String> {
+    pub(super) fn ternary(
+        &mut self,
+        op: TernaryOp,
+        dtype: DataType,
+        a: &str,
+        b: &str,
+        c: &str,
+    ) -> WgslResult<String> {
         self.value_type(dtype)?;
         match op {
             TernaryOp::Select => Ok(format!("select({c}, {b}, {a})")),

@@ -87,7 +87,8 @@ impl DigitSum {
             parts.push(format!("{}u", self.base));
         }
         for digit in &self.terms {
-            let mut part = if digit.div == 1 { input.to_string() } else { format!("({input} / {}u)", digit.div) };
+            let mut part =
+                if digit.div == 1 { input.to_string() } else { format!("({input} / {}u)", digit.div) };
             if let Some(modulo) = digit.modulo {
                 part = format!("({part} % {modulo}u)");
             }
@@ -210,7 +211,8 @@ impl SharedIndex {
                 shared_offset(layout, &unit) as i64 - base
             })
             .collect();
-        let offsets: Vec<usize> = row_major_indices(&shape).map(|index| shared_offset(layout, &index)).collect();
+        let offsets: Vec<usize> =
+            row_major_indices(&shape).map(|index| shared_offset(layout, &index)).collect();
         let affine = strides.iter().all(|&stride| stride >= 0)
             && row_major_indices(&shape).zip(&offsets).all(|(index, &offset)| {
                 base + index.iter().zip(&strides).map(|(&i, &s)| i as i64 * s).sum::<i64>() == offset as i64
@@ -256,7 +258,8 @@ pub(super) fn local_gather(
     }
     (0..dst.local_size())
         .map(|slot| {
-            let wanted = |thread: usize| held.get(&(thread, source_of(&map_index(dst, thread, slot)))).copied();
+            let wanted =
+                |thread: usize| held.get(&(thread, source_of(&map_index(dst, thread, slot)))).copied();
             let first = wanted(0)?;
             (1..threads).all(|thread| wanted(thread) == Some(first)).then_some(first)
         })
@@ -268,7 +271,12 @@ mod tests {
     use super::*;
     use tilevm_vm::layout::{local, spatial};
 
-    fn modes(shape: &[usize], mode_shape: &[usize], spatial_modes: &[isize], local_modes: &[usize]) -> RegisterLayout {
+    fn modes(
+        shape: &[usize],
+        mode_shape: &[usize],
+        spatial_modes: &[isize],
+        local_modes: &[usize],
+    ) -> RegisterLayout {
         RegisterLayout::new(shape.to_vec(), mode_shape.to_vec(), spatial_modes.to_vec(), local_modes.to_vec())
             .expect("a valid layout")
     }
@@ -285,7 +293,13 @@ mod tests {
         assert!(DigitSum::fit(&[0, 3, 1, 7, 2]).is_none());
     }
 
-    fn eval_index(index: &RegisterIndex, slots: usize, thread: usize, slot: usize, rank: usize) -> Vec<usize> {
+    fn eval_index(
+        index: &RegisterIndex,
+        slots: usize,
+        thread: usize,
+        slot: usize,
+        rank: usize,
+    ) -> Vec<usize> {
         let eval = |part: &IndexFn, x: usize| match part {
             IndexFn::Closed(sum) => sum.eval(x) as usize,
             IndexFn::Table(values) => values[x] as usize,
@@ -314,7 +328,10 @@ mod tests {
             for thread in 0..layout.num_threads() {
                 for slot in 0..layout.local_size() {
                     let expected = map_index(layout, thread, slot);
-                    assert_eq!(eval_index(&index, layout.local_size(), thread, slot, expected.len()), expected);
+                    assert_eq!(
+                        eval_index(&index, layout.local_size(), thread, slot, expected.len()),
+                        expected
+                    );
                 }
             }
         }
@@ -328,7 +345,10 @@ mod tests {
         assert_eq!(local_gather(&layout, &row, &|index| vec![0, index[1]]), Some(vec![0, 1, 2, 0, 1, 2]));
         let spatial_1d = spatial(&[6]).expect("layout");
         let spatial_2d = spatial(&[2, 3]).expect("layout");
-        assert_eq!(local_gather(&spatial_1d, &spatial_2d, &|index| vec![index[0] / 3, index[0] % 3]), Some(vec![0]));
+        assert_eq!(
+            local_gather(&spatial_1d, &spatial_2d, &|index| vec![index[0] / 3, index[0] % 3]),
+            Some(vec![0])
+        );
         let reversed = |index: &[usize]| vec![5 - index[0]];
         assert_eq!(local_gather(&spatial_1d, &spatial_1d, &reversed), None);
     }

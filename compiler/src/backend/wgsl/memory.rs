@@ -18,12 +18,16 @@ use super::writer::Ctx;
 impl Ctx<'_> {
     pub(super) fn memory_inst(&mut self, inst: &Inst) -> WgslResult<()> {
         match inst {
-            Inst::ViewGlobal { dst, shape, strides, offset } => self.view_global(*dst, shape, strides, offset),
+            Inst::ViewGlobal { dst, shape, strides, offset } => {
+                self.view_global(*dst, shape, strides, offset)
+            }
             Inst::LoadGlobal { dst, src, offsets, dims } => self.load_global(*dst, *src, offsets, dims),
             Inst::StoreGlobal { dst, src, offsets, dims } => self.store_global(*dst, *src, offsets, dims),
             Inst::LoadShared { dst, src, offsets } => self.load_shared(*dst, *src, offsets),
             Inst::StoreShared { dst, src, offsets } => self.store_shared(*dst, *src, offsets),
-            Inst::CopyGlobalToShared { dst, src, offsets, dims } => self.copy_global_to_shared(*dst, *src, offsets, dims),
+            Inst::CopyGlobalToShared { dst, src, offsets, dims } => {
+                self.copy_global_to_shared(*dst, *src, offsets, dims)
+            }
             Inst::AllocShared { dst, init } => self.alloc_shared(*dst, init.as_ref()),
             Inst::FreeShared { .. } => {
                 // The next allocation may reuse these words: let every reader finish first.
@@ -34,11 +38,24 @@ impl Ctx<'_> {
         }
     }
 
-    fn view_global(&mut self, dst: GlobalId, shape: &[Expr], strides: &[Expr], offset: &Expr) -> WgslResult<()> {
-        let view = self.kernel.globals.get(dst.index()).ok_or_else(|| self.malformed(format!("unknown {dst}")))?.clone();
+    fn view_global(
+        &mut self,
+        dst: GlobalId,
+        shape: &[Expr],
+        strides: &[Expr],
+        offset: &Expr,
+    ) -> WgslResult<()> {
+        let view = self
+            .kernel
+            .globals
+            .get(dst.index())
+            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
+            .clone();
         let name = self.view_names[dst.index()].clone();
         if shape.len() != strides.len() || shape.is_empty() {
-            return Err(self.malformed(format!("view {dst} needs equal, non-zero numbers of extents and strides")));
+            return Err(
+                self.malformed(format!("view {dst} needs equal, non-zero numbers of extents and strides"))
+            );
         }
         for (d, (extent, stride)) in shape.iter().zip(strides).enumerate() {
             let extent_value = self.expr(extent)?;
@@ -72,11 +89,19 @@ impl Ctx<'_> {
 
     /// Emits code that computes `in_range` and `element` for view `view` at view index
     /// `offsets + scatter(coords, dims)`, and returns (condition, element index) expressions.
-    fn view_element(&mut self, view: GlobalId, offsets: &[String], coords: &[String], dims: &[usize]) -> WgslResult<(String, String)> {
+    fn view_element(
+        &mut self,
+        view: GlobalId,
+        offsets: &[String],
+        coords: &[String],
+        dims: &[usize],
+    ) -> WgslResult<(String, String)> {
         let name = self.view_names[view.index()].clone();
         let rank = self.view_ranks[view.index()];
         if offsets.len() != rank {
-            return Err(self.malformed(format!("{view} has rank {rank}, but {} offsets are given", offsets.len())));
+            return Err(
+                self.malformed(format!("{view} has rank {rank}, but {} offsets are given", offsets.len()))
+            );
         }
         if dims.len() != coords.len() || dims.iter().any(|&d| d >= rank) {
             return Err(self.malformed(format!("dimension map {dims:?} does not fit {view}")));
@@ -97,8 +122,19 @@ impl Ctx<'_> {
         Ok((conditions.join(" && "), "u32(ve)".to_string()))
     }
 
-    fn load_global(&mut self, dst: TileId, src: GlobalId, offsets: &[Expr], dims: &[usize]) -> WgslResult<()> {
-        let tile = self.kernel.tiles.get(dst.index()).ok_or_else(|| self.malformed(format!("unknown {dst}")))?.clone();
+    fn load_global(
+        &mut self,
+        dst: TileId,
+        src: GlobalId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> WgslResult<()> {
+        let tile = self
+            .kernel
+            .tiles
+            .get(dst.index())
+            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
+            .clone();
         let bits = self.view_bits(src)?;
         let loader = self.require_buffer_load(src)?;
         let tile_name = self.tile_names[dst.index()].clone();
@@ -115,8 +151,19 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn store_global(&mut self, dst: GlobalId, src: TileId, offsets: &[Expr], dims: &[usize]) -> WgslResult<()> {
-        let tile = self.kernel.tiles.get(src.index()).ok_or_else(|| self.malformed(format!("unknown {src}")))?.clone();
+    fn store_global(
+        &mut self,
+        dst: GlobalId,
+        src: TileId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> WgslResult<()> {
+        let tile = self
+            .kernel
+            .tiles
+            .get(src.index())
+            .ok_or_else(|| self.malformed(format!("unknown {src}")))?
+            .clone();
         let bits = self.view_bits(dst)?;
         let storer = self.require_buffer_store(dst)?;
         let tile_name = self.tile_names[src.index()].clone();
@@ -124,7 +171,9 @@ impl Ctx<'_> {
         let offsets = self.bind_offsets(offsets, "go")?;
         self.slot_loop(&tile.layout, |ctx, coords| {
             let (in_range, element) = ctx.view_element(dst, &offsets, coords, dims)?;
-            ctx.line(&format!("if ({in_range}) {{ {storer}({element} * {bits}u, {bits}u, {tile_name}[l]); }}"));
+            ctx.line(&format!(
+                "if ({in_range}) {{ {storer}({element} * {bits}u, {bits}u, {tile_name}[l]); }}"
+            ));
             Ok(())
         })?;
         self.close();
@@ -133,16 +182,26 @@ impl Ctx<'_> {
     }
 
     fn view_bits(&self, view: GlobalId) -> WgslResult<u32> {
-        let decl = self.kernel.globals.get(view.index()).ok_or_else(|| self.malformed(format!("unknown {view}")))?;
+        let decl =
+            self.kernel.globals.get(view.index()).ok_or_else(|| self.malformed(format!("unknown {view}")))?;
         Ok(decl.dtype.bits())
     }
 
     /// The `u32` element offset in `smem`'s stream of shared tile `shared` at `index` (expressions).
     fn shared_element(&mut self, shared: SharedId, index: &[String]) -> WgslResult<String> {
-        let decl = self.kernel.shared.get(shared.index()).ok_or_else(|| self.malformed(format!("unknown {shared}")))?.clone();
+        let decl = self
+            .kernel
+            .shared
+            .get(shared.index())
+            .ok_or_else(|| self.malformed(format!("unknown {shared}")))?
+            .clone();
         let shape = decl.layout.shape().to_vec();
         if index.len() != shape.len() {
-            return Err(self.malformed(format!("{shared} has rank {}, indexed with {}", shape.len(), index.len())));
+            return Err(self.malformed(format!(
+                "{shared} has rank {}, indexed with {}",
+                shape.len(),
+                index.len()
+            )));
         }
         Ok(match SharedIndex::new(&decl.layout) {
             SharedIndex::Affine { base, strides } => {
@@ -156,7 +215,10 @@ impl Ctx<'_> {
             }
             SharedIndex::Table(values) => {
                 if values.len() > 1 << 16 {
-                    return Err(self.unsupported(format!("shared layout of {shared} with {} elements and no affine form", values.len())));
+                    return Err(self.unsupported(format!(
+                        "shared layout of {shared} with {} elements and no affine form",
+                        values.len()
+                    )));
                 }
                 let table = self.table("shared_offsets", &values);
                 format!("{table}[{}]", row_major_linear(index, &shape))
@@ -172,7 +234,12 @@ impl Ctx<'_> {
     }
 
     fn load_shared(&mut self, dst: TileId, src: SharedId, offsets: &[Expr]) -> WgslResult<()> {
-        let tile = self.kernel.tiles.get(dst.index()).ok_or_else(|| self.malformed(format!("unknown {dst}")))?.clone();
+        let tile = self
+            .kernel
+            .tiles
+            .get(dst.index())
+            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
+            .clone();
         let loader = self.require_shared_access();
         let tile_name = self.tile_names[dst.index()].clone();
         self.open("{");
@@ -188,7 +255,12 @@ impl Ctx<'_> {
     }
 
     fn store_shared(&mut self, dst: SharedId, src: TileId, offsets: &[Expr]) -> WgslResult<()> {
-        let tile = self.kernel.tiles.get(src.index()).ok_or_else(|| self.malformed(format!("unknown {src}")))?.clone();
+        let tile = self
+            .kernel
+            .tiles
+            .get(src.index())
+            .ok_or_else(|| self.malformed(format!("unknown {src}")))?
+            .clone();
         self.require_shared_access();
         let tile_name = self.tile_names[src.index()].clone();
         self.line("workgroupBarrier();");
@@ -210,8 +282,19 @@ impl Ctx<'_> {
         Ok(signed.iter().map(|name| format!("bitcast<u32>({name})")).collect())
     }
 
-    fn copy_global_to_shared(&mut self, dst: SharedId, src: GlobalId, offsets: &[Expr], dims: &[usize]) -> WgslResult<()> {
-        let decl = self.kernel.shared.get(dst.index()).ok_or_else(|| self.malformed(format!("unknown {dst}")))?.clone();
+    fn copy_global_to_shared(
+        &mut self,
+        dst: SharedId,
+        src: GlobalId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> WgslResult<()> {
+        let decl = self
+            .kernel
+            .shared
+            .get(dst.index())
+            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
+            .clone();
         let shape = decl.layout.shape().to_vec();
         let count: usize = shape.iter().product();
         let bits = self.view_bits(src)?;
@@ -240,7 +323,12 @@ impl Ctx<'_> {
 
     fn alloc_shared(&mut self, dst: SharedId, init: Option<&Expr>) -> WgslResult<()> {
         let Some(init) = init else { return Ok(()) };
-        let decl = self.kernel.shared.get(dst.index()).ok_or_else(|| self.malformed(format!("unknown {dst}")))?.clone();
+        let decl = self
+            .kernel
+            .shared
+            .get(dst.index())
+            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
+            .clone();
         let shape = decl.layout.shape().to_vec();
         let count: usize = shape.iter().product();
         let value = self.expr(init)?;
@@ -262,7 +350,12 @@ impl Ctx<'_> {
 
     /// Requires the loader of the buffer behind `view`; returns its name.
     fn require_buffer_load(&mut self, view: GlobalId) -> WgslResult<String> {
-        let param = self.kernel.globals.get(view.index()).ok_or_else(|| self.malformed(format!("unknown {view}")))?.param;
+        let param = self
+            .kernel
+            .globals
+            .get(view.index())
+            .ok_or_else(|| self.malformed(format!("unknown {view}")))?
+            .param;
         let mutable = match self.kernel.params.get(param.index()).map(|decl| &decl.kind) {
             Some(ParamKind::Global { mutable, .. }) => *mutable,
             _ => return Err(self.malformed(format!("{view} is not over a global parameter"))),
@@ -270,17 +363,27 @@ impl Ctx<'_> {
         let buffer = self.buffer_names[param.index()].clone();
         let name = format!("ld_{buffer}");
         let read = if mutable { format!("atomicLoad(&{buffer}[w])") } else { format!("{buffer}[w]") };
-        let read_next = if mutable { format!("atomicLoad(&{buffer}[w + 1u])") } else { format!("{buffer}[w + 1u]") };
+        let read_next =
+            if mutable { format!("atomicLoad(&{buffer}[w + 1u])") } else { format!("{buffer}[w + 1u]") };
         self.helpers.require(&name, || load_function(&name, &read, &read_next));
         Ok(name)
     }
 
     /// Requires the storer of the buffer behind `view`; returns its name.
     fn require_buffer_store(&mut self, view: GlobalId) -> WgslResult<String> {
-        let param = self.kernel.globals.get(view.index()).ok_or_else(|| self.malformed(format!("unknown {view}")))?.param;
+        let param = self
+            .kernel
+            .globals
+            .get(view.index())
+            .ok_or_else(|| self.malformed(format!("unknown {view}")))?
+            .param;
         match self.kernel.params.get(param.index()).map(|decl| &decl.kind) {
             Some(ParamKind::Global { mutable: true, .. }) => {}
-            _ => return Err(self.malformed(format!("store through {view}, which is not over a mutable global parameter"))),
+            _ => {
+                return Err(self.malformed(format!(
+                    "store through {view}, which is not over a mutable global parameter"
+                )));
+            }
         }
         let buffer = self.buffer_names[param.index()].clone();
         let name = format!("st_{buffer}");
@@ -290,7 +393,9 @@ impl Ctx<'_> {
 
     /// Requires `ld_smem` and `st_smem`; returns the loader's name.
     fn require_shared_access(&mut self) -> String {
-        self.helpers.require("ld_smem", || load_function("ld_smem", "atomicLoad(&smem[w])", "atomicLoad(&smem[w + 1u])"));
+        self.helpers.require("ld_smem", || {
+            load_function("ld_smem", "atomicLoad(&smem[w])", "atomicLoad(&smem[w + 1u])")
+        });
         self.helpers.require("st_smem", || store_function("st_smem", "smem"));
         "ld_smem".to_string()
     }
@@ -327,7 +432,11 @@ pub(super) fn row_major_linear(coords: &[String], shape: &[usize]) -> String {
     let mut terms = Vec::new();
     let mut stride = 1;
     for d in (0..shape.len()).rev() {
-        terms.push(if stride == 1 { format!("({})", coords[d]) } else { format!("({}) * {stride}u", coords[d]) });
+        terms.push(if stride == 1 {
+            format!("({})", coords[d])
+        } else {
+            format!("({}) * {stride}u", coords[d])
+        });
         stride *= shape[d].max(1);
     }
     if terms.is_empty() {

@@ -210,7 +210,8 @@ pub fn validate(kernel_name: &str, source: &str, caps: &GpuCaps) -> WgslResult<(
         message,
         numbered_source: number_lines(source),
     };
-    let module = naga::front::wgsl::parse_str(source).map_err(|error| invalid(error.emit_to_string(source)))?;
+    let module =
+        naga::front::wgsl::parse_str(source).map_err(|error| invalid(error.emit_to_string(source)))?;
     let mut capabilities = naga::valid::Capabilities::default();
     if caps.has_f16 {
         capabilities |= naga::valid::Capabilities::SHADER_FLOAT16;

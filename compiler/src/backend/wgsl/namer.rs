@@ -41,7 +41,8 @@ impl Namer {
 
 /// Whether `name` is a WGSL keyword, reserved word, or builtin identifier.
 fn is_reserved(name: &str) -> bool {
-    naga::keywords::wgsl::RESERVED.contains(&name) || naga::keywords::wgsl::BUILTIN_IDENTIFIERS.contains(&name)
+    naga::keywords::wgsl::RESERVED.contains(&name)
+        || naga::keywords::wgsl::BUILTIN_IDENTIFIERS.contains(&name)
 }
 
 #[cfg(test)]

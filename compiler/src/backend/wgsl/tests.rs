@@ -2,7 +2,8 @@
 
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{
-    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, RegisterLayout, Rounding, SharedLayout,
+    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, RegisterLayout, Rounding,
+    SharedLayout,
 };
 
 use tilevm_vm::layout::{local, spatial};
@@ -15,13 +16,22 @@ fn vector_add(dtype: DataType) -> tilevm_vm::ir::Kernel {
     let a = builder.global_param("a", dtype, false);
     let b = builder.global_param("b", dtype, false);
     let c = builder.global_param("c", dtype, true);
-    builder.grid(vec![Expr::binary(BinaryOp::Div, Expr::binary(BinaryOp::Add, n.clone(), Expr::i32(255)), Expr::i32(256))]);
+    builder.grid(vec![Expr::binary(
+        BinaryOp::Div,
+        Expr::binary(BinaryOp::Add, n.clone(), Expr::i32(255)),
+        Expr::i32(256),
+    )]);
     let layout = RegisterLayout::new(vec![256], vec![64, 4], vec![0], vec![1]).expect("layout");
     let views: Vec<_> = [("a", a), ("b", b), ("c", c)]
         .into_iter()
-        .map(|(name, param)| builder.view_global(name, param, dtype, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0)))
+        .map(|(name, param)| {
+            builder.view_global(name, param, dtype, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0))
+        })
         .collect();
-    let offset = builder.let_var("offset", Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(256)));
+    let offset = builder.let_var(
+        "offset",
+        Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(256)),
+    );
     let ta = builder.tile("ta", dtype, layout.clone());
     let tb = builder.tile("tb", dtype, layout.clone());
     let tc = builder.tile("tc", dtype, layout);
@@ -62,7 +72,18 @@ fn casts_between_all_families_validate() {
     });
     let u4 = DataType::Int(tilevm_vm::dtype::IntType { signed: false, bits: 4 });
     let i3 = DataType::Int(tilevm_vm::dtype::IntType { signed: true, bits: 3 });
-    let types = [e4m3, e8m0, u4, i3, DataType::F32, DataType::F16, DataType::BF16, DataType::I32, DataType::U32, DataType::BOOL];
+    let types = [
+        e4m3,
+        e8m0,
+        u4,
+        i3,
+        DataType::F32,
+        DataType::F16,
+        DataType::BF16,
+        DataType::I32,
+        DataType::U32,
+        DataType::BOOL,
+    ];
     let mut builder = KernelBuilder::new("casts", 32);
     let layout = spatial(&[32]).expect("layout");
     let tiles: Vec<_> = types.iter().map(|&dtype| builder.tile("t", dtype, layout.clone())).collect();
@@ -83,7 +104,14 @@ fn casts_between_all_families_validate() {
 fn shared_round_trip_reduce_and_dot_validate() {
     let mut builder = KernelBuilder::new("mixed", 32);
     let out = builder.global_param("out", DataType::F32, true);
-    let view = builder.view_global("out", out, DataType::F32, vec![Expr::i32(8), Expr::i32(8)], vec![Expr::i32(8), Expr::i32(1)], Expr::i32(0));
+    let view = builder.view_global(
+        "out",
+        out,
+        DataType::F32,
+        vec![Expr::i32(8), Expr::i32(8)],
+        vec![Expr::i32(8), Expr::i32(1)],
+        Expr::i32(0),
+    );
     let tiled = RegisterLayout::new(vec![8, 8], vec![8, 4, 2], vec![0, 1], vec![2]).expect("layout");
     let a = builder.tile("a", DataType::F32, tiled.clone());
     let b = builder.tile("b", DataType::F32, local(&[8, 8]).expect("layout"));
@@ -101,7 +129,12 @@ fn shared_round_trip_reduce_and_dot_validate() {
     builder.inst(Inst::FreeShared { tile: shared });
     builder.inst(Inst::Reduce { dst: row, src: a, dim: 1, op: ReduceOp::Max });
     builder.inst(Inst::Dot { dst: c, a, b, acc: a });
-    builder.inst(Inst::StoreGlobal { dst: view, src: c, offsets: vec![Expr::i32(0), Expr::i32(0)], dims: vec![0, 1] });
+    builder.inst(Inst::StoreGlobal {
+        dst: view,
+        src: c,
+        offsets: vec![Expr::i32(0), Expr::i32(0)],
+        dims: vec![0, 1],
+    });
     let result = compile(&builder.finish(), &GpuCaps::default());
     assert!(result.is_ok(), "{}", result.err().map(|e| e.to_string()).unwrap_or_default());
 }
@@ -109,7 +142,10 @@ fn shared_round_trip_reduce_and_dot_validate() {
 #[test]
 fn sixty_four_bit_arithmetic_is_unsupported() {
     let mut builder = KernelBuilder::new("wide", 32);
-    builder.let_var("x", Expr::binary(BinaryOp::Add, Expr::constant(DataType::I64, 1), Expr::constant(DataType::I64, 2)));
+    builder.let_var(
+        "x",
+        Expr::binary(BinaryOp::Add, Expr::constant(DataType::I64, 1), Expr::constant(DataType::I64, 2)),
+    );
     match compile(&builder.finish(), &GpuCaps::default()) {
         Err(Error::Unsupported { kernel, what }) => {
             assert_eq!(kernel, "wide");
@@ -127,7 +163,10 @@ fn too_many_threads_is_a_limit() {
 
 #[test]
 fn invalid_wgsl_names_the_kernel_and_numbers_lines() {
-    let error = super::validate("broken", "fn main( {", &GpuCaps::default()).err().map(|e| e.to_string()).unwrap_or_default();
+    let error = super::validate("broken", "fn main( {", &GpuCaps::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(error.contains("kernel `broken`"), "{error}");
     assert!(error.contains("    1 | fn main( {"), "{error}");
 }

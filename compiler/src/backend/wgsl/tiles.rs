@@ -37,7 +37,13 @@ impl SourceMap {
             SourceMap::Identity => Some(index.to_vec()),
             SourceMap::Broadcast => {
                 let skip = index.len().checked_sub(src_shape.len())?;
-                Some(src_shape.iter().enumerate().map(|(d, &extent)| if extent == 1 { 0 } else { index[d + skip] }).collect())
+                Some(
+                    src_shape
+                        .iter()
+                        .enumerate()
+                        .map(|(d, &extent)| if extent == 1 { 0 } else { index[d + skip] })
+                        .collect(),
+                )
             }
             SourceMap::Permute(dims) => {
                 let mut source = vec![0; dims.len()];
@@ -71,7 +77,9 @@ impl SourceMap {
                 }
                 source
             }
-            SourceMap::Slice(offsets) => offsets.iter().zip(coords).map(|(o, c)| format!("({o} + {c})")).collect(),
+            SourceMap::Slice(offsets) => {
+                offsets.iter().zip(coords).map(|(o, c)| format!("({o} + {c})")).collect()
+            }
         }
     }
 }
@@ -116,13 +124,20 @@ impl Ctx<'_> {
     }
 
     fn tile_decl(&self, tile: TileId) -> WgslResult<(DataType, RegisterLayout, String)> {
-        let decl = self.kernel.tiles.get(tile.index()).ok_or_else(|| self.malformed(format!("unknown {tile}")))?;
+        let decl =
+            self.kernel.tiles.get(tile.index()).ok_or_else(|| self.malformed(format!("unknown {tile}")))?;
         Ok((decl.dtype, decl.layout.clone(), self.tile_names[tile.index()].clone()))
     }
 
     /// Prepares reading `src` for each slot of `dst_layout` through `map`, staging into scratch at
     /// `*scratch_base` when invocations must exchange data (and advancing it).
-    fn prepare(&mut self, src: TileId, dst_layout: &RegisterLayout, map: SourceMap, scratch_base: &mut u32) -> WgslResult<Access> {
+    fn prepare(
+        &mut self,
+        src: TileId,
+        dst_layout: &RegisterLayout,
+        map: SourceMap,
+        scratch_base: &mut u32,
+    ) -> WgslResult<Access> {
         let (_, src_layout, src_name) = self.tile_decl(src)?;
         let src_shape = src_layout.shape().to_vec();
         let compile_time = !matches!(map, SourceMap::Slice(_));
@@ -198,7 +213,10 @@ impl Ctx<'_> {
         };
         self.open("{");
         self.line(&format!("let code = {code};"));
-        self.line(&format!("for (var l = 0u; l < {}u; l = l + 1u) {{ {name}[l] = code; }}", layout.local_size().max(1)));
+        self.line(&format!(
+            "for (var l = 0u; l < {}u; l = l + 1u) {{ {name}[l] = code; }}",
+            layout.local_size().max(1)
+        ));
         self.close();
         Ok(())
     }
@@ -322,7 +340,9 @@ impl Ctx<'_> {
     fn iota(&mut self, dst: TileId, dim: usize) -> WgslResult<()> {
         let (dtype, layout, name) = self.tile_decl(dst)?;
         if dim >= layout.shape().len() {
-            return Err(self.malformed(format!("iota along dimension {dim} of a rank-{} tile", layout.shape().len())));
+            return Err(
+                self.malformed(format!("iota along dimension {dim} of a rank-{} tile", layout.shape().len()))
+            );
         }
         self.slot_loop(&layout, |ctx, coords| {
             let code = ctx.cast_code(DataType::U32, dtype, &coords[dim], Rounding::NearestEven)?;
@@ -361,7 +381,8 @@ impl Ctx<'_> {
         let (dst_dtype, dst_layout, dst_name) = self.tile_decl(dst)?;
         let (src_dtype, src_layout, _) = self.tile_decl(src)?;
         let src_shape = src_layout.shape().to_vec();
-        let extent = *src_shape.get(dim).ok_or_else(|| self.malformed(format!("reduce along dimension {dim}")))?;
+        let extent =
+            *src_shape.get(dim).ok_or_else(|| self.malformed(format!("reduce along dimension {dim}")))?;
         let keeps_rank = dst_layout.shape().len() == src_shape.len();
         self.open("{");
         let mut scratch = 0;
@@ -448,7 +469,9 @@ impl Ctx<'_> {
         let a_shape = a_layout.shape().to_vec();
         let rank = dst_layout.shape().len();
         if rank < 2 || a_shape.len() != rank {
-            return Err(self.malformed(format!("dot of rank-{} operands into a rank-{rank} tile", a_shape.len())));
+            return Err(
+                self.malformed(format!("dot of rank-{} operands into a rank-{rank} tile", a_shape.len()))
+            );
         }
         let depth = a_shape[rank - 1];
         self.open("{");

@@ -11,8 +11,8 @@ use super::codec::Helpers;
 use super::layout_index::{IndexFn, RegisterIndex};
 use super::namer::Namer;
 use super::{
-    BufferBinding, ENTRY_POINT, Error, GpuCaps, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_PARAMS,
-    STATUS_BINDING, WgslOptions, WgslResult,
+    BufferBinding, ENTRY_POINT, Error, GpuCaps, KernelInterface, META_BINDING, META_BLOCK_OFFSET,
+    META_PARAMS, STATUS_BINDING, WgslOptions, WgslResult,
 };
 
 /// Writes WGSL modules for kernels into `out`.
@@ -104,14 +104,30 @@ impl<'k> Ctx<'k> {
             register_index: HashMap::new(),
             asserts: Vec::new(),
         };
-        for fixed in ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT] {
+        for fixed in
+            ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT]
+        {
             ctx.namer.reserve(fixed);
         }
         ctx.check_limits()?;
-        ctx.var_names = kernel.vars.iter().enumerate().map(|(i, var)| ctx.namer.name(&format!("{}_v{i}", var.name))).collect();
-        ctx.tile_names = kernel.tiles.iter().enumerate().map(|(i, tile)| ctx.namer.name(&format!("{}_t{i}", tile.name))).collect();
-        ctx.view_names =
-            kernel.globals.iter().enumerate().map(|(i, view)| ctx.namer.name(&format!("{}_g{i}", view.name))).collect();
+        ctx.var_names = kernel
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(i, var)| ctx.namer.name(&format!("{}_v{i}", var.name)))
+            .collect();
+        ctx.tile_names = kernel
+            .tiles
+            .iter()
+            .enumerate()
+            .map(|(i, tile)| ctx.namer.name(&format!("{}_t{i}", tile.name)))
+            .collect();
+        ctx.view_names = kernel
+            .globals
+            .iter()
+            .enumerate()
+            .map(|(i, view)| ctx.namer.name(&format!("{}_g{i}", view.name)))
+            .collect();
         ctx.buffer_names = kernel
             .params
             .iter()
@@ -138,7 +154,9 @@ impl<'k> Ctx<'k> {
                 self.caps.max_workgroup_threads
             )));
         }
-        let buffers = self.kernel.params.iter().filter(|param| matches!(param.kind, ParamKind::Global { .. })).count() + 1;
+        let buffers =
+            self.kernel.params.iter().filter(|param| matches!(param.kind, ParamKind::Global { .. })).count()
+                + 1;
         if buffers as u32 > self.caps.max_storage_buffers {
             return Err(self.limit(format!(
                 "{buffers} storage buffers (global parameters and the status word), the adapter allows {}",
@@ -150,12 +168,16 @@ impl<'k> Ctx<'k> {
         }
         for tile in &self.kernel.tiles {
             if tile.dtype.bits() > 32 {
-                return Err(self.unsupported(format!("tiles of {:?} (WGSL has no 64-bit integers)", tile.dtype)));
+                return Err(
+                    self.unsupported(format!("tiles of {:?} (WGSL has no 64-bit integers)", tile.dtype))
+                );
             }
         }
         for view in &self.kernel.globals {
             if view.dtype.bits() > 32 {
-                return Err(self.unsupported(format!("views of {:?} (WGSL has no 64-bit integers)", view.dtype)));
+                return Err(
+                    self.unsupported(format!("views of {:?} (WGSL has no 64-bit integers)", view.dtype))
+                );
             }
         }
         Ok(())
@@ -171,7 +193,11 @@ impl<'k> Ctx<'k> {
                     self.plan(else_body, top, stack)?;
                 }
                 StmtKind::Inst(Inst::AllocShared { dst, .. }) => {
-                    let decl = self.kernel.shared.get(dst.index()).ok_or_else(|| self.malformed(format!("unknown {dst}")))?;
+                    let decl = self
+                        .kernel
+                        .shared
+                        .get(dst.index())
+                        .ok_or_else(|| self.malformed(format!("unknown {dst}")))?;
                     let bits = decl.layout.size() as u64 * u64::from(decl.dtype.bits());
                     let words = bits.div_ceil(32) as u32;
                     self.shared_base[dst.index()] = *top;
@@ -212,7 +238,9 @@ impl<'k> Ctx<'k> {
             .iter()
             .enumerate()
             .filter_map(|(param, decl)| match decl.kind {
-                ParamKind::Global { mutable, .. } => Some(BufferBinding { param, binding: buffer_binding(param), mutable }),
+                ParamKind::Global { mutable, .. } => {
+                    Some(BufferBinding { param, binding: buffer_binding(param), mutable })
+                }
                 ParamKind::Scalar { .. } => None,
             })
             .collect();
@@ -232,15 +260,29 @@ impl<'k> Ctx<'k> {
 
     /// Writes the whole module.
     fn assemble(&self, out: &mut impl fmt::Write) -> WgslResult<()> {
-        writeln!(out, "// tilevm kernel `{}`: {} threads per block.", self.kernel.name, self.kernel.num_threads)?;
-        writeln!(out, "@group(0) @binding({META_BINDING}) var<uniform> launch: array<vec4<u32>, {}>;", self.meta_words() / 4)?;
-        writeln!(out, "@group(0) @binding({STATUS_BINDING}) var<storage, read_write> status: array<atomic<u32>>;")?;
+        writeln!(
+            out,
+            "// tilevm kernel `{}`: {} threads per block.",
+            self.kernel.name, self.kernel.num_threads
+        )?;
+        writeln!(
+            out,
+            "@group(0) @binding({META_BINDING}) var<uniform> launch: array<vec4<u32>, {}>;",
+            self.meta_words() / 4
+        )?;
+        writeln!(
+            out,
+            "@group(0) @binding({STATUS_BINDING}) var<storage, read_write> status: array<atomic<u32>>;"
+        )?;
         for (index, param) in self.kernel.params.iter().enumerate() {
             if let ParamKind::Global { mutable, .. } = param.kind {
                 let name = &self.buffer_names[index];
                 let binding = buffer_binding(index);
                 if mutable {
-                    writeln!(out, "@group(0) @binding({binding}) var<storage, read_write> {name}: array<atomic<u32>>;")?;
+                    writeln!(
+                        out,
+                        "@group(0) @binding({binding}) var<storage, read_write> {name}: array<atomic<u32>>;"
+                    )?;
                 } else {
                     writeln!(out, "@group(0) @binding({binding}) var<storage, read> {name}: array<u32>;")?;
                 }
@@ -273,7 +315,10 @@ impl<'k> Ctx<'k> {
         }
         for (index, name) in self.view_names.iter().enumerate() {
             let rank = self.view_ranks[index].max(1);
-            writeln!(out, "    var {name}_shape: array<i32, {rank}>;\n    var {name}_stride: array<i32, {rank}>;")?;
+            writeln!(
+                out,
+                "    var {name}_shape: array<i32, {rank}>;\n    var {name}_stride: array<i32, {rank}>;"
+            )?;
             writeln!(out, "    var {name}_offset: i32;\n    var {name}_count: u32;")?;
         }
         out.write_str(&self.code)?;
@@ -284,7 +329,12 @@ impl<'k> Ctx<'k> {
     fn write_body(&mut self) -> WgslResult<()> {
         for (index, param) in self.kernel.params.iter().enumerate() {
             if let ParamKind::Scalar { var } = param.kind {
-                let dtype = self.kernel.vars.get(var.index()).map(|decl| decl.dtype).ok_or_else(|| self.malformed(format!("unknown {var}")))?;
+                let dtype = self
+                    .kernel
+                    .vars
+                    .get(var.index())
+                    .map(|decl| decl.dtype)
+                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
                 let word = self.meta_word(META_PARAMS + index);
                 let value = self.decode_value(dtype, &word)?;
                 let name = self.var_names[var.index()].clone();
@@ -306,11 +356,19 @@ impl<'k> Ctx<'k> {
         match &stmt.kind {
             StmtKind::Assign { var, value } => {
                 let value = self.expr(value)?;
-                let name = self.var_names.get(var.index()).cloned().ok_or_else(|| self.malformed(format!("unknown {var}")))?;
+                let name = self
+                    .var_names
+                    .get(var.index())
+                    .cloned()
+                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
                 self.line(&format!("{name} = {value};"));
             }
             StmtKind::For { var, start, end, step, body } => {
-                let name = self.var_names.get(var.index()).cloned().ok_or_else(|| self.malformed(format!("unknown {var}")))?;
+                let name = self
+                    .var_names
+                    .get(var.index())
+                    .cloned()
+                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
                 let dtype = start.dtype;
                 let ty = self.value_type(dtype)?;
                 let (start, end, step_value) = (self.expr(start)?, self.expr(end)?, self.expr(step)?);
@@ -320,7 +378,9 @@ impl<'k> Ctx<'k> {
                 let zero = if dtype == DataType::I32 { "0i" } else { "0u" };
                 if !matches!(step.kind, tilevm_vm::ir::ExprKind::Const(code) if code != 0) {
                     let id = self.add_assert(format!("`for` loop over `{name}` with step 0"));
-                    self.line(&format!("if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"));
+                    self.line(&format!(
+                        "if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"
+                    ));
                 }
                 self.line(&format!("{name} = {start};"));
                 self.open("loop {");
@@ -367,7 +427,10 @@ impl<'k> Ctx<'k> {
             Inst::Sync => self.line("workgroupBarrier();"),
             Inst::CopyWait => {}
             Inst::PrintTile { label, .. } | Inst::PrintScalars { label, .. } => {
-                self.line(&format!("// print `{}` is not supported on the GPU; skipped.", label.replace('\n', " ")));
+                self.line(&format!(
+                    "// print `{}` is not supported on the GPU; skipped.",
+                    label.replace('\n', " ")
+                ));
             }
             Inst::Assert { cond, message } => {
                 let cond = self.expr(cond)?;
@@ -422,7 +485,11 @@ impl<'k> Ctx<'k> {
     pub(super) fn table(&mut self, hint: &str, values: &[u32]) -> String {
         let name = self.namer.name(hint);
         let items: Vec<String> = values.iter().map(|value| format!("{value}u")).collect();
-        self.tables.push(format!("const {name} = array<u32, {}>({});", values.len().max(1), items.join(", ")));
+        self.tables.push(format!(
+            "const {name} = array<u32, {}>({});",
+            values.len().max(1),
+            items.join(", ")
+        ));
         name
     }
 
@@ -438,7 +505,8 @@ impl<'k> Ctx<'k> {
 
     /// The coordinates (`u32` expressions of `tid` and `slot`) of the element a layout puts in `slot`.
     pub(super) fn layout_coords(&mut self, layout: &RegisterLayout, slot: &str) -> Vec<String> {
-        let index = self.register_index.entry(layout.clone()).or_insert_with(|| RegisterIndex::new(layout)).clone();
+        let index =
+            self.register_index.entry(layout.clone()).or_insert_with(|| RegisterIndex::new(layout)).clone();
         match index {
             RegisterIndex::Separable { thread, slot: local } => thread
                 .iter()
