@@ -90,7 +90,7 @@ pub(super) fn choose(instance: &wgpu::Instance, filter: Option<&str>) -> Runtime
         });
     }
     let Some(filter) = filter else {
-        return adapters.into_iter().next().ok_or_else(|| unreachable_none());
+        return adapters.into_iter().next().ok_or_else(unreachable_none);
     };
     let wanted = filter.to_lowercase();
     let names: Vec<String> = adapters.iter().map(|adapter| summary(adapter).to_string()).collect();
@@ -152,7 +152,7 @@ pub(super) fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
         max_workgroup_threads: limits
             .max_compute_invocations_per_workgroup
             .min(limits.max_compute_workgroup_size_x),
-        max_storage_binding_bytes: u64::from(limits.max_storage_buffer_binding_size),
+        max_storage_binding_bytes: limits.max_storage_buffer_binding_size,
         subgroup_sizes: features
             .contains(wgpu::Features::SUBGROUP)
             .then_some((info.subgroup_min_size, info.subgroup_max_size)),

@@ -314,15 +314,14 @@ impl CompiledKernel for GpuKernel {
             results.push((*param, read_bytes(shared, buffer)?));
         }
         let wall = started.elapsed();
-        if let Some(&code) = status_word.first() {
-            if code != 0 {
-                let message =
-                    self.pipeline.interface.asserts.get(code as usize - 1).cloned().unwrap_or_default();
-                return Err(RuntimeError::KernelFailed(format!(
-                    "kernel `{}`: assertion failed: {message}",
-                    self.kernel.name
-                )));
-            }
+        if let Some(&code) = status_word.first()
+            && code != 0
+        {
+            let message = self.pipeline.interface.asserts.get(code as usize - 1).cloned().unwrap_or_default();
+            return Err(RuntimeError::KernelFailed(format!(
+                "kernel `{}`: assertion failed: {message}",
+                self.kernel.name
+            )));
         }
         for (param, bytes) in results {
             if let Some(KernelArg::Buffer(target)) = args.get_mut(param) {
@@ -333,8 +332,9 @@ impl CompiledKernel for GpuKernel {
         let kernel_time = match timestamps_back {
             Some(buffer) => {
                 let ticks = read_words(shared, &buffer)?;
-                let begin = u64::from(ticks[0]) | (u64::from(ticks[1]) << 32);
-                let end = u64::from(ticks[2]) | (u64::from(ticks[3]) << 32);
+                let tick = |index: usize| ticks.get(index).copied().map_or(0, u64::from);
+                let begin = tick(0) | (tick(1) << 32);
+                let end = tick(2) | (tick(3) << 32);
                 let nanos = end.saturating_sub(begin) as f64 * f64::from(shared.queue.get_timestamp_period());
                 if nanos > 0.0 { Duration::from_nanos(nanos as u64) } else { wall }
             }

@@ -300,7 +300,7 @@ pub(super) fn cast_code(
         (_, DataType::Float(target)) => {
             let value = int_value(from, code);
             let convert = require_int_to_float(helpers, &target);
-            if from.is_signed_int() {
+            if from.signed_int() {
                 format!(
                     "{convert}({value} < 0i, select(bitcast<u32>({value}), 0u - bitcast<u32>({value}), {value} < 0i), {rm}u)"
                 )
@@ -311,7 +311,7 @@ pub(super) fn cast_code(
         (_, DataType::Bool) => format!("select(0u, 1u, {code} != 0u)"),
         (_, DataType::Int(target)) => {
             let value = int_value(from, code);
-            let value = if from.is_signed_int() { format!("bitcast<u32>({value})") } else { value };
+            let value = if from.signed_int() { format!("bitcast<u32>({value})") } else { value };
             if target.bits >= 32 { value } else { format!("({value} & {}u)", (1u32 << target.bits) - 1) }
         }
     })
@@ -341,11 +341,11 @@ fn int_value(dtype: DataType, code: &str) -> String {
 /// Small dtype predicates the backend needs.
 pub(super) trait DataTypeExt {
     /// A two's-complement integer.
-    fn is_signed_int(self) -> bool;
+    fn signed_int(&self) -> bool;
 }
 
 impl DataTypeExt for DataType {
-    fn is_signed_int(self) -> bool {
-        matches!(self, DataType::Int(int) if int.signed)
+    fn signed_int(&self) -> bool {
+        matches!(*self, DataType::Int(int) if int.signed)
     }
 }

@@ -46,7 +46,7 @@ impl DigitSum {
                 if values[last] - base != (extent as i64 - 1) * weight {
                     break;
                 }
-                if count % (stride * extent) == 0 {
+                if count.is_multiple_of(stride * extent) {
                     best = Some(extent);
                 }
                 extent += 1;
@@ -286,8 +286,8 @@ mod tests {
         // x = d1 * 4 + d0 (d0 < 4, d1 < 2); f = d0 * 2 + d1 * 1.
         let values: Vec<i64> = (0..8).map(|x| (x % 4) * 2 + x / 4).collect();
         let sum = DigitSum::fit(&values).expect("fits");
-        for x in 0..8 {
-            assert_eq!(sum.eval(x), values[x]);
+        for (x, value) in values.iter().enumerate() {
+            assert_eq!(sum.eval(x), *value);
         }
         assert_eq!(sum.to_wgsl("t"), "((t % 4u) * 2u + (t / 4u))");
         assert!(DigitSum::fit(&[0, 3, 1, 7, 2]).is_none());

@@ -23,7 +23,7 @@ impl Namer {
             base.remove(0);
         }
         if base.is_empty() || base.starts_with(|c: char| c.is_ascii_digit()) {
-            base.insert_str(0, "n");
+            base.insert(0, 'n');
         }
         while base.contains("__") {
             base = base.replace("__", "_");

@@ -194,11 +194,11 @@ impl Ctx<'_> {
 
     /// Makes reads of `dst`'s own slots safe when `dst` is rewritten in place with a slot permutation.
     fn snapshot_if_aliased(&mut self, access: &mut Access, dst_name: &str) {
-        if let Access::Slots { tile, table: Some(_) } = access {
-            if tile == dst_name {
-                self.line(&format!("let snapshot = {dst_name};"));
-                *tile = "snapshot".to_string();
-            }
+        if let Access::Slots { tile, table: Some(_) } = access
+            && tile == dst_name
+        {
+            self.line(&format!("let snapshot = {dst_name};"));
+            *tile = "snapshot".to_string();
         }
     }
 
@@ -360,11 +360,11 @@ impl Ctx<'_> {
         self.open("{");
         let mut scratch = 0;
         let mut access = self.prepare(src, &dst_layout, map, &mut scratch)?;
-        if let Access::Slots { tile, .. } = &mut access {
-            if *tile == dst_name {
-                self.line(&format!("let snapshot = {dst_name};"));
-                *tile = "snapshot".to_string();
-            }
+        if let Access::Slots { tile, .. } = &mut access
+            && *tile == dst_name
+        {
+            self.line(&format!("let snapshot = {dst_name};"));
+            *tile = "snapshot".to_string();
         }
         self.publish(scratch);
         self.slot_loop(&dst_layout, |ctx, coords| {
