@@ -6,6 +6,7 @@
 //! spans into a [`SourceSet`], rendered only by the caller ([`render_to_string`], [`render_json`]).
 #![warn(missing_docs)]
 
+pub mod backend;
 mod check;
 pub mod diagnostic;
 mod error;

@@ -3,10 +3,14 @@
 
 mod device;
 mod error;
+pub mod gpu;
 mod interp_device;
+pub mod select;
 
 pub use device::{Backend, CompiledKernel, Device, RunStats};
 pub use error::{RuntimeError, RuntimeResult};
+pub use gpu::GpuDevice;
 pub use interp_device::InterpreterDevice;
+pub use select::{list_adapters, open_device};
 pub use tilevm_compiler as compiler;
 pub use tilevm_vm::interp::KernelArg;

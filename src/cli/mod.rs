@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod check;
 mod compile;
+mod devices;
 mod dtype;
 mod layout;
 
@@ -42,6 +43,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Compile a `.tile` file and print its AST or VM IR.
     Compile(compile::CompileArgs),
+    /// List the GPU adapters and the CPU backend.
+    Devices(devices::DevicesArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Layout(args) => layout::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Compile(args) => compile::run(&args),
+        Command::Devices(args) => devices::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,3 @@
+//! Code generators: one writer per target, each consuming the verified VM IR.
+
+pub mod wgsl;

@@ -1,0 +1,351 @@
+//! Dtype codecs in WGSL: every float format ↔ f32 bits and integer ↔ float conversion with integer
+//! bit manipulation, generated per format, plus `cast_code`, the one conversion between codes.
+//
+// Every helper works on codes in `u32`s and never on float arithmetic, so that results do not depend
+// on how a driver treats subnormals or rounds conversions. The rules mirror the `dtype` codecs (which
+// follow ml_dtypes; see tests/data/lowp/README.md):
+// - decoding is exact (every supported format's values are f32 values);
+// - encoding rounds once from the exact value, to nearest even (or toward zero), then applies the
+//   format's overflow rule: IEEE formats overflow to infinity, `fn`/`fnuz` formats to NaN, formats
+//   without NaN saturate; `fnuz` formats have no negative zero; formats without NaN map NaN to a zero
+//   whose sign is the inverse of the NaN's; mantissa-less formats (e8m0) round ties up and have no zero.
+// - float → int truncates toward zero and saturates, NaN → 0; int → int wraps; anything → bool is
+//   "not zero".
+// Helpers are named after the format's parameters, so each distinct format gets one set.
+
+use std::collections::BTreeMap;
+
+use tilevm_vm::dtype::{DataType, FloatType, NanEncoding};
+use tilevm_vm::ir::Rounding;
+
+/// Module-scope WGSL functions the kernel needs, by name (emitted once, in name order).
+#[derive(Debug, Default)]
+pub(super) struct Helpers {
+    functions: BTreeMap<String, String>,
+}
+
+impl Helpers {
+    /// Adds the function `name` unless present; `code` builds its text.
+    pub(super) fn require(&mut self, name: &str, code: impl FnOnce() -> String) {
+        if !self.functions.contains_key(name) {
+            let text = code();
+            self.functions.insert(name.to_string(), text);
+        }
+    }
+
+    /// Every function's text.
+    pub(super) fn texts(&self) -> impl Iterator<Item = &String> {
+        self.functions.values()
+    }
+}
+
+/// A rounding mode as the helpers' `rm` argument: 0 to nearest even, 1 toward zero.
+pub(super) fn rounding_arg(rounding: Rounding) -> Option<u32> {
+    match rounding {
+        Rounding::NearestEven => Some(0),
+        Rounding::TowardZero => Some(1),
+        Rounding::Stochastic { .. } => None,
+    }
+}
+
+/// A helper-name suffix identifying a float format.
+pub(super) fn format_name(format: &FloatType) -> String {
+    let nan = match format.nan {
+        NanEncoding::Ieee => "ieee",
+        NanEncoding::Fn => "fn",
+        NanEncoding::Fnuz => "fnuz",
+        NanEncoding::None => "nonan",
+    };
+    let bias = if format.bias < 0 { format!("n{}", -format.bias) } else { format.bias.to_string() };
+    let sign = if format.signed { "s" } else { "u" };
+    format!("e{}m{}b{bias}{sign}_{nan}", format.exponent_bits, format.mantissa_bits)
+}
+
+/// The constants of one format the templates are instantiated with.
+struct FormatConsts {
+    name: String,
+    e: u32,
+    m: u32,
+    bias: i32,
+    signed: bool,
+    nan: NanEncoding,
+    sign_bit: u32,
+    exp_mask: u32,
+    man_mask: u32,
+    mag_all: u32,
+    max_mag: u32,
+}
+
+impl FormatConsts {
+    fn new(format: &FloatType) -> FormatConsts {
+        let e = u32::from(format.exponent_bits);
+        let m = u32::from(format.mantissa_bits);
+        let mag_all = ((1u64 << (e + m)) - 1) as u32;
+        let exp_mask = (1u32 << e) - 1;
+        let man_mask = ((1u64 << m) - 1) as u32;
+        let max_mag = match format.nan {
+            NanEncoding::Ieee => ((exp_mask - 1) << m) | man_mask,
+            NanEncoding::Fn => mag_all - 1,
+            NanEncoding::Fnuz | NanEncoding::None => mag_all,
+        };
+        FormatConsts {
+            name: format_name(format),
+            e,
+            m,
+            bias: format.bias,
+            signed: format.signed,
+            nan: format.nan,
+            sign_bit: if format.signed { 1 << (e + m) } else { 0 },
+            exp_mask,
+            man_mask,
+            mag_all,
+            max_mag,
+        }
+    }
+
+    /// The code of NaN with sign `so` (already in position).
+    fn nan_code(&self) -> String {
+        match self.nan {
+            NanEncoding::Ieee => {
+                format!("(so | {}u)", (self.exp_mask << self.m) | (1u32 << self.m.saturating_sub(1)))
+            }
+            NanEncoding::Fn => format!("(so | {}u)", self.mag_all),
+            NanEncoding::Fnuz => format!("{}u", self.sign_bit),
+            NanEncoding::None => format!("(so | {}u)", self.max_mag),
+        }
+    }
+
+    /// The code of an overflowed value with sign `so`, for rounding mode `rm`.
+    fn overflow_code(&self) -> String {
+        let saturated = format!("(so | {}u)", self.max_mag);
+        let unrounded = match self.nan {
+            NanEncoding::Ieee => format!("(so | {}u)", self.exp_mask << self.m),
+            NanEncoding::Fn | NanEncoding::Fnuz => self.nan_code(),
+            NanEncoding::None => saturated.clone(),
+        };
+        format!("select({unrounded}, {saturated}, rm == 1u)")
+    }
+}
+
+/// Requires `dec_<fmt>(code) -> u32`: the exact f32 bit pattern of a code. Returns the function name.
+pub(super) fn require_decode(helpers: &mut Helpers, format: &FloatType) -> String {
+    let c = FormatConsts::new(format);
+    let name = format!("dec_{}", c.name);
+    helpers.require(&name, || {
+        let sign = if c.signed { format!("((code >> {}u) & 1u) << 31u", c.e + c.m) } else { "0u".to_string() };
+        let special = match c.nan {
+            NanEncoding::Ieee => format!(
+                "    if (e == {em}u) {{\n        if (m != 0u) {{ return so | 0x7fc00000u; }}\n        return so | 0x7f800000u;\n    }}\n",
+                em = c.exp_mask
+            ),
+            NanEncoding::Fn => format!("    if ((code & {all}u) == {all}u) {{ return so | 0x7fc00000u; }}\n", all = c.mag_all),
+            NanEncoding::Fnuz => format!("    if (code == {}u) {{ return 0x7fc00000u; }}\n", c.sign_bit),
+            NanEncoding::None => String::new(),
+        };
+        let finite = if c.m == 0 {
+            format!("    let sig = 0x800000u;\n    let x = i32(e) - {bias};\n", bias = c.bias)
+        } else {
+            format!(
+                "    var sig: u32;\n    var x: i32;\n    if (e == 0u) {{\n        if (m == 0u) {{ return so; }}\n        let p = 31u - countLeadingZeros(m);\n        sig = m << (23u - p);\n        x = i32(p) + {sub};\n    }} else {{\n        sig = (m << {shift}u) | 0x800000u;\n        x = i32(e) - {bias};\n    }}\n",
+                sub = 1 - c.bias - c.m as i32,
+                shift = 23 - c.m,
+                bias = c.bias
+            )
+        };
+        format!(
+            "fn {name}(code: u32) -> u32 {{\n    let so = {sign};\n    let e = (code >> {m}u) & {em}u;\n    let m = code & {mm}u;\n{special}{finite}    let fe = x + 127;\n    if (fe >= 1) {{ return so | (u32(fe) << 23u) | (sig & 0x7fffffu); }}\n    return so | (sig >> u32(1 - fe));\n}}\n",
+            m = c.m,
+            em = c.exp_mask,
+            mm = c.man_mask,
+        )
+    });
+    name
+}
+
+/// Requires `round_<fmt>(so, sig, ex, rm) -> u32`: the code nearest `sig / 2^31 * 2^ex` (`sig` has bit
+/// 31 set) with sign bits `so`.
+fn require_round(helpers: &mut Helpers, format: &FloatType) -> String {
+    let c = FormatConsts::new(format);
+    let name = format!("round_{}", c.name);
+    helpers.require(&name, || {
+        let emax_field = if c.nan == NanEncoding::Ieee { c.exp_mask - 1 } else { c.exp_mask };
+        let overflow = c.overflow_code();
+        let zero = if c.nan == NanEncoding::Fnuz { "0u" } else { "so" };
+        let body = if c.m == 0 {
+            // No mantissa: every exponent field is a normal number; ties round up (as ml_dtypes' e8m0).
+            format!(
+                "    if (be < 0) {{ return {zero}; }}\n    if (be == 0) {{ return so | select(0u, 1u, rm == 0u && sig > 0x80000000u); }}\n    let up = rm == 0u && (sig & 0x7fffffffu) >= 0x40000000u;\n    let mag = u32(be) + select(0u, 1u, up);\n    if (mag > {max}u) {{ return {overflow}; }}\n    return so | mag;\n",
+                max = c.max_mag
+            )
+        } else {
+            format!(
+                "    let d = select({normal_drop}, {sub_drop} - be, be < 1);\n    if (d > 32) {{ return {zero}; }}\n    var kept = 0u;\n    var rem = sig;\n    var half = 0x80000000u;\n    if (d < 32) {{\n        kept = sig >> u32(d);\n        rem = sig & ((1u << u32(d)) - 1u);\n        half = 1u << u32(d - 1);\n    }}\n    if (rm == 0u && (rem > half || (rem == half && (kept & 1u) == 1u))) {{ kept = kept + 1u; }}\n    var mag = kept;\n    if (be >= 1) {{ mag = (u32(be - 1) << {m}u) + kept; }}\n    if (mag > {max}u) {{ return {overflow}; }}\n    if (mag == 0u) {{ return {zero}; }}\n    return so | mag;\n",
+                normal_drop = 31 - c.m as i32,
+                sub_drop = 32 - c.m as i32,
+                m = c.m,
+                max = c.max_mag
+            )
+        };
+        format!(
+            "fn {name}(so: u32, sig: u32, ex: i32, rm: u32) -> u32 {{\n    let be = ex + {bias};\n    if (be > {emax_field}) {{ return {overflow}; }}\n{body}}}\n",
+            bias = c.bias
+        )
+    });
+    name
+}
+
+/// Requires `enc_<fmt>(x, rm) -> u32`: the code of the f32 with bit pattern `x`, rounded once.
+pub(super) fn require_encode(helpers: &mut Helpers, format: &FloatType) -> String {
+    let round = require_round(helpers, format);
+    let c = FormatConsts::new(format);
+    let name = format!("enc_{}", c.name);
+    helpers.require(&name, || {
+        let so = if c.signed { format!("select(0u, {}u, s == 1u)", c.sign_bit) } else { "0u".to_string() };
+        let nan_input = match c.nan {
+            // No NaN: a zero whose sign is the inverse of the NaN's.
+            NanEncoding::None => format!("select({}u, 0u, s == 1u)", c.sign_bit),
+            _ => c.nan_code(),
+        };
+        let infinite = match c.nan {
+            NanEncoding::Ieee => format!("(so | {}u)", c.exp_mask << c.m),
+            NanEncoding::Fn | NanEncoding::Fnuz => c.nan_code(),
+            NanEncoding::None => format!("(so | {}u)", c.max_mag),
+        };
+        let not_representable = if c.nan == NanEncoding::None { "0u".to_string() } else { c.nan_code() };
+        let unsigned_rules = if c.signed {
+            String::new()
+        } else if c.m == 0 {
+            format!("    if (s == 1u || ax == 0u) {{ return {not_representable}; }}\n")
+        } else {
+            format!("    if (s == 1u && ax != 0u) {{ return {not_representable}; }}\n")
+        };
+        let zero = if c.nan == NanEncoding::Fnuz { "0u" } else { "so" };
+        format!(
+            "fn {name}(x: u32, rm: u32) -> u32 {{\n    let s = x >> 31u;\n    let ax = x & 0x7fffffffu;\n    let so = {so};\n    if (ax > 0x7f800000u) {{ return {nan_input}; }}\n{unsigned_rules}    if (ax == 0x7f800000u) {{ return {infinite}; }}\n    if (ax == 0u) {{ return {zero}; }}\n    if (ax < 0x800000u) {{\n        let lz = countLeadingZeros(ax);\n        return {round}(so, ax << lz, -118 - i32(lz), rm);\n    }}\n    return {round}(so, ((ax & 0x7fffffu) | 0x800000u) << 8u, i32(ax >> 23u) - 127, rm);\n}}\n"
+        )
+    });
+    name
+}
+
+/// Requires `i2f_<fmt>(neg, mag, rm) -> u32`: the code nearest `±mag`, rounded once.
+fn require_int_to_float(helpers: &mut Helpers, format: &FloatType) -> String {
+    let round = require_round(helpers, format);
+    let encode = require_encode(helpers, format);
+    let c = FormatConsts::new(format);
+    let name = format!("i2f_{}", c.name);
+    helpers.require(&name, || {
+        let so = if c.signed { format!("select(0u, {}u, neg)", c.sign_bit) } else { "0u".to_string() };
+        let negative = if c.signed { String::new() } else { format!("    if (neg) {{ return {encode}(0xbf800000u, rm); }}\n") };
+        format!(
+            "fn {name}(neg: bool, mag: u32, rm: u32) -> u32 {{\n    if (mag == 0u) {{ return {encode}(0u, rm); }}\n{negative}    let lz = countLeadingZeros(mag);\n    return {round}({so}, mag << lz, 31 - i32(lz), rm);\n}}\n"
+        )
+    });
+    name
+}
+
+/// Requires `f2i_<s|u><bits>(x) -> u32`: the integer code of the f32 bits `x`, truncated toward zero and
+/// saturated; NaN → 0.
+fn require_float_to_int(helpers: &mut Helpers, signed: bool, bits: u32) -> String {
+    let name = format!("f2i_{}{bits}", if signed { "s" } else { "u" });
+    helpers.require(&name, || {
+        let result = if signed {
+            let max_pos = (1u64 << (bits - 1)) - 1;
+            let max_neg = 1u64 << (bits - 1);
+            let mask = ((1u64 << bits) - 1) as u32;
+            format!(
+                "    if (neg) {{ return (0u - min(mag, {max_neg}u)) & {mask}u; }}\n    return min(mag, {max_pos}u);\n"
+            )
+        } else {
+            let max = ((1u64 << bits) - 1) as u32;
+            format!("    if (neg) {{ return 0u; }}\n    return min(mag, {max}u);\n")
+        };
+        format!(
+            "fn {name}(x: u32) -> u32 {{\n    let ax = x & 0x7fffffffu;\n    if (ax > 0x7f800000u) {{ return 0u; }}\n    let neg = (x >> 31u) == 1u;\n    let ex = i32(ax >> 23u) - 127;\n    if (ex < 0) {{ return 0u; }}\n    var mag = 0xffffffffu;\n    if (ex < 32) {{ mag = (((ax & 0x7fffffu) | 0x800000u) << 8u) >> u32(31 - ex); }}\n{result}}}\n"
+        )
+    });
+    name
+}
+
+/// WGSL for the `u32` code of `to` that `dtype::cast` gives for the code `code` of `from`.
+/// `None` for rounding modes the backend does not implement (stochastic).
+pub(super) fn cast_code(
+    helpers: &mut Helpers,
+    from: DataType,
+    to: DataType,
+    code: &str,
+    rounding: Rounding,
+) -> Option<String> {
+    if from == to {
+        return Some(code.to_string());
+    }
+    let rm = rounding_arg(rounding)?;
+    Some(match (from, to) {
+        (DataType::Float(source), DataType::Float(target)) => {
+            let bits = f32_bits(helpers, &source, code);
+            if to == DataType::F32 {
+                bits
+            } else {
+                format!("{}({bits}, {rm}u)", require_encode(helpers, &target))
+            }
+        }
+        (DataType::Float(source), DataType::Bool) => {
+            let bits = f32_bits(helpers, &source, code);
+            let magnitude = format!("({bits} & 0x7fffffffu)");
+            format!("select(0u, 1u, {magnitude} != 0u && {magnitude} <= 0x7f800000u)")
+        }
+        (DataType::Float(source), DataType::Int(target)) => {
+            let bits = f32_bits(helpers, &source, code);
+            format!("{}({bits})", require_float_to_int(helpers, target.signed, u32::from(target.bits)))
+        }
+        (_, DataType::Float(target)) => {
+            let value = int_value(from, code);
+            let convert = require_int_to_float(helpers, &target);
+            if from.signed_int() {
+                format!(
+                    "{convert}({value} < 0i, select(bitcast<u32>({value}), 0u - bitcast<u32>({value}), {value} < 0i), {rm}u)"
+                )
+            } else {
+                format!("{convert}(false, {value}, {rm}u)")
+            }
+        }
+        (_, DataType::Bool) => format!("select(0u, 1u, {code} != 0u)"),
+        (_, DataType::Int(target)) => {
+            let value = int_value(from, code);
+            let value = if from.signed_int() { format!("bitcast<u32>({value})") } else { value };
+            if target.bits >= 32 { value } else { format!("({value} & {}u)", (1u32 << target.bits) - 1) }
+        }
+    })
+}
+
+/// The f32 bit pattern of a float code.
+fn f32_bits(helpers: &mut Helpers, format: &FloatType, code: &str) -> String {
+    if DataType::Float(*format) == DataType::F32 {
+        code.to_string()
+    } else {
+        format!("{}({code})", require_decode(helpers, format))
+    }
+}
+
+/// The value of an integer (or bool) code: an `i32` expression for signed types, else `u32`.
+fn int_value(dtype: DataType, code: &str) -> String {
+    match dtype {
+        DataType::Int(int) if int.signed && int.bits < 32 => {
+            let shift = 32 - u32::from(int.bits);
+            format!("(bitcast<i32>({code} << {shift}u) >> {shift}u)")
+        }
+        DataType::Int(int) if int.signed => format!("bitcast<i32>({code})"),
+        _ => code.to_string(),
+    }
+}
+
+/// Small dtype predicates the backend needs.
+pub(super) trait DataTypeExt {
+    /// A two's-complement integer.
+    fn signed_int(&self) -> bool;
+}
+
+impl DataTypeExt for DataType {
+    fn signed_int(&self) -> bool {
+        matches!(*self, DataType::Int(int) if int.signed)
+    }
+}

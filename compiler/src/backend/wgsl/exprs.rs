@@ -1,0 +1,299 @@
+//! Values and scalar expressions: WGSL value types of compute dtypes, code ↔ value conversion, and the
+//! scalar operators (shared by block-uniform expressions and elementwise tile instructions).
+//
+// Compute dtypes map to WGSL value types: `bool`, `i32`, `u32`, and `f32` for `f32`, `f16` and `bf16`.
+// An `f16`/`bf16` value is an f32 that is exactly representable in its format: every operator computes
+// in f32 and rounds once to the format (the IR's definition), so no native `f16` is needed. Integer
+// operators rely on WGSL's defined integer semantics, which equal the IR's: wrapping `+ - *`,
+// `x / 0 == x`, `x % 0 == 0`, `MIN / -1 == MIN`, shift amounts modulo 32 (made explicit here so that
+// constant folding never sees an oversized shift).
+
+use tilevm_vm::dtype::DataType;
+use tilevm_vm::ir::{BinaryOp, Expr, ExprKind, Rounding, TernaryOp, UnaryOp};
+
+use super::codec;
+use super::writer::Ctx;
+use super::{META_GRID_SIZE, WgslResult};
+
+impl Ctx<'_> {
+    /// The WGSL type of values of a compute dtype.
+    pub(super) fn value_type(&self, dtype: DataType) -> WgslResult<&'static str> {
+        match dtype {
+            DataType::Bool => Ok("bool"),
+            DataType::I32 => Ok("i32"),
+            DataType::U32 => Ok("u32"),
+            DataType::F32 | DataType::F16 | DataType::BF16 => Ok("f32"),
+            DataType::I64 | DataType::U64 => {
+                Err(self.unsupported(format!("{dtype:?} arithmetic (WGSL has no 64-bit integers)")))
+            }
+            _ => Err(self.malformed(format!("{dtype:?} used as a compute dtype"))),
+        }
+    }
+
+    /// The value of a code held in a `u32`.
+    pub(super) fn decode_value(&mut self, dtype: DataType, code: &str) -> WgslResult<String> {
+        Ok(match dtype {
+            DataType::Bool => format!("({code} != 0u)"),
+            DataType::I32 => format!("bitcast<i32>({code})"),
+            DataType::U32 => code.to_string(),
+            DataType::F32 => format!("bitcast<f32>({code})"),
+            DataType::Float(format) if dtype == DataType::F16 || dtype == DataType::BF16 => {
+                format!("bitcast<f32>({}({code}))", codec::require_decode(&mut self.helpers, &format))
+            }
+            _ => {
+                self.value_type(dtype)?;
+                return Err(self.malformed(format!("{dtype:?} used as a compute dtype")));
+            }
+        })
+    }
+
+    /// The code (in a `u32`) of a value.
+    pub(super) fn encode_value(&mut self, dtype: DataType, value: &str) -> WgslResult<String> {
+        Ok(match dtype {
+            DataType::Bool => format!("select(0u, 1u, {value})"),
+            DataType::I32 | DataType::F32 => format!("bitcast<u32>({value})"),
+            DataType::U32 => value.to_string(),
+            DataType::Float(format) if dtype == DataType::F16 || dtype == DataType::BF16 => {
+                format!("{}(bitcast<u32>({value}), 0u)", codec::require_encode(&mut self.helpers, &format))
+            }
+            _ => {
+                self.value_type(dtype)?;
+                return Err(self.malformed(format!("{dtype:?} used as a compute dtype")));
+            }
+        })
+    }
+
+    /// `value` rounded to `dtype` when `dtype` is computed in a wider type (`f16`, `bf16`).
+    fn rounded(&mut self, dtype: DataType, value: String) -> WgslResult<String> {
+        if dtype == DataType::F16 || dtype == DataType::BF16 {
+            let code = self.encode_value(dtype, &value)?;
+            self.decode_value(dtype, &code)
+        } else {
+            Ok(value)
+        }
+    }
+
+    /// A constant of a compute dtype, from its code.
+    pub(super) fn constant(&mut self, dtype: DataType, code: u64) -> WgslResult<String> {
+        let low = (code & 0xffff_ffff) as u32;
+        Ok(match dtype {
+            DataType::Bool => (low & 1 == 1).to_string(),
+            DataType::I32 => {
+                if (low as i32) < 0 {
+                    format!("bitcast<i32>({low}u)")
+                } else {
+                    format!("{low}i")
+                }
+            }
+            DataType::U32 => format!("{low}u"),
+            _ => {
+                let code = format!("{low}u");
+                return self.decode_value(dtype, &code);
+            }
+        })
+    }
+
+    /// A block-uniform scalar expression as a WGSL value expression.
+    pub(super) fn expr(&mut self, expr: &Expr) -> WgslResult<String> {
+        let dtype = expr.dtype;
+        match &expr.kind {
+            ExprKind::Const(code) => self.constant(dtype, *code),
+            ExprKind::Var(var) => {
+                self.value_type(dtype)?;
+                self.var_names
+                    .get(var.index())
+                    .cloned()
+                    .ok_or_else(|| self.malformed(format!("unknown variable {var}")))
+            }
+            ExprKind::Unary(op, operand) => {
+                let value = self.expr(operand)?;
+                self.unary(*op, dtype, &value)
+            }
+            ExprKind::Binary(op, lhs, rhs) => {
+                let a = self.expr(lhs)?;
+                let b = self.expr(rhs)?;
+                self.binary(*op, lhs.dtype, &a, &b)
+            }
+            ExprKind::Ternary(op, a, b, c) => {
+                let (a, b, c) = (self.expr(a)?, self.expr(b)?, self.expr(c)?);
+                self.ternary(*op, dtype, &a, &b, &c)
+            }
+            ExprKind::Cast(operand) => {
+                let value = self.expr(operand)?;
+                self.cast_value(operand.dtype, dtype, &value, Rounding::NearestEven)
+            }
+            ExprKind::BlockIndex(axis) => Ok(format!("block.{}", axis_name(*axis))),
+            ExprKind::GridSize(axis) => Ok(self.meta_word(META_GRID_SIZE + usize::from((*axis).min(2)))),
+        }
+    }
+
+    /// Converts a value of `from` to a value of `to` (through codes, with `dtype::cast`'s semantics).
+    pub(super) fn cast_value(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        value: &str,
+        rounding: Rounding,
+    ) -> WgslResult<String> {
+        if from == to {
+            return Ok(value.to_string());
+        }
+        let code = self.encode_value(from, value)?;
+        let cast = self.cast_code(from, to, &code, rounding)?;
+        self.decode_value(to, &cast)
+    }
+
+    /// Converts a code of `from` to a code of `to`.
+    pub(super) fn cast_code(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        code: &str,
+        rounding: Rounding,
+    ) -> WgslResult<String> {
+        for dtype in [from, to] {
+            if dtype.bits() > 32 {
+                return Err(self.unsupported(format!("{dtype:?} values (WGSL has no 64-bit integers)")));
+            }
+        }
+        codec::cast_code(&mut self.helpers, from, to, code, rounding)
+            .ok_or_else(|| self.unsupported("stochastic rounding".to_string()))
+    }
+
+    /// An integer value as an `i32` expression (for indices and offsets).
+    pub(super) fn as_i32(&self, dtype: DataType, value: &str) -> WgslResult<String> {
+        match dtype {
+            DataType::I32 => Ok(value.to_string()),
+            DataType::U32 => Ok(format!("bitcast<i32>({value})")),
+            DataType::I64 | DataType::U64 => Err(self.unsupported("64-bit index arithmetic".to_string())),
+            _ => Err(self.malformed(format!("index of dtype {dtype:?}"))),
+        }
+    }
+
+    /// `op(value)` for a value of `dtype`.
+    pub(super) fn unary(&mut self, op: UnaryOp, dtype: DataType, value: &str) -> WgslResult<String> {
+        self.value_type(dtype)?;
+        let is_float = dtype.is_float();
+        let result = match op {
+            UnaryOp::Neg if is_float => format!("bitcast<f32>(bitcast<u32>({value}) ^ 0x80000000u)"),
+            UnaryOp::Neg if dtype == DataType::U32 => format!("(0u - {value})"),
+            UnaryOp::Neg => format!("(-{value})"),
+            UnaryOp::Not if dtype == DataType::Bool => format!("(!{value})"),
+            UnaryOp::Not => format!("(~{value})"),
+            UnaryOp::Abs if is_float => format!("bitcast<f32>(bitcast<u32>({value}) & 0x7fffffffu)"),
+            UnaryOp::Abs => format!("abs({value})"),
+            _ if !is_float => return Err(self.malformed(format!("{op:?} on {dtype:?}"))),
+            UnaryOp::Exp => format!("exp({value})"),
+            UnaryOp::Exp2 => format!("exp2({value})"),
+            UnaryOp::Log => format!("log({value})"),
+            UnaryOp::Log2 => format!("log2({value})"),
+            UnaryOp::Sqrt => format!("sqrt({value})"),
+            UnaryOp::Rsqrt => format!("inverseSqrt({value})"),
+            UnaryOp::Sin => format!("sin({value})"),
+            UnaryOp::Cos => format!("cos({value})"),
+            UnaryOp::Tanh => format!("tanh({value})"),
+            UnaryOp::Floor => format!("floor({value})"),
+            UnaryOp::Ceil => format!("ceil({value})"),
+            UnaryOp::Round => format!("round({value})"),
+            UnaryOp::Trunc => format!("trunc({value})"),
+        };
+        if is_float { self.rounded(dtype, result) } else { Ok(result) }
+    }
+
+    /// `a op b` for operands of `dtype` (the result is `bool` for comparisons).
+    pub(super) fn binary(&mut self, op: BinaryOp, dtype: DataType, a: &str, b: &str) -> WgslResult<String> {
+        self.value_type(dtype)?;
+        let is_float = dtype.is_float();
+        let is_bool = dtype == DataType::Bool;
+        let result = match op {
+            BinaryOp::Add => format!("({a} + {b})"),
+            BinaryOp::Sub => format!("({a} - {b})"),
+            BinaryOp::Mul => format!("({a} * {b})"),
+            BinaryOp::Div => format!("({a} / {b})"),
+            BinaryOp::Rem => format!("({a} % {b})"),
+            BinaryOp::Min if is_float => {
+                self.require_nan_aware_minmax();
+                format!("fmin_nan({a}, {b})")
+            }
+            BinaryOp::Max if is_float => {
+                self.require_nan_aware_minmax();
+                format!("fmax_nan({a}, {b})")
+            }
+            BinaryOp::Min if is_bool => format!("({a} && {b})"),
+            BinaryOp::Max if is_bool => format!("({a} || {b})"),
+            BinaryOp::Min => format!("min({a}, {b})"),
+            BinaryOp::Max => format!("max({a}, {b})"),
+            BinaryOp::And if is_bool => format!("({a} && {b})"),
+            BinaryOp::Or if is_bool => format!("({a} || {b})"),
+            BinaryOp::Xor if is_bool => format!("({a} != {b})"),
+            BinaryOp::And | BinaryOp::Or | BinaryOp::Xor | BinaryOp::Shl | BinaryOp::Shr if is_float => {
+                return Err(self.malformed(format!("{op:?} on {dtype:?}")));
+            }
+            BinaryOp::And => format!("({a} & {b})"),
+            BinaryOp::Or => format!("({a} | {b})"),
+            BinaryOp::Xor => format!("({a} ^ {b})"),
+            BinaryOp::Shl => format!("({a} << ({b} & 31u))"),
+            BinaryOp::Shr => format!("({a} >> ({b} & 31u))"),
+            BinaryOp::Eq => return Ok(format!("({a} == {b})")),
+            BinaryOp::Ne => return Ok(format!("({a} != {b})")),
+            BinaryOp::Lt => return Ok(format!("({a} < {b})")),
+            BinaryOp::Le => return Ok(format!("({a} <= {b})")),
+            BinaryOp::Gt => return Ok(format!("({a} > {b})")),
+            BinaryOp::Ge => return Ok(format!("({a} >= {b})")),
+        };
+        if is_bool
+            && matches!(
+                op,
+                BinaryOp::Add
+                    | BinaryOp::Sub
+                    | BinaryOp::Mul
+                    | BinaryOp::Div
+                    | BinaryOp::Rem
+                    | BinaryOp::Shl
+                    | BinaryOp::Shr
+            )
+        {
+            return Err(self.malformed(format!("{op:?} on bool")));
+        }
+        if is_float { self.rounded(dtype, result) } else { Ok(result) }
+    }
+
+    /// `op(a, b, c)`; `dtype` is the result's.
+    pub(super) fn ternary(
+        &mut self,
+        op: TernaryOp,
+        dtype: DataType,
+        a: &str,
+        b: &str,
+        c: &str,
+    ) -> WgslResult<String> {
+        self.value_type(dtype)?;
+        match op {
+            TernaryOp::Select => Ok(format!("select({c}, {b}, {a})")),
+            TernaryOp::Fma if dtype.is_float() => {
+                let fused = format!("fma({a}, {b}, {c})");
+                self.rounded(dtype, fused)
+            }
+            TernaryOp::Fma => Ok(format!("({a} * {b} + {c})")),
+        }
+    }
+
+    fn require_nan_aware_minmax(&mut self) {
+        for (name, builtin) in [("fmin_nan", "min"), ("fmax_nan", "max")] {
+            self.helpers.require(name, || {
+                format!(
+                    "fn {name}(a: f32, b: f32) -> f32 {{\n    if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) {{ return b; }}\n    if ((bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u) {{ return a; }}\n    return {builtin}(a, b);\n}}\n"
+                )
+            });
+        }
+    }
+}
+
+/// `x`, `y` or `z`.
+pub(super) fn axis_name(axis: u8) -> &'static str {
+    match axis {
+        0 => "x",
+        1 => "y",
+        _ => "z",
+    }
+}

@@ -1,0 +1,562 @@
+//! The WGSL writer: one kernel in, one WGSL module out. Declarations, the entry point, scalar
+//! statements and control flow live here; tile instructions are in `memory` and `tiles`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use tilevm_vm::dtype::DataType;
+use tilevm_vm::ir::{Inst, Kernel, ParamKind, RegisterLayout, SharedId, Stmt, StmtKind};
+
+use super::codec::Helpers;
+use super::layout_index::{IndexFn, RegisterIndex};
+use super::namer::Namer;
+use super::{
+    BufferBinding, ENTRY_POINT, Error, GpuCaps, KernelInterface, META_BINDING, META_BLOCK_OFFSET,
+    META_PARAMS, STATUS_BINDING, WgslOptions, WgslResult,
+};
+
+/// Writes WGSL modules for kernels into `out`.
+///
+/// Usage: `new`, then `write` once per kernel (each call appends one complete module, so write one
+/// kernel per writer when the text goes to a GPU), then `finish` to get the sink back.
+#[derive(Debug)]
+pub struct WgslWriter<W: fmt::Write> {
+    out: W,
+    options: WgslOptions,
+    caps: GpuCaps,
+}
+
+impl<W: fmt::Write> WgslWriter<W> {
+    /// A writer for a GPU with capabilities `caps`.
+    pub fn new(out: W, options: WgslOptions, caps: GpuCaps) -> WgslWriter<W> {
+        WgslWriter { out, options, caps }
+    }
+
+    /// The options this writer was made with.
+    pub fn options(&self) -> WgslOptions {
+        self.options
+    }
+
+    /// Writes the module of one kernel and returns how to bind and launch it.
+    ///
+    /// # Errors
+    /// `Unsupported`/`Limit` when the GPU cannot run the kernel, `Malformed` for unverified IR.
+    pub fn write(&mut self, kernel: &Kernel) -> WgslResult<KernelInterface> {
+        let mut ctx = Ctx::new(kernel, self.caps)?;
+        ctx.write_body()?;
+        let interface = ctx.interface()?;
+        ctx.assemble(&mut self.out)?;
+        Ok(interface)
+    }
+
+    /// Returns the output sink.
+    pub fn finish(self) -> W {
+        self.out
+    }
+}
+
+/// The state of writing one kernel; the instruction writers in sibling modules extend it.
+pub(super) struct Ctx<'k> {
+    pub(super) kernel: &'k Kernel,
+    pub(super) caps: GpuCaps,
+    pub(super) helpers: Helpers,
+    /// Module-scope constant tables.
+    pub(super) tables: Vec<String>,
+    /// The entry point's body.
+    code: String,
+    indent: usize,
+    namer: Namer,
+    pub(super) var_names: Vec<String>,
+    pub(super) tile_names: Vec<String>,
+    pub(super) view_names: Vec<String>,
+    /// The storage buffer of each parameter (empty for scalars).
+    pub(super) buffer_names: Vec<String>,
+    /// First word in `smem` of each shared tile.
+    pub(super) shared_base: Vec<u32>,
+    /// Words of `smem`.
+    pub(super) shared_words: u32,
+    /// Words of `scratch` (the largest any instruction stages).
+    pub(super) scratch_words: u32,
+    /// Rank of each global view.
+    pub(super) view_ranks: Vec<usize>,
+    register_index: HashMap<RegisterLayout, RegisterIndex>,
+    pub(super) asserts: Vec<String>,
+}
+
+impl<'k> Ctx<'k> {
+    fn new(kernel: &'k Kernel, caps: GpuCaps) -> WgslResult<Ctx<'k>> {
+        let mut ctx = Ctx {
+            kernel,
+            caps,
+            helpers: Helpers::default(),
+            tables: Vec::new(),
+            code: String::new(),
+            indent: 1,
+            namer: Namer::default(),
+            var_names: Vec::new(),
+            tile_names: Vec::new(),
+            view_names: Vec::new(),
+            buffer_names: Vec::new(),
+            shared_base: vec![0; kernel.shared.len()],
+            shared_words: 0,
+            scratch_words: 0,
+            view_ranks: vec![0; kernel.globals.len()],
+            register_index: HashMap::new(),
+            asserts: Vec::new(),
+        };
+        for fixed in
+            ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT]
+        {
+            ctx.namer.reserve(fixed);
+        }
+        ctx.check_limits()?;
+        ctx.var_names = kernel
+            .vars
+            .iter()
+            .enumerate()
+            .map(|(i, var)| ctx.namer.name(&format!("{}_v{i}", var.name)))
+            .collect();
+        ctx.tile_names = kernel
+            .tiles
+            .iter()
+            .enumerate()
+            .map(|(i, tile)| ctx.namer.name(&format!("{}_t{i}", tile.name)))
+            .collect();
+        ctx.view_names = kernel
+            .globals
+            .iter()
+            .enumerate()
+            .map(|(i, view)| ctx.namer.name(&format!("{}_g{i}", view.name)))
+            .collect();
+        ctx.buffer_names = kernel
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, param)| match param.kind {
+                ParamKind::Global { .. } => ctx.namer.name(&format!("buf_{}_p{i}", param.name)),
+                ParamKind::Scalar { .. } => String::new(),
+            })
+            .collect();
+        let mut top = 0;
+        let mut stack = Vec::new();
+        ctx.plan(&kernel.body, &mut top, &mut stack)?;
+        Ok(ctx)
+    }
+
+    fn check_limits(&self) -> WgslResult<()> {
+        let threads = self.kernel.num_threads;
+        if threads == 0 {
+            return Err(self.malformed("a kernel needs at least one thread".to_string()));
+        }
+        if threads > self.caps.max_workgroup_threads {
+            return Err(self.limit(format!(
+                "{threads} threads per block, the adapter allows {}",
+                self.caps.max_workgroup_threads
+            )));
+        }
+        let buffers =
+            self.kernel.params.iter().filter(|param| matches!(param.kind, ParamKind::Global { .. })).count()
+                + 1;
+        if buffers as u32 > self.caps.max_storage_buffers {
+            return Err(self.limit(format!(
+                "{buffers} storage buffers (global parameters and the status word), the adapter allows {}",
+                self.caps.max_storage_buffers
+            )));
+        }
+        for var in &self.kernel.vars {
+            self.value_type(var.dtype)?;
+        }
+        for tile in &self.kernel.tiles {
+            if tile.dtype.bits() > 32 {
+                return Err(
+                    self.unsupported(format!("tiles of {:?} (WGSL has no 64-bit integers)", tile.dtype))
+                );
+            }
+        }
+        for view in &self.kernel.globals {
+            if view.dtype.bits() > 32 {
+                return Err(
+                    self.unsupported(format!("views of {:?} (WGSL has no 64-bit integers)", view.dtype))
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Assigns `smem` words to shared tiles (a LIFO stack, as the IR frees them) and finds view ranks.
+    fn plan(&mut self, body: &[Stmt], top: &mut u32, stack: &mut Vec<(SharedId, u32)>) -> WgslResult<()> {
+        for stmt in body {
+            match &stmt.kind {
+                StmtKind::For { body, .. } | StmtKind::While { body, .. } => self.plan(body, top, stack)?,
+                StmtKind::If { then_body, else_body, .. } => {
+                    self.plan(then_body, top, stack)?;
+                    self.plan(else_body, top, stack)?;
+                }
+                StmtKind::Inst(Inst::AllocShared { dst, .. }) => {
+                    let decl = self
+                        .kernel
+                        .shared
+                        .get(dst.index())
+                        .ok_or_else(|| self.malformed(format!("unknown {dst}")))?;
+                    let bits = decl.layout.size() as u64 * u64::from(decl.dtype.bits());
+                    let words = bits.div_ceil(32) as u32;
+                    self.shared_base[dst.index()] = *top;
+                    stack.push((*dst, *top));
+                    *top += words;
+                    self.shared_words = self.shared_words.max(*top);
+                }
+                StmtKind::Inst(Inst::FreeShared { tile }) => {
+                    if let Some(position) = stack.iter().rposition(|(id, _)| id == tile) {
+                        *top = stack[position].1;
+                        stack.truncate(position);
+                    }
+                }
+                StmtKind::Inst(Inst::ViewGlobal { dst, shape, .. }) => {
+                    if let Some(rank) = self.view_ranks.get_mut(dst.index()) {
+                        *rank = shape.len();
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn interface(&self) -> WgslResult<KernelInterface> {
+        let shared_bytes = (self.shared_words + self.scratch_words) * 4;
+        if shared_bytes > self.caps.max_shared_bytes {
+            return Err(self.limit(format!(
+                "{shared_bytes} bytes of workgroup memory ({} for shared tiles, {} to exchange register tiles), the adapter allows {}",
+                self.shared_words * 4,
+                self.scratch_words * 4,
+                self.caps.max_shared_bytes
+            )));
+        }
+        let buffers = self
+            .kernel
+            .params
+            .iter()
+            .enumerate()
+            .filter_map(|(param, decl)| match decl.kind {
+                ParamKind::Global { mutable, .. } => {
+                    Some(BufferBinding { param, binding: buffer_binding(param), mutable })
+                }
+                ParamKind::Scalar { .. } => None,
+            })
+            .collect();
+        Ok(KernelInterface {
+            name: self.kernel.name.clone(),
+            num_threads: self.kernel.num_threads,
+            meta_words: self.meta_words(),
+            buffers,
+            asserts: self.asserts.clone(),
+            shared_bytes,
+        })
+    }
+
+    fn meta_words(&self) -> usize {
+        (META_PARAMS + self.kernel.params.len()).div_ceil(4) * 4
+    }
+
+    /// Writes the whole module.
+    fn assemble(&self, out: &mut impl fmt::Write) -> WgslResult<()> {
+        writeln!(
+            out,
+            "// tilevm kernel `{}`: {} threads per block.",
+            self.kernel.name, self.kernel.num_threads
+        )?;
+        writeln!(
+            out,
+            "@group(0) @binding({META_BINDING}) var<uniform> launch: array<vec4<u32>, {}>;",
+            self.meta_words() / 4
+        )?;
+        writeln!(
+            out,
+            "@group(0) @binding({STATUS_BINDING}) var<storage, read_write> status: array<atomic<u32>>;"
+        )?;
+        for (index, param) in self.kernel.params.iter().enumerate() {
+            if let ParamKind::Global { mutable, .. } = param.kind {
+                let name = &self.buffer_names[index];
+                let binding = buffer_binding(index);
+                if mutable {
+                    writeln!(
+                        out,
+                        "@group(0) @binding({binding}) var<storage, read_write> {name}: array<atomic<u32>>;"
+                    )?;
+                } else {
+                    writeln!(out, "@group(0) @binding({binding}) var<storage, read> {name}: array<u32>;")?;
+                }
+            }
+        }
+        if self.shared_words > 0 {
+            writeln!(out, "var<workgroup> smem: array<atomic<u32>, {}>;", self.shared_words)?;
+        }
+        if self.scratch_words > 0 {
+            writeln!(out, "var<workgroup> scratch: array<u32, {}>;", self.scratch_words)?;
+        }
+        for table in &self.tables {
+            writeln!(out, "{table}")?;
+        }
+        for helper in self.helpers.texts() {
+            write!(out, "\n{helper}")?;
+        }
+        writeln!(out, "\n@compute @workgroup_size({})", self.kernel.num_threads)?;
+        writeln!(
+            out,
+            "fn {ENTRY_POINT}(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {{"
+        )?;
+        let offset = |axis: usize| self.meta_word(META_BLOCK_OFFSET + axis);
+        writeln!(out, "    let block = wid + vec3<u32>({}, {}, {});", offset(0), offset(1), offset(2))?;
+        for (var, name) in self.kernel.vars.iter().zip(&self.var_names) {
+            writeln!(out, "    var {name}: {};", self.value_type(var.dtype)?)?;
+        }
+        for (tile, name) in self.kernel.tiles.iter().zip(&self.tile_names) {
+            writeln!(out, "    var {name}: array<u32, {}>;", tile.layout.local_size().max(1))?;
+        }
+        for (index, name) in self.view_names.iter().enumerate() {
+            let rank = self.view_ranks[index].max(1);
+            writeln!(
+                out,
+                "    var {name}_shape: array<i32, {rank}>;\n    var {name}_stride: array<i32, {rank}>;"
+            )?;
+            writeln!(out, "    var {name}_offset: i32;\n    var {name}_count: u32;")?;
+        }
+        out.write_str(&self.code)?;
+        writeln!(out, "}}")?;
+        Ok(())
+    }
+
+    fn write_body(&mut self) -> WgslResult<()> {
+        for (index, param) in self.kernel.params.iter().enumerate() {
+            if let ParamKind::Scalar { var } = param.kind {
+                let dtype = self
+                    .kernel
+                    .vars
+                    .get(var.index())
+                    .map(|decl| decl.dtype)
+                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
+                let word = self.meta_word(META_PARAMS + index);
+                let value = self.decode_value(dtype, &word)?;
+                let name = self.var_names[var.index()].clone();
+                self.line(&format!("{name} = {value};"));
+            }
+        }
+        let body = &self.kernel.body;
+        self.stmts(body)
+    }
+
+    fn stmts(&mut self, body: &[Stmt]) -> WgslResult<()> {
+        for stmt in body {
+            self.stmt(stmt)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> WgslResult<()> {
+        match &stmt.kind {
+            StmtKind::Assign { var, value } => {
+                let value = self.expr(value)?;
+                let name = self
+                    .var_names
+                    .get(var.index())
+                    .cloned()
+                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
+                self.line(&format!("{name} = {value};"));
+            }
+            StmtKind::For { var, start, end, step, body } => {
+                let name = self
+                    .var_names
+                    .get(var.index())
+                    .cloned()
+                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
+                let dtype = start.dtype;
+                let ty = self.value_type(dtype)?;
+                let (start, end, step_value) = (self.expr(start)?, self.expr(end)?, self.expr(step)?);
+                self.open("{");
+                self.line(&format!("let for_end: {ty} = {end};"));
+                self.line(&format!("let for_step: {ty} = {step_value};"));
+                let zero = if dtype == DataType::I32 { "0i" } else { "0u" };
+                if !matches!(step.kind, tilevm_vm::ir::ExprKind::Const(code) if code != 0) {
+                    let id = self.add_assert(format!("`for` loop over `{name}` with step 0"));
+                    self.line(&format!(
+                        "if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"
+                    ));
+                }
+                self.line(&format!("{name} = {start};"));
+                self.open("loop {");
+                let done = if dtype == DataType::I32 {
+                    format!("select({name} <= for_end, {name} >= for_end, for_step > 0i)")
+                } else {
+                    format!("{name} >= for_end")
+                };
+                self.line(&format!("if ({done}) {{ break; }}"));
+                self.stmts(body)?;
+                self.open("continuing {");
+                self.line(&format!("{name} = {name} + for_step;"));
+                self.close();
+                self.close();
+                self.close();
+            }
+            StmtKind::While { cond, body } => {
+                self.open("loop {");
+                let cond = self.expr(cond)?;
+                self.line(&format!("if (!({cond})) {{ break; }}"));
+                self.stmts(body)?;
+                self.close();
+            }
+            StmtKind::If { cond, then_body, else_body } => {
+                let cond = self.expr(cond)?;
+                self.open(&format!("if ({cond}) {{"));
+                self.stmts(then_body)?;
+                if !else_body.is_empty() {
+                    self.indent -= 1;
+                    self.line("} else {");
+                    self.indent += 1;
+                    self.stmts(else_body)?;
+                }
+                self.close();
+            }
+            StmtKind::Break => self.line("break;"),
+            StmtKind::Inst(inst) => self.inst(inst)?,
+        }
+        Ok(())
+    }
+
+    fn inst(&mut self, inst: &Inst) -> WgslResult<()> {
+        match inst {
+            Inst::Sync => self.line("workgroupBarrier();"),
+            Inst::CopyWait => {}
+            Inst::PrintTile { label, .. } | Inst::PrintScalars { label, .. } => {
+                self.line(&format!(
+                    "// print `{}` is not supported on the GPU; skipped.",
+                    label.replace('\n', " ")
+                ));
+            }
+            Inst::Assert { cond, message } => {
+                let cond = self.expr(cond)?;
+                let id = self.add_assert(message.clone());
+                self.line(&format!("if (!({cond})) {{ atomicMax(&status[0], {id}u); return; }}"));
+            }
+            Inst::AllocShared { .. }
+            | Inst::FreeShared { .. }
+            | Inst::ViewGlobal { .. }
+            | Inst::LoadGlobal { .. }
+            | Inst::StoreGlobal { .. }
+            | Inst::LoadShared { .. }
+            | Inst::StoreShared { .. }
+            | Inst::CopyGlobalToShared { .. } => self.memory_inst(inst)?,
+            _ => self.tile_inst(inst)?,
+        }
+        Ok(())
+    }
+
+    fn add_assert(&mut self, message: String) -> usize {
+        self.asserts.push(message);
+        self.asserts.len()
+    }
+
+    /// Appends one line to the entry point's body.
+    pub(super) fn line(&mut self, text: &str) {
+        for _ in 0..self.indent {
+            self.code.push_str("    ");
+        }
+        self.code.push_str(text);
+        self.code.push('\n');
+    }
+
+    /// Appends a line that opens a block.
+    pub(super) fn open(&mut self, text: &str) {
+        self.line(text);
+        self.indent += 1;
+    }
+
+    /// Closes the innermost block.
+    pub(super) fn close(&mut self) {
+        self.indent = self.indent.saturating_sub(1);
+        self.line("}");
+    }
+
+    /// Metadata word `index` as a `u32` expression.
+    pub(super) fn meta_word(&self, index: usize) -> String {
+        format!("launch[{}].{}", index / 4, ["x", "y", "z", "w"][index % 4])
+    }
+
+    /// Adds a module-scope constant table and returns its name.
+    pub(super) fn table(&mut self, hint: &str, values: &[u32]) -> String {
+        let name = self.namer.name(hint);
+        let items: Vec<String> = values.iter().map(|value| format!("{value}u")).collect();
+        self.tables.push(format!(
+            "const {name} = array<u32, {}>({});",
+            values.len().max(1),
+            items.join(", ")
+        ));
+        name
+    }
+
+    fn index_fn(&mut self, function: &IndexFn, input: &str) -> String {
+        match function {
+            IndexFn::Closed(sum) => sum.to_wgsl(input),
+            IndexFn::Table(values) => {
+                let name = self.table("layout_part", values);
+                format!("{name}[{input}]")
+            }
+        }
+    }
+
+    /// The coordinates (`u32` expressions of `tid` and `slot`) of the element a layout puts in `slot`.
+    pub(super) fn layout_coords(&mut self, layout: &RegisterLayout, slot: &str) -> Vec<String> {
+        let index =
+            self.register_index.entry(layout.clone()).or_insert_with(|| RegisterIndex::new(layout)).clone();
+        match index {
+            RegisterIndex::Separable { thread, slot: local } => thread
+                .iter()
+                .zip(&local)
+                .map(|(thread_part, slot_part)| {
+                    let a = self.index_fn(thread_part, "tid");
+                    let b = self.index_fn(slot_part, slot);
+                    format!("({a} + {b})")
+                })
+                .collect(),
+            RegisterIndex::Table(values) => {
+                let rank = layout.shape().len();
+                let slots = layout.local_size().max(1);
+                let name = self.table("layout_map", &values);
+                (0..rank).map(|d| format!("{name}[(tid * {slots}u + {slot}) * {rank}u + {d}u]")).collect()
+            }
+        }
+    }
+
+    /// Emits `for` over the slots of `layout` with `let c<d>` coordinates bound, then `body` inside.
+    pub(super) fn slot_loop(
+        &mut self,
+        layout: &RegisterLayout,
+        body: impl FnOnce(&mut Self, &[String]) -> WgslResult<()>,
+    ) -> WgslResult<()> {
+        let coords = self.layout_coords(layout, "l");
+        self.open(&format!("for (var l = 0u; l < {}u; l = l + 1u) {{", layout.local_size().max(1)));
+        let names: Vec<String> = (0..coords.len()).map(|d| format!("c{d}")).collect();
+        for (name, coord) in names.iter().zip(&coords) {
+            self.line(&format!("let {name} = {coord};"));
+        }
+        body(self, &names)?;
+        self.close();
+        Ok(())
+    }
+
+    pub(super) fn unsupported(&self, what: String) -> Error {
+        Error::Unsupported { kernel: self.kernel.name.clone(), what }
+    }
+
+    pub(super) fn malformed(&self, what: String) -> Error {
+        Error::Malformed { kernel: self.kernel.name.clone(), what }
+    }
+
+    pub(super) fn limit(&self, what: String) -> Error {
+        Error::Limit { kernel: self.kernel.name.clone(), what }
+    }
+}
+
+/// The binding of parameter `param`'s buffer.
+pub(super) fn buffer_binding(param: usize) -> u32 {
+    2 + param as u32
+}

@@ -1,0 +1,398 @@
+//! Pipelines and launches: buffers up, dispatches (split when the grid exceeds the adapter's limit per
+//! dimension), results down, and the kernel time from GPU timestamps or the wall clock.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tilevm_compiler::backend::wgsl::{
+    ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS,
+    STATUS_BINDING, WgslKernel,
+};
+use tilevm_vm::ir::{Kernel, ParamKind};
+
+use super::Shared;
+use crate::{CompiledKernel, KernelArg, RunStats, RuntimeError, RuntimeResult};
+
+/// A compute pipeline and the interface of the module it was made from.
+pub(super) struct Pipeline {
+    pipeline: wgpu::ComputePipeline,
+    layout: wgpu::BindGroupLayout,
+    interface: KernelInterface,
+}
+
+/// Error scopes around a group of wgpu calls; `finish` turns what they caught into a `RuntimeError`.
+struct Scopes {
+    scopes: Vec<wgpu::ErrorScopeGuard>,
+}
+
+impl Scopes {
+    fn push(device: &wgpu::Device) -> Scopes {
+        Scopes {
+            scopes: vec![
+                device.push_error_scope(wgpu::ErrorFilter::Validation),
+                device.push_error_scope(wgpu::ErrorFilter::OutOfMemory),
+                device.push_error_scope(wgpu::ErrorFilter::Internal),
+            ],
+        }
+    }
+
+    fn finish(mut self, shared: &Shared, what: &str) -> RuntimeResult<()> {
+        let mut messages = Vec::new();
+        let mut out_of_memory = false;
+        while let Some(scope) = self.scopes.pop() {
+            if let Some(error) = pollster::block_on(scope.pop()) {
+                out_of_memory |= matches!(error, wgpu::Error::OutOfMemory { .. });
+                messages.push(error.to_string());
+            }
+        }
+        if let Some(uncaptured) = shared.take_uncaptured() {
+            messages.push(uncaptured);
+        }
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let message = format!("{what}: {}", messages.join("\n"));
+        Err(if out_of_memory {
+            RuntimeError::Limit {
+                device: shared.device_name(),
+                what: format!("out of device memory: {message}"),
+            }
+        } else {
+            RuntimeError::Device(message)
+        })
+    }
+}
+
+impl Pipeline {
+    pub(super) fn new(shared: &Shared, compiled: &WgslKernel) -> RuntimeResult<Pipeline> {
+        let device = &shared.device;
+        let scopes = Scopes::push(device);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&compiled.interface.name),
+            source: wgpu::ShaderSource::Wgsl(compiled.source.as_str().into()),
+        });
+        let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let mut entries = vec![
+            wgpu::BindGroupLayoutEntry {
+                binding: META_BINDING,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            },
+            storage(STATUS_BINDING, false),
+        ];
+        entries
+            .extend(compiled.interface.buffers.iter().map(|buffer| storage(buffer.binding, !buffer.mutable)));
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: None,
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&compiled.interface.name),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(ENTRY_POINT),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        scopes.finish(shared, &format!("creating the pipeline of kernel `{}`", compiled.interface.name))?;
+        Ok(Pipeline { pipeline, layout, interface: compiled.interface.clone() })
+    }
+}
+
+/// A kernel compiled for a [`super::GpuDevice`].
+pub(super) struct GpuKernel {
+    shared: Rc<Shared>,
+    kernel: Kernel,
+    pipeline: Rc<Pipeline>,
+}
+
+impl GpuKernel {
+    pub(super) fn new(shared: Rc<Shared>, kernel: Kernel, pipeline: Rc<Pipeline>) -> GpuKernel {
+        GpuKernel { shared, kernel, pipeline }
+    }
+
+    fn check_args(&self, args: &[KernelArg]) -> RuntimeResult<()> {
+        let kernel = &self.kernel;
+        if args.len() != kernel.params.len() {
+            return Err(RuntimeError::InvalidLaunch(format!(
+                "kernel `{}` takes {} arguments, {} given",
+                kernel.name,
+                kernel.params.len(),
+                args.len()
+            )));
+        }
+        for (param, arg) in kernel.params.iter().zip(args) {
+            let ok = matches!(
+                (&param.kind, arg),
+                (ParamKind::Scalar { .. }, KernelArg::Scalar(_))
+                    | (ParamKind::Global { .. }, KernelArg::Buffer(_))
+            );
+            if !ok {
+                return Err(RuntimeError::InvalidLaunch(format!(
+                    "argument `{}` of kernel `{}` has the wrong kind",
+                    param.name, kernel.name
+                )));
+            }
+            if let KernelArg::Buffer(bytes) = arg {
+                let limit = self.shared.limits.max_storage_buffer_binding_size;
+                if bytes.len() as u64 > limit || bytes.len() >= u32::MAX as usize / 8 {
+                    return Err(RuntimeError::Limit {
+                        device: self.shared.device_name(),
+                        what: format!(
+                            "buffer `{}` has {} bytes, a binding holds at most {limit}",
+                            param.name,
+                            bytes.len()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The metadata words of one dispatch.
+    fn meta(&self, args: &[KernelArg], grid: [u32; 3], offset: [u32; 3]) -> Vec<u32> {
+        let mut words = vec![0u32; self.pipeline.interface.meta_words];
+        words[META_BLOCK_OFFSET..META_BLOCK_OFFSET + 3].copy_from_slice(&offset);
+        words[META_GRID_SIZE..META_GRID_SIZE + 3].copy_from_slice(&grid);
+        for (index, arg) in args.iter().enumerate() {
+            words[META_PARAMS + index] = match arg {
+                KernelArg::Scalar(code) => *code as u32,
+                KernelArg::Buffer(bytes) => bytes.len() as u32,
+            };
+        }
+        words
+    }
+}
+
+/// Chunks of a grid, each within `limit` blocks per dimension: (offset, count).
+fn split_grid(grid: [u32; 3], limit: u32) -> Vec<([u32; 3], [u32; 3])> {
+    let limit = limit.max(1);
+    let ranges = |size: u32| -> Vec<(u32, u32)> {
+        (0..size.div_ceil(limit)).map(|chunk| (chunk * limit, (size - chunk * limit).min(limit))).collect()
+    };
+    let mut chunks = Vec::new();
+    for (z, nz) in ranges(grid[2]) {
+        for (y, ny) in ranges(grid[1]) {
+            for (x, nx) in ranges(grid[0]) {
+                chunks.push(([x, y, z], [nx, ny, nz]));
+            }
+        }
+    }
+    chunks
+}
+
+fn padded(bytes: &[u8]) -> Vec<u8> {
+    let mut data = bytes.to_vec();
+    data.resize(bytes.len().div_ceil(4).max(1) * 4, 0);
+    data
+}
+
+impl CompiledKernel for GpuKernel {
+    fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
+        self.check_args(args)?;
+        let grid = super::grid::grid_size(&self.kernel, args)?;
+        if grid.contains(&0) {
+            return Ok(RunStats { kernel_time: Duration::ZERO });
+        }
+        let shared = &self.shared;
+        let device = &shared.device;
+        let started = Instant::now();
+        let scopes = Scopes::push(device);
+        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+        let make_buffer = |label: &str, data: &[u8], usage: wgpu::BufferUsages| {
+            let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: data.len() as u64,
+                usage,
+                mapped_at_creation: false,
+            });
+            shared.queue.write_buffer(&buffer, 0, data);
+            buffer
+        };
+        let status = make_buffer("status", &[0; 4], usage);
+        let mut buffers = Vec::new();
+        for binding in &self.pipeline.interface.buffers {
+            if let Some(KernelArg::Buffer(bytes)) = args.get(binding.param) {
+                let name = &self.kernel.params[binding.param].name;
+                buffers.push((binding, make_buffer(name, &padded(bytes), usage)));
+            }
+        }
+        let chunks = split_grid(grid, shared.limits.max_compute_workgroups_per_dimension);
+        let mut bind_groups = Vec::new();
+        for (offset, _) in &chunks {
+            let words = self.meta(args, grid, *offset);
+            let meta = make_buffer(
+                "launch",
+                bytemuck_words(&words).as_slice(),
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            );
+            let mut entries = vec![
+                wgpu::BindGroupEntry { binding: META_BINDING, resource: meta.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: STATUS_BINDING, resource: status.as_entire_binding() },
+            ];
+            entries.extend(buffers.iter().map(|(binding, buffer)| wgpu::BindGroupEntry {
+                binding: binding.binding,
+                resource: buffer.as_entire_binding(),
+            }));
+            bind_groups.push(device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &self.pipeline.layout,
+                entries: &entries,
+            }));
+        }
+        let queries = shared.timestamps.then(|| {
+            device.create_query_set(&wgpu::QuerySetDescriptor {
+                label: None,
+                ty: wgpu::QueryType::Timestamp,
+                count: 2,
+            })
+        });
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        {
+            let timestamp_writes = queries.as_ref().map(|query_set| wgpu::ComputePassTimestampWrites {
+                query_set,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
+            pass.set_pipeline(&self.pipeline.pipeline);
+            for ((_, count), bind_group) in chunks.iter().zip(&bind_groups) {
+                pass.set_bind_group(0, bind_group, &[]);
+                pass.dispatch_workgroups(count[0], count[1], count[2]);
+            }
+        }
+        let readback = |encoder: &mut wgpu::CommandEncoder, source: &wgpu::Buffer| {
+            let target = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: source.size(),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            encoder.copy_buffer_to_buffer(source, 0, &target, 0, source.size());
+            target
+        };
+        let status_back = readback(&mut encoder, &status);
+        let outputs: Vec<(usize, wgpu::Buffer)> = buffers
+            .iter()
+            .filter(|(binding, _)| binding.mutable)
+            .map(|(binding, buffer)| (binding.param, readback(&mut encoder, buffer)))
+            .collect();
+        let timestamps_back = queries.as_ref().map(|query_set| {
+            let resolved = device.create_buffer(&wgpu::BufferDescriptor {
+                label: None,
+                size: 16,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            encoder.resolve_query_set(query_set, 0..2, &resolved, 0);
+            readback(&mut encoder, &resolved)
+        });
+        shared.queue.submit([encoder.finish()]);
+        scopes.finish(shared, &format!("launching kernel `{}`", self.kernel.name))?;
+        let status_word = read_words(shared, &status_back)?;
+        let mut results = Vec::new();
+        for (param, buffer) in &outputs {
+            results.push((*param, read_bytes(shared, buffer)?));
+        }
+        let wall = started.elapsed();
+        if let Some(&code) = status_word.first()
+            && code != 0
+        {
+            let message = self.pipeline.interface.asserts.get(code as usize - 1).cloned().unwrap_or_default();
+            return Err(RuntimeError::KernelFailed(format!(
+                "kernel `{}`: assertion failed: {message}",
+                self.kernel.name
+            )));
+        }
+        for (param, bytes) in results {
+            if let Some(KernelArg::Buffer(target)) = args.get_mut(param) {
+                let length = target.len();
+                target.copy_from_slice(&bytes[..length]);
+            }
+        }
+        let kernel_time = match timestamps_back {
+            Some(buffer) => {
+                let ticks = read_words(shared, &buffer)?;
+                let tick = |index: usize| ticks.get(index).copied().map_or(0, u64::from);
+                let begin = tick(0) | (tick(1) << 32);
+                let end = tick(2) | (tick(3) << 32);
+                let nanos = end.saturating_sub(begin) as f64 * f64::from(shared.queue.get_timestamp_period());
+                if nanos > 0.0 { Duration::from_nanos(nanos as u64) } else { wall }
+            }
+            None => wall,
+        };
+        Ok(RunStats { kernel_time })
+    }
+}
+
+fn bytemuck_words(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|word| word.to_le_bytes()).collect()
+}
+
+/// Maps a `MAP_READ` buffer and copies its bytes out.
+fn read_bytes(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u8>> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    buffer.map_async(wgpu::MapMode::Read, .., move |result| {
+        let _ = sender.send(result);
+    });
+    shared
+        .device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|error| RuntimeError::Device(format!("waiting for the GPU: {error}")))?;
+    let mapped =
+        receiver.recv().map_err(|_| RuntimeError::Device("a buffer map never completed".to_string()))?;
+    mapped.map_err(|error| {
+        let lost = shared.take_uncaptured().unwrap_or_default();
+        RuntimeError::Device(format!("reading results back: {error} {lost}"))
+    })?;
+    let bytes = buffer
+        .get_mapped_range(..)
+        .map_err(|error| RuntimeError::Device(format!("reading results back: {error}")))?
+        .to_vec();
+    buffer.unmap();
+    Ok(bytes)
+}
+
+fn read_words(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u32>> {
+    let bytes = read_bytes(shared, buffer)?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_grid;
+
+    #[test]
+    fn large_grids_split_into_chunks_within_the_limit() {
+        let chunks = split_grid([70000, 2, 1], 65535);
+        assert_eq!(chunks.len(), 2);
+        assert_eq!(chunks[0], ([0, 0, 0], [65535, 2, 1]));
+        assert_eq!(chunks[1], ([65535, 0, 0], [4465, 2, 1]));
+        assert_eq!(split_grid([3, 5, 131071], 65535).len(), 3);
+        let total: u64 =
+            chunks.iter().map(|(_, n)| u64::from(n[0]) * u64::from(n[1]) * u64::from(n[2])).sum();
+        assert_eq!(total, 140000);
+    }
+}

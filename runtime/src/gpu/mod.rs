@@ -1,0 +1,175 @@
+//! The GPU device: kernels compiled to WGSL (validated by naga) and run through wgpu on Vulkan, Metal
+//! or DX12 — including Mesa's lavapipe software Vulkan driver on machines without a GPU.
+//!
+//! Every wgpu call that can fail runs inside error scopes, and uncaptured errors are recorded instead of
+//! panicking, so validation errors, out-of-memory and device loss come back as [`RuntimeError`]s.
+
+mod adapter;
+mod grid;
+mod launch;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use tilevm_compiler::backend::wgsl::{self, GpuCaps};
+use tilevm_vm::ir::Kernel;
+
+use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
+
+pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
+
+/// A wgpu device opened on one adapter, with a cache of compiled pipelines.
+pub struct GpuDevice {
+    shared: Rc<Shared>,
+}
+
+/// What compiled kernels share with their device.
+struct Shared {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    summary: AdapterSummary,
+    caps: GpuCaps,
+    limits: wgpu::Limits,
+    timestamps: bool,
+    /// Errors nobody captured in a scope (wgpu would otherwise panic), and the device-lost reason.
+    uncaptured: Arc<Mutex<Vec<String>>>,
+    /// Compiled pipelines keyed by WGSL text: the same kernel and specialisation compile once.
+    pipelines: Mutex<HashMap<String, Rc<launch::Pipeline>>>,
+}
+
+impl std::fmt::Debug for GpuDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuDevice").field("adapter", &self.shared.summary.name).finish()
+    }
+}
+
+impl GpuDevice {
+    /// Opens the preferred adapter, or the one whose name or backend contains `adapter` (or
+    /// `$TILEVM_ADAPTER`).
+    ///
+    /// # Errors
+    /// `Unsupported` when there is no (matching) adapter, `Device` when the device cannot be created.
+    pub fn open(adapter: Option<&str>) -> RuntimeResult<GpuDevice> {
+        let instance = adapter::instance();
+        let chosen = adapter::choose(&instance, adapter)?;
+        let summary = adapter::summary(&chosen);
+        let features = chosen.features() & adapter::wanted_features();
+        let limits = chosen.limits();
+        let descriptor = wgpu::DeviceDescriptor {
+            label: Some("tilevm"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) = pollster::block_on(chosen.request_device(&descriptor))
+            .map_err(|error| RuntimeError::Device(format!("cannot open {}: {error}", summary.name)))?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&uncaptured);
+        device.on_uncaptured_error(Arc::new(move |error: wgpu::Error| {
+            if let Ok(mut errors) = sink.lock() {
+                errors.push(error.to_string());
+            }
+        }));
+        let lost = Arc::clone(&uncaptured);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut errors) = lost.lock() {
+                errors.push(format!("device lost ({reason:?}): {message}"));
+            }
+        });
+        let info = chosen.get_info();
+        let caps = GpuCaps {
+            has_f16: features.contains(wgpu::Features::SHADER_F16),
+            subgroup_size: features.contains(wgpu::Features::SUBGROUP).then_some(info.subgroup_min_size),
+            max_shared_bytes: limits.max_compute_workgroup_storage_size,
+            max_workgroup_threads: limits
+                .max_compute_invocations_per_workgroup
+                .min(limits.max_compute_workgroup_size_x),
+            max_storage_buffers: limits.max_storage_buffers_per_shader_stage,
+        };
+        Ok(GpuDevice {
+            shared: Rc::new(Shared {
+                device,
+                queue,
+                summary,
+                caps,
+                limits,
+                timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+                uncaptured,
+                pipelines: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The capabilities code generation targets.
+    pub fn caps(&self) -> GpuCaps {
+        self.shared.caps
+    }
+
+    /// The adapter this device runs on.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.shared.summary
+    }
+
+    /// The number of distinct pipelines compiled so far.
+    pub fn cached_pipelines(&self) -> usize {
+        self.shared.pipelines.lock().map(|pipelines| pipelines.len()).unwrap_or(0)
+    }
+}
+
+impl Device for GpuDevice {
+    fn backend(&self) -> Backend {
+        Backend::Gpu
+    }
+
+    fn name(&self) -> String {
+        format!("{} ({})", self.shared.summary.name, self.shared.summary.backend)
+    }
+
+    fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
+        let compiled =
+            wgsl::compile(kernel, &self.shared.caps).map_err(|error| self.shared.compile_error(error))?;
+        let cached =
+            self.shared.pipelines.lock().ok().and_then(|pipelines| pipelines.get(&compiled.source).cloned());
+        let pipeline = match cached {
+            Some(pipeline) => pipeline,
+            None => {
+                let pipeline = Rc::new(launch::Pipeline::new(&self.shared, &compiled)?);
+                if let Ok(mut pipelines) = self.shared.pipelines.lock() {
+                    pipelines.insert(compiled.source.clone(), Rc::clone(&pipeline));
+                }
+                pipeline
+            }
+        };
+        Ok(Box::new(launch::GpuKernel::new(Rc::clone(&self.shared), kernel.clone(), pipeline)))
+    }
+}
+
+impl Shared {
+    fn device_name(&self) -> String {
+        format!("{} ({})", self.summary.name, self.summary.backend)
+    }
+
+    fn compile_error(&self, error: wgsl::Error) -> RuntimeError {
+        let device = self.device_name();
+        match error {
+            wgsl::Error::Unsupported { what, kernel } => {
+                RuntimeError::Unsupported { device, what: format!("kernel `{kernel}`: {what}") }
+            }
+            wgsl::Error::Limit { what, kernel } => {
+                RuntimeError::Limit { device, what: format!("kernel `{kernel}`: {what}") }
+            }
+            wgsl::Error::Malformed { .. } => RuntimeError::InvalidLaunch(error.to_string()),
+            other => RuntimeError::Internal(other.to_string()),
+        }
+    }
+
+    /// Takes the errors recorded outside error scopes.
+    fn take_uncaptured(&self) -> Option<String> {
+        let mut errors = self.uncaptured.lock().ok()?;
+        if errors.is_empty() {
+            return None;
+        }
+        Some(std::mem::take(&mut *errors).join("\n"))
+    }
+}

@@ -1,0 +1,84 @@
+//! Shared helpers of the GPU tests: the skip-or-fail policy, and small kernel builders.
+#![allow(dead_code)]
+
+use tilevm::runtime::GpuDevice;
+use tilevm::vm::DataType;
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, RegisterLayout, Rounding};
+
+/// The GPU to test on. Without an adapter the test is skipped with a printed reason, unless
+/// `TILEVM_REQUIRE_GPU=1`, under which a missing adapter fails the test.
+pub fn gpu_device() -> Option<GpuDevice> {
+    match GpuDevice::open(None) {
+        Ok(device) => Some(device),
+        Err(error) => {
+            let required = std::env::var("TILEVM_REQUIRE_GPU").is_ok_and(|value| value == "1");
+            assert!(!required, "TILEVM_REQUIRE_GPU=1 but no GPU is usable: {error}");
+            eprintln!("skipping GPU test: {error}");
+            None
+        }
+    }
+}
+
+/// Elements per block of the streaming kernels: 64 threads holding 4 consecutive elements each.
+pub const BLOCK: usize = 256;
+
+/// The streaming layout: thread t holds elements 4t..4t+4.
+pub fn stream_layout() -> RegisterLayout {
+    RegisterLayout::new(vec![BLOCK], vec![64, 4], vec![0], vec![1]).expect("a valid layout")
+}
+
+/// `dst[i] = cast(src[i])` for `i < n`, over a 1-D grid of `BLOCK`-element blocks.
+pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
+    let mut builder = KernelBuilder::new("cast", 64);
+    let n = builder.scalar_param("n", DataType::I32);
+    let src = builder.global_param("src", from, false);
+    let dst = builder.global_param("dst", to, true);
+    builder.grid(vec![Expr::binary(
+        BinaryOp::Div,
+        Expr::binary(BinaryOp::Add, n.clone(), Expr::i32(BLOCK as i32 - 1)),
+        Expr::i32(BLOCK as i32),
+    )]);
+    let src_view = builder.view_global("src", src, from, vec![n.clone()], vec![Expr::i32(1)], Expr::i32(0));
+    let dst_view = builder.view_global("dst", dst, to, vec![n], vec![Expr::i32(1)], Expr::i32(0));
+    let offset = builder.let_var(
+        "offset",
+        Expr::binary(BinaryOp::Mul, Expr::block_index(0).cast(DataType::I32), Expr::i32(BLOCK as i32)),
+    );
+    let input = builder.tile("input", from, stream_layout());
+    let output = builder.tile("output", to, stream_layout());
+    builder.inst(Inst::LoadGlobal {
+        dst: input,
+        src: src_view,
+        offsets: vec![offset.clone()],
+        dims: vec![0],
+    });
+    builder.inst(Inst::Cast { dst: output, src: input, rounding });
+    builder.inst(Inst::StoreGlobal { dst: dst_view, src: output, offsets: vec![offset], dims: vec![0] });
+    builder.finish()
+}
+
+/// Packs `codes` of `bits` bits into a little-endian bit stream.
+pub fn pack(codes: &[u32], bits: u32) -> Vec<u8> {
+    let mut bytes = vec![0u8; (codes.len() * bits as usize).div_ceil(8)];
+    for (index, &code) in codes.iter().enumerate() {
+        for bit in 0..bits {
+            if code >> bit & 1 == 1 {
+                let position = index * bits as usize + bit as usize;
+                bytes[position / 8] |= 1 << (position % 8);
+            }
+        }
+    }
+    bytes
+}
+
+/// Unpacks `count` codes of `bits` bits.
+pub fn unpack(bytes: &[u8], bits: u32, count: usize) -> Vec<u32> {
+    (0..count)
+        .map(|index| {
+            (0..bits).fold(0u32, |code, bit| {
+                let position = index * bits as usize + bit as usize;
+                code | (u32::from(bytes[position / 8] >> (position % 8) & 1) << bit)
+            })
+        })
+        .collect()
+}
