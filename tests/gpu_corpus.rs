@@ -4,13 +4,11 @@
 
 mod gpu_common;
 
-use half::{bf16, f16};
 use tilevm::compiler::backend::wgsl::{self, GpuCaps};
 use tilevm::runtime::{Device, KernelArg, RuntimeError};
-use tilevm::vm::DataType;
-use tilevm::vm::corpus::{CorpusCase, Tolerance, generate_corpus};
+use tilevm::vm::corpus::generate_corpus;
 use tilevm::vm::interp;
-use tilevm::vm::ir::{ElementwiseOp, Inst, Kernel, ParamKind, Stmt, StmtKind, TernaryOp};
+use tilevm::vm::ir::{ElementwiseOp, Inst, Kernel, Stmt, StmtKind, TernaryOp};
 
 const SEED: u64 = 7;
 const CASES: usize = 120;
@@ -36,19 +34,8 @@ fn every_corpus_kernel_translates_to_valid_wgsl() {
 
 /// Why a mismatch with the interpreter is known today, if it is.
 ///
-/// FIXME(dtype): the interpreter still converts minifloats with stand-in codecs (see
-/// `vm/src/interp/codec.rs`) that disagree with ml_dtypes on NaN codes and integer conversions; the GPU's
-/// minifloat codecs are checked against the ml_dtypes golden vectors in `gpu_casts.rs` instead.
 /// FIXME(fma): WGSL's `fma` may round twice (lavapipe does), while the IR asks for one rounding.
 fn known_mismatch(kernel: &Kernel) -> Option<&'static str> {
-    let is_minifloat = |dtype: DataType| {
-        dtype.is_float() && dtype != DataType::F32 && dtype != DataType::F16 && dtype != DataType::BF16
-    };
-    let tiles = kernel.tiles.iter().map(|tile| tile.dtype);
-    let views = kernel.globals.iter().map(|view| view.dtype);
-    if tiles.chain(views).any(is_minifloat) {
-        return Some("minifloat codecs of the interpreter are stand-ins");
-    }
     fn uses_fma(body: &[Stmt]) -> bool {
         body.iter().any(|stmt| match &stmt.kind {
             StmtKind::Inst(Inst::Elementwise { op: ElementwiseOp::Ternary(TernaryOp::Fma), .. }) => true,
@@ -60,58 +47,11 @@ fn known_mismatch(kernel: &Kernel) -> Option<&'static str> {
     uses_fma(&kernel.body).then_some("WGSL fma may round twice")
 }
 
-fn output_dtype(case: &CorpusCase, index: usize) -> Option<DataType> {
-    match case.kernel.params.get(index)?.kind {
-        ParamKind::Global { dtype, .. } => Some(dtype),
-        ParamKind::Scalar { .. } => None,
-    }
-}
-
-/// Decodes the `index`-th element of a float output for tolerance checks.
-fn decode(dtype: DataType, bytes: &[u8], index: usize) -> Option<f64> {
-    let bits = dtype.bits() as usize;
-    let start = index * bits / 8;
-    let slice = bytes.get(start..start + bits / 8)?;
-    Some(match dtype {
-        DataType::F32 => f64::from(f32::from_le_bytes(slice.try_into().ok()?)),
-        DataType::F16 => f64::from(f16::from_le_bytes(slice.try_into().ok()?).to_f32()),
-        DataType::BF16 => f64::from(bf16::from_le_bytes(slice.try_into().ok()?).to_f32()),
-        _ => return None,
-    })
-}
-
-fn compare(case: &CorpusCase, index: usize, actual: &[u8], expected: &[u8]) -> Result<(), String> {
-    if actual == expected {
-        return Ok(());
-    }
-    let first_difference = actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
-    let mismatch = || format!("{}: output {index} differs from byte {first_difference}", case.name);
-    match case.tolerance {
-        Tolerance::Exact => Err(mismatch()),
-        Tolerance::Close { abs, rel } => {
-            let dtype = output_dtype(case, index).ok_or_else(mismatch)?;
-            let count = expected.len() * 8 / dtype.bits() as usize;
-            for element in 0..count {
-                let (Some(a), Some(e)) = (decode(dtype, actual, element), decode(dtype, expected, element))
-                else {
-                    return Err(mismatch());
-                };
-                let close = (a - e).abs() <= abs + rel * e.abs() || (a.is_nan() && e.is_nan());
-                if !close {
-                    return Err(format!("{}: output {index} element {element}: {a} vs {e}", case.name));
-                }
-            }
-            Ok(())
-        }
-    }
-}
-
 #[test]
 fn corpus_runs_on_the_gpu_and_matches_the_interpreter() {
     let Some(device) = gpu_common::gpu_device() else { return };
     let mut failures = Vec::new();
     let mut compared = 0;
-    let mut interpreter_missing = 0;
     let mut known = Vec::new();
     for case in generate_corpus(SEED, CASES) {
         let compiled = match device.compile(&case.kernel) {
@@ -128,15 +68,15 @@ fn corpus_runs_on_the_gpu_and_matches_the_interpreter() {
             continue;
         }
         let mut reference: Vec<KernelArg> = case.args.clone();
-        if interp::run_kernel(&case.kernel, &mut reference).is_err() {
-            interpreter_missing += 1;
+        if let Err(error) = interp::run_kernel(&case.kernel, &mut reference) {
+            failures.push(format!("{}: the interpreter failed: {error}", case.name));
             continue;
         }
         compared += 1;
         for &index in &case.outputs {
             if let (KernelArg::Buffer(actual), KernelArg::Buffer(expected)) =
                 (&gpu_args[index], &reference[index])
-                && let Err(message) = compare(&case, index, actual, expected)
+                && let Err(message) = case.compare_output(index, actual, expected)
             {
                 match known_mismatch(&case.kernel) {
                     Some(reason) => known.push(format!("{message} (known: {reason})")),
@@ -147,9 +87,6 @@ fn corpus_runs_on_the_gpu_and_matches_the_interpreter() {
     }
     if !known.is_empty() {
         eprintln!("{} known mismatches:\n{}", known.len(), known.join("\n"));
-    }
-    if interpreter_missing > 0 {
-        eprintln!("{interpreter_missing} corpus cases ran on the GPU but the interpreter could not run them");
     }
     assert!(
         failures.is_empty(),

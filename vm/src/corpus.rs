@@ -65,6 +65,51 @@ pub enum Tolerance {
     },
 }
 
+impl CorpusCase {
+    /// Checks a backend's bytes of output `index` (an index into `args`) against the interpreter's, within
+    /// the case's tolerance. NaN matches NaN whatever its payload.
+    ///
+    /// # Errors
+    /// A message naming the case, the output and the first element that differs.
+    pub fn compare_output(&self, index: usize, actual: &[u8], expected: &[u8]) -> Result<(), String> {
+        if actual == expected {
+            return Ok(());
+        }
+        let first_byte = actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
+        let mismatch = || format!("{}: output {index} differs from byte {first_byte}", self.name);
+        let dtype = match self.kernel.params.get(index).map(|param| &param.kind) {
+            Some(crate::ir::ParamKind::Global { dtype, .. }) => *dtype,
+            _ => return Err(mismatch()),
+        };
+        if actual.len() != expected.len() {
+            return Err(format!(
+                "{}: output {index} has {} bytes, not {}",
+                self.name,
+                actual.len(),
+                expected.len()
+            ));
+        }
+        let (Tolerance::Close { abs, rel }, Some(float)) = (self.tolerance, dtype.as_float()) else {
+            return Err(mismatch());
+        };
+        let bits = dtype.bits();
+        let count = expected.len() as u64 * 8 / u64::from(bits);
+        for element in 0..count {
+            let decode = |bytes: &[u8]| {
+                float.decode_f64(crate::packing::read_bits(bytes, element * u64::from(bits), bits) as u32)
+            };
+            let (got, want) = (decode(actual), decode(expected));
+            let close = (got - want).abs() <= abs + rel * want.abs()
+                || (got.is_nan() && want.is_nan())
+                || got == want;
+            if !close {
+                return Err(format!("{}: output {index} element {element}: {got} vs {want}", self.name));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Generates `count` cases, deterministically for `seed`, cycling through every template.
 pub fn generate_corpus(seed: u64, count: usize) -> Vec<CorpusCase> {
     let mut cases = Vec::with_capacity(count);
