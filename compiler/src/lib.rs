@@ -2,4 +2,6 @@
 //! code generators. It does no I/O: source text goes in, IR or target text comes out.
 #![warn(missing_docs)]
 
+pub mod backend;
+
 pub use tilevm_vm as vm;

@@ -1,0 +1,3 @@
+//! Code generators: VM IR to target code.
+
+pub mod clif;
