@@ -1,10 +1,12 @@
 //! tilevm runtime: devices (wgpu GPU, Cranelift CPU, the reference interpreter), buffers, the compiled
 //! kernel cache, launch and timing. The only crate that touches devices.
 
+pub mod cpu;
 mod device;
 mod error;
 mod interp_device;
 
+pub use cpu::CpuDevice;
 pub use device::{Backend, CompiledKernel, Device, RunStats};
 pub use error::{RuntimeError, RuntimeResult};
 pub use interp_device::InterpreterDevice;

@@ -50,6 +50,8 @@ pub const STATUS_OK: i32 = 0;
 pub const STATUS_ZERO_STEP: i32 = 1;
 /// A helper was asked for something it cannot do (a cast the runtime does not know).
 pub const STATUS_HELPER_FAILED: i32 = 2;
+/// A shared-tile window or register slice left its tile.
+pub const STATUS_WINDOW_OUT_OF_RANGE: i32 = 3;
 /// `Assert` number `i` (in the order the lowerer met them) failed: status `STATUS_ASSERT_BASE + i`.
 pub const STATUS_ASSERT_BASE: i32 = 16;
 

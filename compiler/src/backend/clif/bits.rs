@@ -204,10 +204,14 @@ impl<'a> ClifLowerer<'a> {
             // The element-offset range over this dimension: start*stride + [0, extent-1]*stride.
             let stride = self.wide(access.strides[d]);
             let first = self.builder.ins().imul(start_wide, stride);
-            let last_coord = self.builder.ins().iadd_imm_s(start_wide, extent - 1);
-            let last = self.builder.ins().imul(last_coord, stride);
-            let smaller = self.builder.ins().smin(first, last);
-            let larger = self.builder.ins().smax(first, last);
+            let span = self.builder.ins().imul_imm_s(stride, extent - 1);
+            // min(0, span) and max(0, span) by the sign mask (Cranelift has no i128 smin/smax, and its
+            // optimiser turns compare-and-select back into them).
+            let negative = self.builder.ins().sshr_imm_u(span, 127);
+            let below_zero = self.builder.ins().band(span, negative);
+            let above_zero = self.builder.ins().band_not(span, negative);
+            let smaller = self.builder.ins().iadd(first, below_zero);
+            let larger = self.builder.ins().iadd(first, above_zero);
             low = self.builder.ins().iadd(low, smaller);
             high = self.builder.ins().iadd(high, larger);
         }

@@ -11,14 +11,12 @@ use cranelift_codegen::ir::{InstBuilder, Type, Value, types};
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{ElementwiseOp, Expr, Inst, Operand, ReduceOp, SharedId, TileId};
 
-use super::abi;
 use super::exprs::{Family, family};
 use super::frame::{element_count, slot_type};
 use super::lowerer::{ClifLowerer, mem};
 use super::{ClifError, ClifResult};
 
-/// Status returned when a shared-tile window or a register slice leaves its tile.
-pub const STATUS_WINDOW_OUT_OF_RANGE: i32 = 3;
+use super::abi::STATUS_WINDOW_OUT_OF_RANGE;
 
 /// Where a tile's elements are: a scratch byte offset, the element dtype and the logical shape.
 #[derive(Clone, Debug)]
