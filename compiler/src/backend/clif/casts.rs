@@ -27,7 +27,8 @@ use super::{ClifError, ClifResult};
 pub(super) fn clif_codec_handles(float: FloatType) -> bool {
     let e = i32::from(float.exponent_bits);
     let m = i32::from(float.mantissa_bits);
-    let top_exponent = (1 << e) - 1;
+    // IEEE formats spend the all-ones exponent on inf and NaN.
+    let top_exponent = (1 << e) - if float.nan == NanEncoding::Ieee { 2 } else { 1 };
     float.signed
         && (1..=8).contains(&e)
         && (1..=23).contains(&m)
