@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod layout;
+
 /// A command's failure, mapped to an exit status at the edge.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -13,6 +15,7 @@ pub enum CliError {
     #[error("{0}")]
     Input(String),
     /// A check that ran and failed (the report has been printed already): exit status 1.
+    #[allow(dead_code)] // No subcommand runs checks yet.
     #[error("{0}")]
     CheckFailed(String),
 }
@@ -28,7 +31,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
+    Layout(layout::LayoutArgs),
+}
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
 pub fn main() -> ExitCode {
@@ -39,7 +45,9 @@ pub fn main() -> ExitCode {
             return if error.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    let result: CliResult = match cli.command {};
+    let result: CliResult = match cli.command {
+        Command::Layout(args) => layout::run(&args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Input(message)) => {

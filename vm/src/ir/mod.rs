@@ -36,5 +36,5 @@ pub use kernel::{
     StmtKind, TileDecl, TileId, VarDecl, VarId,
 };
 
-pub use crate::layout::RegisterLayout;
-pub use pending::{Rounding, SharedLayout};
+pub use crate::layout::{RegisterLayout, SharedLayout};
+pub use pending::Rounding;
