@@ -10,7 +10,7 @@ use tilevm::vm::dtype::IntType;
 use tilevm::vm::ir::{
     BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, Rounding,
 };
-use tilevm::vm::layout::RegisterLayout;
+use tilevm::vm::layout;
 
 const U4: DataType = DataType::Int(IntType { signed: false, bits: 4 });
 const I3: DataType = DataType::Int(IntType { signed: true, bits: 3 });
@@ -63,7 +63,7 @@ fn binary_i32(op: BinaryOp, a: &[i32], b: &[i32]) -> Vec<i32> {
     let mut builder = KernelBuilder::new("binary", 1);
     let params: Vec<_> = ["a", "b", "c"].iter().map(|name| builder.global_param(name, DataType::I32, *name == "c")).collect();
     builder.grid(vec![Expr::u32(1)]);
-    let layout = RegisterLayout::local(&[BLOCK as usize]);
+    let layout = layout::local(&[BLOCK as usize]).unwrap();
     let mut tiles = Vec::new();
     for (i, &param) in params.iter().enumerate() {
         let view = builder.view_global("v", param, DataType::I32, vec![Expr::u32(BLOCK)], vec![Expr::u32(1)], Expr::u32(0));
@@ -124,10 +124,10 @@ fn dot_and_reduce_match_plain_loops() {
     let b_view = builder.view_global("b", b_param, DataType::F32, vec![u(k), u(n)], vec![u(n), u(1)], u(0));
     let c_view = builder.view_global("c", c_param, DataType::F32, vec![u(m), u(n)], vec![u(n), u(1)], u(0));
     let r_view = builder.view_global("r", r_param, DataType::F32, vec![u(m)], vec![u(1)], u(0));
-    let a = builder.tile("a", DataType::F32, RegisterLayout::local(&[m, k]));
-    let b = builder.tile("b", DataType::F32, RegisterLayout::local(&[k, n]));
-    let c = builder.tile("c", DataType::F32, RegisterLayout::local(&[m, n]));
-    let r = builder.tile("r", DataType::F32, RegisterLayout::local(&[m]));
+    let a = builder.tile("a", DataType::F32, layout::local(&[m, k]).unwrap());
+    let b = builder.tile("b", DataType::F32, layout::local(&[k, n]).unwrap());
+    let c = builder.tile("c", DataType::F32, layout::local(&[m, n]).unwrap());
+    let r = builder.tile("r", DataType::F32, layout::local(&[m]).unwrap());
     builder.inst(Inst::LoadGlobal { dst: a, src: a_view, offsets: vec![u(0), u(0)], dims: vec![0, 1] });
     builder.inst(Inst::LoadGlobal { dst: b, src: b_view, offsets: vec![u(0), u(0)], dims: vec![0, 1] });
     builder.inst(Inst::AllocRegister { dst: c, init: Some(Expr::f32(0.5)) });
@@ -170,9 +170,9 @@ fn view_reinterprets_u8_as_u4_pairs() {
     builder.grid(vec![Expr::u32(1)]);
     let src_view = builder.view_global("s", src, DataType::U8, vec![Expr::u32(16)], vec![Expr::u32(1)], Expr::u32(0));
     let dst_view = builder.view_global("d", dst, DataType::U8, vec![Expr::u32(32)], vec![Expr::u32(1)], Expr::u32(0));
-    let bytes = builder.tile("bytes", DataType::U8, RegisterLayout::local(&[16]));
-    let nibbles = builder.tile("nibbles", U4, RegisterLayout::local(&[32]));
-    let widened = builder.tile("widened", DataType::U8, RegisterLayout::local(&[32]));
+    let bytes = builder.tile("bytes", DataType::U8, layout::local(&[16]).unwrap());
+    let nibbles = builder.tile("nibbles", U4, layout::local(&[32]).unwrap());
+    let widened = builder.tile("widened", DataType::U8, layout::local(&[32]).unwrap());
     builder.inst(Inst::LoadGlobal { dst: bytes, src: src_view, offsets: vec![Expr::u32(0)], dims: vec![0] });
     builder.inst(Inst::View { dst: nibbles, src: bytes });
     builder.inst(Inst::Cast { dst: widened, src: nibbles, rounding: Rounding::NearestEven });
@@ -205,7 +205,7 @@ fn adversarial_copy(shape: [i64; 2], strides: [i64; 2], offset: i64, tile_offset
     };
     let src_view = make_view(&mut builder, src);
     let dst_view = make_view(&mut builder, dst);
-    let tile = builder.tile("t", U4, RegisterLayout::local(&[4, 4]));
+    let tile = builder.tile("t", U4, layout::local(&[4, 4]).unwrap());
     let offsets = vec![i64c(tile_offset[0]), i64c(tile_offset[1])];
     builder.inst(Inst::LoadGlobal { dst: tile, src: src_view, offsets: offsets.clone(), dims: vec![0, 1] });
     builder.inst(Inst::StoreGlobal { dst: dst_view, src: tile, offsets, dims: vec![0, 1] });

@@ -5,7 +5,7 @@
 use tilevm::runtime::{CpuDevice, Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, Rounding};
-use tilevm::vm::layout::RegisterLayout;
+use tilevm::vm::layout;
 
 /// Elements per block of the map kernels.
 pub const BLOCK: u32 = 64;
@@ -25,7 +25,7 @@ pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
     let src_view = builder.view_global("src", src, from, vec![n.clone()], vec![Expr::u32(1)], Expr::u32(0));
     let dst_view = builder.view_global("dst", dst, to, vec![n], vec![Expr::u32(1)], Expr::u32(0));
     let start = Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(BLOCK));
-    let layout = RegisterLayout::local(&[BLOCK as usize]);
+    let layout = layout::local(&[BLOCK as usize]).unwrap();
     let input = builder.tile("input", from, layout.clone());
     let output = builder.tile("output", to, layout);
     builder.inst(Inst::LoadGlobal { dst: input, src: src_view, offsets: vec![start.clone()], dims: vec![0] });

@@ -152,7 +152,10 @@ fn stream_positions(layout: &RegisterLayout, shape: &[usize]) -> ClifResult<Vec<
     let mut positions = Vec::with_capacity(threads * locals);
     for thread in 0..threads {
         for local in 0..locals {
-            positions.push(linearize(&layout.map(thread, local), shape));
+            let index = layout
+                .map(thread, local)
+                .map_err(|error| ClifError::Malformed(format!("register layout: {error}")))?;
+            positions.push(linearize(&index, shape));
         }
     }
     Ok(positions)
@@ -171,7 +174,11 @@ fn is_thread_major(layout: &RegisterLayout) -> bool {
     if threads.saturating_mul(locals) != elements || elements > MAX_UNROLLED_ELEMENTS * 16 {
         return false;
     }
-    (0..threads).all(|thread| (0..locals).all(|local| linearize(&layout.map(thread, local), &shape) == thread * locals + local))
+    (0..threads).all(|thread| {
+        (0..locals).all(|local| {
+            layout.map(thread, local).is_ok_and(|index| linearize(&index, &shape) == thread * locals + local)
+        })
+    })
 }
 
 fn lcm(a: usize, b: usize) -> usize {
