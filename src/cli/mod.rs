@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod layout;
 
 /// A command's failure, mapped to an exit status at the edge.
@@ -32,6 +33,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a benchmark suite (`--suite gemv --backend cpu`) and compare it with the memory roofline.
+    Bench(bench::BenchArgs),
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
     Layout(layout::LayoutArgs),
 }
@@ -46,6 +49,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result: CliResult = match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Layout(args) => layout::run(&args),
     };
     match result {
