@@ -7,9 +7,7 @@ use cpu_support::{BLOCK, cast_kernel, pack, run, unpack};
 use tilevm::runtime::KernelArg;
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::IntType;
-use tilevm::vm::ir::{
-    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, Rounding,
-};
+use tilevm::vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, Rounding};
 use tilevm::vm::layout;
 
 const U4: DataType = DataType::Int(IntType { signed: false, bits: 4 });
@@ -39,7 +37,8 @@ fn i32_to_i3_stores_pack_neighbouring_elements_from_parallel_blocks() {
     let values: Vec<i32> = (0..n as i32).map(|i| (i * 5) % 11 - 5).collect();
     let input: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     let out_len = (n * 3).div_ceil(8);
-    let mut args = vec![KernelArg::Buffer(input), KernelArg::Buffer(vec![0; out_len]), KernelArg::Scalar(n as u64)];
+    let mut args =
+        vec![KernelArg::Buffer(input), KernelArg::Buffer(vec![0; out_len]), KernelArg::Scalar(n as u64)];
     run(&cast_kernel(DataType::I32, I3, Rounding::NearestEven), &mut args).unwrap();
     let KernelArg::Buffer(out) = &args[1] else { unreachable!() };
     let expected: Vec<u64> = values.iter().map(|&v| (v as u64) & 7).collect();
@@ -61,15 +60,28 @@ fn f32_to_int_saturates_and_maps_nan_to_zero() {
 /// `c = op(a, b)` on i32 vectors of length `BLOCK`.
 fn binary_i32(op: BinaryOp, a: &[i32], b: &[i32]) -> Vec<i32> {
     let mut builder = KernelBuilder::new("binary", 1);
-    let params: Vec<_> = ["a", "b", "c"].iter().map(|name| builder.global_param(name, DataType::I32, *name == "c")).collect();
+    let params: Vec<_> =
+        ["a", "b", "c"].iter().map(|name| builder.global_param(name, DataType::I32, *name == "c")).collect();
     builder.grid(vec![Expr::u32(1)]);
     let layout = layout::local(&[BLOCK as usize]).unwrap();
     let mut tiles = Vec::new();
     for (i, &param) in params.iter().enumerate() {
-        let view = builder.view_global("v", param, DataType::I32, vec![Expr::u32(BLOCK)], vec![Expr::u32(1)], Expr::u32(0));
+        let view = builder.view_global(
+            "v",
+            param,
+            DataType::I32,
+            vec![Expr::u32(BLOCK)],
+            vec![Expr::u32(1)],
+            Expr::u32(0),
+        );
         let tile = builder.tile("t", DataType::I32, layout.clone());
         if i < 2 {
-            builder.inst(Inst::LoadGlobal { dst: tile, src: view, offsets: vec![Expr::u32(0)], dims: vec![0] });
+            builder.inst(Inst::LoadGlobal {
+                dst: tile,
+                src: view,
+                offsets: vec![Expr::u32(0)],
+                dims: vec![0],
+            });
         }
         tiles.push((view, tile));
     }
@@ -78,7 +90,12 @@ fn binary_i32(op: BinaryOp, a: &[i32], b: &[i32]) -> Vec<i32> {
         op: ElementwiseOp::Binary(op),
         operands: vec![Operand::Tile(tiles[0].1), Operand::Tile(tiles[1].1)],
     });
-    builder.inst(Inst::StoreGlobal { dst: tiles[2].0, src: tiles[2].1, offsets: vec![Expr::u32(0)], dims: vec![0] });
+    builder.inst(Inst::StoreGlobal {
+        dst: tiles[2].0,
+        src: tiles[2].1,
+        offsets: vec![Expr::u32(0)],
+        dims: vec![0],
+    });
     let kernel = builder.finish();
     let to_bytes = |values: &[i32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
     let mut args = vec![
@@ -147,7 +164,9 @@ fn dot_and_reduce_match_plain_loops() {
     ];
     run(&kernel, &mut args).unwrap();
     let floats = |arg: &KernelArg| match arg {
-        KernelArg::Buffer(bytes) => bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<f32>>(),
+        KernelArg::Buffer(bytes) => {
+            bytes.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<f32>>()
+        }
         KernelArg::Scalar(_) => Vec::new(),
     };
     let c_out = floats(&args[2]);
@@ -155,7 +174,11 @@ fn dot_and_reduce_match_plain_loops() {
     for i in 0..m {
         for j in 0..n {
             let expected: f32 = 0.5 + (0..k).map(|l| a_values[i * k + l] * b_values[l * n + j]).sum::<f32>();
-            assert!((c_out[i * n + j] - expected).abs() < 1e-5, "c[{i},{j}] = {} != {expected}", c_out[i * n + j]);
+            assert!(
+                (c_out[i * n + j] - expected).abs() < 1e-5,
+                "c[{i},{j}] = {} != {expected}",
+                c_out[i * n + j]
+            );
         }
         let expected = a_values[i * k..(i + 1) * k].iter().copied().fold(f32::MIN, f32::max);
         assert_eq!(r_out[i], expected);
@@ -168,15 +191,22 @@ fn view_reinterprets_u8_as_u4_pairs() {
     let src = builder.global_param("src", DataType::U8, false);
     let dst = builder.global_param("dst", DataType::U8, true);
     builder.grid(vec![Expr::u32(1)]);
-    let src_view = builder.view_global("s", src, DataType::U8, vec![Expr::u32(16)], vec![Expr::u32(1)], Expr::u32(0));
-    let dst_view = builder.view_global("d", dst, DataType::U8, vec![Expr::u32(32)], vec![Expr::u32(1)], Expr::u32(0));
+    let src_view =
+        builder.view_global("s", src, DataType::U8, vec![Expr::u32(16)], vec![Expr::u32(1)], Expr::u32(0));
+    let dst_view =
+        builder.view_global("d", dst, DataType::U8, vec![Expr::u32(32)], vec![Expr::u32(1)], Expr::u32(0));
     let bytes = builder.tile("bytes", DataType::U8, layout::local(&[16]).unwrap());
     let nibbles = builder.tile("nibbles", U4, layout::local(&[32]).unwrap());
     let widened = builder.tile("widened", DataType::U8, layout::local(&[32]).unwrap());
     builder.inst(Inst::LoadGlobal { dst: bytes, src: src_view, offsets: vec![Expr::u32(0)], dims: vec![0] });
     builder.inst(Inst::View { dst: nibbles, src: bytes });
     builder.inst(Inst::Cast { dst: widened, src: nibbles, rounding: Rounding::NearestEven });
-    builder.inst(Inst::StoreGlobal { dst: dst_view, src: widened, offsets: vec![Expr::u32(0)], dims: vec![0] });
+    builder.inst(Inst::StoreGlobal {
+        dst: dst_view,
+        src: widened,
+        offsets: vec![Expr::u32(0)],
+        dims: vec![0],
+    });
     let kernel = builder.finish();
     let input: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
     let mut args = vec![KernelArg::Buffer(input.clone()), KernelArg::Buffer(vec![0; 32])];
@@ -187,7 +217,12 @@ fn view_reinterprets_u8_as_u4_pairs() {
 
 /// Loads a 4x4 u8 tile through a view with the given shape, strides and offset and stores it into the
 /// same view of a second buffer; returns both buffers' bytes after the run.
-fn adversarial_copy(shape: [i64; 2], strides: [i64; 2], offset: i64, tile_offset: [i64; 2]) -> (Vec<u8>, Vec<u8>) {
+fn adversarial_copy(
+    shape: [i64; 2],
+    strides: [i64; 2],
+    offset: i64,
+    tile_offset: [i64; 2],
+) -> (Vec<u8>, Vec<u8>) {
     let mut builder = KernelBuilder::new("adversarial", 1);
     let src = builder.global_param("src", U4, false);
     let dst = builder.global_param("dst", U4, true);
@@ -217,10 +252,13 @@ fn adversarial_copy(shape: [i64; 2], strides: [i64; 2], offset: i64, tile_offset
     (source, out.clone())
 }
 
+/// A view's shape, strides and offset, and the tile's offsets in it.
+type AdversarialCase = ([i64; 2], [i64; 2], i64, [i64; 2]);
+
 #[test]
 fn adversarial_offsets_never_touch_memory_outside_the_buffers() {
     // Huge, negative and overflowing strides and offsets: every access is masked, nothing is written.
-    let cases: [([i64; 2], [i64; 2], i64, [i64; 2]); 6] = [
+    let cases: [AdversarialCase; 6] = [
         ([4, 4], [i64::MAX, 1], 0, [0, 0]),
         ([4, 4], [4, 1], i64::MIN, [0, 0]),
         ([i64::MAX, i64::MAX], [i64::MAX / 2, i64::MAX / 3], i64::MAX, [0, 0]),
@@ -231,7 +269,10 @@ fn adversarial_offsets_never_touch_memory_outside_the_buffers() {
     for (shape, strides, offset, tile_offset) in cases {
         let (_, out) = adversarial_copy(shape, strides, offset, tile_offset);
         let expected_written = adversarial_expected(shape, strides, offset, tile_offset);
-        assert_eq!(out, expected_written, "shape {shape:?} strides {strides:?} offset {offset} at {tile_offset:?}");
+        assert_eq!(
+            out, expected_written,
+            "shape {shape:?} strides {strides:?} offset {offset} at {tile_offset:?}"
+        );
     }
 }
 
@@ -247,7 +288,8 @@ fn adversarial_expected(shape: [i64; 2], strides: [i64; 2], offset: i64, tile_of
             if (0..2).any(|d| index[d] < 0 || index[d] >= i128::from(shape[d])) {
                 continue;
             }
-            let element = i128::from(offset) + index[0] * i128::from(strides[0]) + index[1] * i128::from(strides[1]);
+            let element =
+                i128::from(offset) + index[0] * i128::from(strides[0]) + index[1] * i128::from(strides[1]);
             if (0..16).contains(&element) {
                 out[element as usize] = codes[element as usize];
             }

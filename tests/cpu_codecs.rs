@@ -44,7 +44,10 @@ fn is_nan_code(float: FloatType, code: u64) -> bool {
     let width = u32::from(float.exponent_bits) + u32::from(float.mantissa_bits);
     let magnitude = code & ((1 << width) - 1);
     match float.nan {
-        NanEncoding::Ieee => magnitude >> float.mantissa_bits == (1 << float.exponent_bits) - 1 && magnitude & ((1 << float.mantissa_bits) - 1) != 0,
+        NanEncoding::Ieee => {
+            magnitude >> float.mantissa_bits == (1 << float.exponent_bits) - 1
+                && magnitude & ((1 << float.mantissa_bits) - 1) != 0
+        }
         NanEncoding::Fn => magnitude == (1 << width) - 1,
         NanEncoding::Fnuz => code == 1 << width,
         NanEncoding::None => false,
@@ -70,7 +73,11 @@ fn decode_matches_the_golden_vectors() {
             .collect();
         let codes: Vec<u64> = rows.iter().map(|row| row.0).collect();
         let n = codes.len();
-        let mut args = vec![KernelArg::Buffer(pack(&codes, bits)), KernelArg::Buffer(vec![0; 4 * n]), KernelArg::Scalar(n as u64)];
+        let mut args = vec![
+            KernelArg::Buffer(pack(&codes, bits)),
+            KernelArg::Buffer(vec![0; 4 * n]),
+            KernelArg::Scalar(n as u64),
+        ];
         run(&cast_kernel(dtype, DataType::F32, Rounding::NearestEven), &mut args).unwrap();
         let KernelArg::Buffer(out) = &args[1] else { unreachable!() };
         for (i, (code, expected)) in rows.iter().enumerate() {
@@ -118,6 +125,11 @@ fn encode_matches_the_golden_vectors() {
                 mismatches.push(format!("{input:#010x} -> {got:#x}, expected {expected:?}"));
             }
         }
-        assert!(mismatches.is_empty(), "{name}: {} mismatches, first: {:?}", mismatches.len(), &mismatches[..mismatches.len().min(5)]);
+        assert!(
+            mismatches.is_empty(),
+            "{name}: {} mismatches, first: {:?}",
+            mismatches.len(),
+            &mismatches[..mismatches.len().min(5)]
+        );
     }
 }

@@ -22,7 +22,11 @@ fn f16_code(value: f32) -> u16 {
 fn f16_value(code: u16) -> f32 {
     let exponent = i32::from((code >> 10) & 0x1f);
     let mantissa = f32::from(code & 0x3ff);
-    let magnitude = if exponent == 0 { mantissa * 2f32.powi(-24) } else { (1.0 + mantissa / 1024.0) * 2f32.powi(exponent - 15) };
+    let magnitude = if exponent == 0 {
+        mantissa * 2f32.powi(-24)
+    } else {
+        (1.0 + mantissa / 1024.0) * 2f32.powi(exponent - 15)
+    };
     if code & 0x8000 != 0 { -magnitude } else { magnitude }
 }
 
@@ -33,10 +37,12 @@ fn gemv_matches_a_plain_reference_for_several_widths() {
         let dtype = DataType::Int(IntType { signed: false, bits });
         let kernel = gemv_a16wx(dtype, n, k, group).unwrap();
         let x: Vec<f32> = (0..k).map(|i| ((i * 7 % 17) as f32 - 8.0) / 8.0).collect();
-        let weights: Vec<u64> = (0..n * k).map(|i| u64::from(i.wrapping_mul(2654435761u32) >> 7) % (1 << bits)).collect();
+        let weights: Vec<u64> =
+            (0..n * k).map(|i| u64::from(i.wrapping_mul(2654435761u32) >> 7) % (1 << bits)).collect();
         let groups = k / group;
         let scales: Vec<f32> = (0..n * groups).map(|i| ((i % 5) as f32 + 1.0) / 16.0).collect();
-        let f16_bytes = |values: &[f32]| values.iter().flat_map(|&v| f16_code(v).to_le_bytes()).collect::<Vec<u8>>();
+        let f16_bytes =
+            |values: &[f32]| values.iter().flat_map(|&v| f16_code(v).to_le_bytes()).collect::<Vec<u8>>();
         let mut args = vec![
             KernelArg::Buffer(f16_bytes(&x)),
             KernelArg::Buffer(pack(&weights, u32::from(bits))),
@@ -47,10 +53,17 @@ fn gemv_matches_a_plain_reference_for_several_widths() {
         let KernelArg::Buffer(out) = &args[3] else { unreachable!() };
         for row in 0..n as usize {
             let expected: f32 = (0..k as usize)
-                .map(|col| x[col] * weights[row * k as usize + col] as f32 * scales[row * groups as usize + col / group as usize])
+                .map(|col| {
+                    x[col]
+                        * weights[row * k as usize + col] as f32
+                        * scales[row * groups as usize + col / group as usize]
+                })
                 .sum();
             let got = f16_value(u16::from_le_bytes([out[2 * row], out[2 * row + 1]]));
-            assert!((got - expected).abs() <= expected.abs() * 1e-3 + 1e-3, "u{bits} row {row}: {got} != {expected}");
+            assert!(
+                (got - expected).abs() <= expected.abs() * 1e-3 + 1e-3,
+                "u{bits} row {row}: {got} != {expected}"
+            );
         }
     }
 }

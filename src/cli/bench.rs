@@ -83,7 +83,8 @@ pub fn run(args: &BenchArgs) -> CliResult {
         compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
         let mut times = Vec::with_capacity(args.runs.max(1));
         for _ in 0..args.runs.max(1) {
-            let stats = compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
+            let stats =
+                compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
             times.push(stats.kernel_time.as_secs_f64());
         }
         times.sort_by(f64::total_cmp);
@@ -111,8 +112,10 @@ pub fn run(args: &BenchArgs) -> CliResult {
         records.push(record);
     }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&records).map_err(|error| CliError::Input(error.to_string()))?;
-        std::fs::write(path, text).map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
+        let text =
+            serde_json::to_string_pretty(&records).map_err(|error| CliError::Input(error.to_string()))?;
+        std::fs::write(path, text)
+            .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
     }
     Ok(())
 }
@@ -126,7 +129,8 @@ fn read_bandwidth(threads: usize) -> f64 {
     for _ in 0..5 {
         let start = Instant::now();
         let total: u64 = std::thread::scope(|scope| {
-            let handles: Vec<_> = buffer.chunks(chunk).map(|part| scope.spawn(move || sum_words(part))).collect();
+            let handles: Vec<_> =
+                buffer.chunks(chunk).map(|part| scope.spawn(move || sum_words(part))).collect();
             handles.into_iter().map(|handle| handle.join().unwrap_or(0)).fold(0u64, u64::wrapping_add)
         });
         let seconds = start.elapsed().as_secs_f64();

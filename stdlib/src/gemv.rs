@@ -7,7 +7,9 @@
 //! (one scale multiply per group, not per weight).
 
 use tilevm_vm::DataType;
-use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, Rounding, TernaryOp};
+use tilevm_vm::ir::{
+    BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, Rounding, TernaryOp,
+};
 use tilevm_vm::layout::{LayoutError, local};
 
 /// Output rows per block.
@@ -29,8 +31,22 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
     let y = builder.global_param("y", DataType::F16, true);
     builder.grid(vec![Expr::u32(n.div_ceil(ROWS as u32))]);
     let groups = k.div_ceil(group.max(1));
-    let x_view = builder.view_global("x", x, DataType::F16, vec![Expr::u32(k), Expr::u32(1)], vec![Expr::u32(1), Expr::u32(1)], Expr::u32(0));
-    let w_view = builder.view_global("w", w, weight_dtype, vec![Expr::u32(n), Expr::u32(k)], vec![Expr::u32(k), Expr::u32(1)], Expr::u32(0));
+    let x_view = builder.view_global(
+        "x",
+        x,
+        DataType::F16,
+        vec![Expr::u32(k), Expr::u32(1)],
+        vec![Expr::u32(1), Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let w_view = builder.view_global(
+        "w",
+        w,
+        weight_dtype,
+        vec![Expr::u32(n), Expr::u32(k)],
+        vec![Expr::u32(k), Expr::u32(1)],
+        Expr::u32(0),
+    );
     let s_view = builder.view_global(
         "scale",
         scale,
@@ -39,7 +55,14 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
         vec![Expr::u32(groups), Expr::u32(1)],
         Expr::u32(0),
     );
-    let y_view = builder.view_global("y", y, DataType::F16, vec![Expr::u32(n), Expr::u32(1)], vec![Expr::u32(1), Expr::u32(1)], Expr::u32(0));
+    let y_view = builder.view_global(
+        "y",
+        y,
+        DataType::F16,
+        vec![Expr::u32(n), Expr::u32(1)],
+        vec![Expr::u32(1), Expr::u32(1)],
+        Expr::u32(0),
+    );
     let column = local(&[ROWS, 1])?;
     let acc = builder.tile("acc", DataType::F32, column.clone());
     let part = builder.tile("part", DataType::F32, column.clone());
@@ -50,17 +73,33 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
     let w_values = builder.tile("w", DataType::F32, local(&[ROWS, group_len])?);
     let x_codes = builder.tile("x16", DataType::F16, local(&[group_len, 1])?);
     let x_values = builder.tile("x", DataType::F32, local(&[group_len, 1])?);
-    let row = builder.let_var("row", Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(ROWS as u32)));
+    let row =
+        builder.let_var("row", Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(ROWS as u32)));
     builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::f32(0.0)) });
     builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
         let g = Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group));
-        builder.inst(Inst::LoadGlobal { dst: w_codes, src: w_view, offsets: vec![row.clone(), k0.clone()], dims: vec![0, 1] });
+        builder.inst(Inst::LoadGlobal {
+            dst: w_codes,
+            src: w_view,
+            offsets: vec![row.clone(), k0.clone()],
+            dims: vec![0, 1],
+        });
         builder.inst(Inst::Cast { dst: w_values, src: w_codes, rounding: Rounding::NearestEven });
-        builder.inst(Inst::LoadGlobal { dst: x_codes, src: x_view, offsets: vec![k0, Expr::u32(0)], dims: vec![0, 1] });
+        builder.inst(Inst::LoadGlobal {
+            dst: x_codes,
+            src: x_view,
+            offsets: vec![k0, Expr::u32(0)],
+            dims: vec![0, 1],
+        });
         builder.inst(Inst::Cast { dst: x_values, src: x_codes, rounding: Rounding::NearestEven });
         builder.inst(Inst::AllocRegister { dst: part, init: Some(Expr::f32(0.0)) });
         builder.inst(Inst::Dot { dst: part, a: w_values, b: x_values, acc: part });
-        builder.inst(Inst::LoadGlobal { dst: s_codes, src: s_view, offsets: vec![row.clone(), g], dims: vec![0, 1] });
+        builder.inst(Inst::LoadGlobal {
+            dst: s_codes,
+            src: s_view,
+            offsets: vec![row.clone(), g],
+            dims: vec![0, 1],
+        });
         builder.inst(Inst::Cast { dst: s_values, src: s_codes, rounding: Rounding::NearestEven });
         builder.inst(Inst::Elementwise {
             dst: acc,
@@ -69,6 +108,11 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
         });
     });
     builder.inst(Inst::Cast { dst: y_codes, src: acc, rounding: Rounding::NearestEven });
-    builder.inst(Inst::StoreGlobal { dst: y_view, src: y_codes, offsets: vec![row, Expr::u32(0)], dims: vec![0, 1] });
+    builder.inst(Inst::StoreGlobal {
+        dst: y_view,
+        src: y_codes,
+        offsets: vec![row, Expr::u32(0)],
+        dims: vec![0, 1],
+    });
     Ok(builder.finish())
 }

@@ -35,10 +35,12 @@ pub(super) fn host_isa() -> Result<OwnedTargetIsa, RuntimeError> {
     let mut flags = settings::builder();
     let settings = [("opt_level", "speed"), ("use_colocated_libcalls", "false"), ("is_pic", "false")];
     for (name, value) in settings {
-        flags.set(name, value).map_err(|error| RuntimeError::Internal(format!("cranelift flag {name}: {error}")))?;
+        flags
+            .set(name, value)
+            .map_err(|error| RuntimeError::Internal(format!("cranelift flag {name}: {error}")))?;
     }
-    let isa_builder =
-        cranelift_native::builder().map_err(|error| RuntimeError::Unsupported { device: "cpu".into(), what: error.to_string() })?;
+    let isa_builder = cranelift_native::builder()
+        .map_err(|error| RuntimeError::Unsupported { device: "cpu".into(), what: error.to_string() })?;
     isa_builder.finish(settings::Flags::new(flags)).map_err(|error| RuntimeError::Internal(error.to_string()))
 }
 
@@ -64,10 +66,16 @@ pub(super) fn compile(kernel: &Kernel) -> Result<JitKernel, RuntimeError> {
     let internal = |error: cranelift_module::ModuleError| RuntimeError::Internal(format!("{error:?}"));
     // Helpers first, in `Helper::ALL` order, so that helper `h` is function id `h` (see `abi`).
     for helper in Helper::ALL {
-        module.declare_function(helper.symbol(), Linkage::Import, &helper.signature(call_conv)).map_err(internal)?;
+        module
+            .declare_function(helper.symbol(), Linkage::Import, &helper.signature(call_conv))
+            .map_err(internal)?;
     }
-    let kernel_id = module.declare_function("tilevm_kernel", Linkage::Local, &lowered.kernel_fn.signature).map_err(internal)?;
-    let grid_id = module.declare_function("tilevm_grid", Linkage::Local, &lowered.grid_fn.signature).map_err(internal)?;
+    let kernel_id = module
+        .declare_function("tilevm_kernel", Linkage::Local, &lowered.kernel_fn.signature)
+        .map_err(internal)?;
+    let grid_id = module
+        .declare_function("tilevm_grid", Linkage::Local, &lowered.grid_fn.signature)
+        .map_err(internal)?;
     let mut context = module.make_context();
     context.func = lowered.kernel_fn;
     module.define_function(kernel_id, &mut context).map_err(internal)?;
@@ -81,7 +89,10 @@ pub(super) fn compile(kernel: &Kernel) -> Result<JitKernel, RuntimeError> {
     // SAFETY: both functions were defined with exactly these signatures (`abi::kernel_signature` and
     // `abi::grid_signature`) under the host's default calling convention, which is `extern "C"`.
     let (kernel_fn, grid_fn) = unsafe {
-        (std::mem::transmute::<*const u8, KernelFn>(kernel_ptr), std::mem::transmute::<*const u8, GridFn>(grid_ptr))
+        (
+            std::mem::transmute::<*const u8, KernelFn>(kernel_ptr),
+            std::mem::transmute::<*const u8, GridFn>(grid_ptr),
+        )
     };
     Ok(JitKernel {
         _module: module,

@@ -58,14 +58,24 @@ impl CpuKernel {
     fn status_error(&self, status: i32) -> RuntimeError {
         let name = &self.kernel.name;
         match status {
-            abi::STATUS_ZERO_STEP => RuntimeError::KernelFailed(format!("kernel `{name}`: a for loop has step 0")),
-            abi::STATUS_HELPER_FAILED => RuntimeError::KernelFailed(format!("kernel `{name}`: a cast helper failed")),
-            abi::STATUS_WINDOW_OUT_OF_RANGE => RuntimeError::KernelFailed(format!("kernel `{name}`: a tile window leaves its tile")),
+            abi::STATUS_ZERO_STEP => {
+                RuntimeError::KernelFailed(format!("kernel `{name}`: a for loop has step 0"))
+            }
+            abi::STATUS_HELPER_FAILED => {
+                RuntimeError::KernelFailed(format!("kernel `{name}`: a cast helper failed"))
+            }
+            abi::STATUS_WINDOW_OUT_OF_RANGE => {
+                RuntimeError::KernelFailed(format!("kernel `{name}`: a tile window leaves its tile"))
+            }
             _ => {
                 let index = (status - abi::STATUS_ASSERT_BASE).max(0) as usize;
                 match self.compiled.assert_messages.get(index) {
-                    Some(message) => RuntimeError::KernelFailed(format!("kernel `{name}`: assertion failed: {message}")),
-                    None => RuntimeError::Internal(format!("kernel `{name}` returned unknown status {status}")),
+                    Some(message) => {
+                        RuntimeError::KernelFailed(format!("kernel `{name}`: assertion failed: {message}"))
+                    }
+                    None => {
+                        RuntimeError::Internal(format!("kernel `{name}` returned unknown status {status}"))
+                    }
                 }
             }
         }
@@ -106,9 +116,15 @@ impl CompiledKernel for CpuKernel {
                     let context = BlockContext { block_index: [x, y, z], grid_size: grid };
                     // SAFETY: the context and slots match the ABI, and `scratch` is 16-byte aligned and
                     // at least `scratch_bytes` long, private to this block for the call.
-                    let status = unsafe { kernel_fn(&context, slots.0.as_ptr(), scratch.as_mut_ptr().cast::<u8>()) };
+                    let status =
+                        unsafe { kernel_fn(&context, slots.0.as_ptr(), scratch.as_mut_ptr().cast::<u8>()) };
                     if status != abi::STATUS_OK {
-                        let _ = failure_ref.compare_exchange(abi::STATUS_OK, status, Ordering::Relaxed, Ordering::Relaxed);
+                        let _ = failure_ref.compare_exchange(
+                            abi::STATUS_OK,
+                            status,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        );
                         return;
                     }
                 }

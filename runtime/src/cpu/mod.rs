@@ -44,9 +44,13 @@ impl CpuDevice {
         let threads = match threads {
             Some(threads) => threads,
             None => match std::env::var(THREADS_ENV) {
-                Ok(text) => text.trim().parse::<usize>().ok().filter(|&count| count > 0).ok_or_else(|| {
-                    RuntimeError::InvalidLaunch(format!("{THREADS_ENV}={text:?} is not a positive number"))
-                })?,
+                Ok(text) => {
+                    text.trim().parse::<usize>().ok().filter(|&count| count > 0).ok_or_else(|| {
+                        RuntimeError::InvalidLaunch(format!(
+                            "{THREADS_ENV}={text:?} is not a positive number"
+                        ))
+                    })?
+                }
                 Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
             },
         }
@@ -72,7 +76,8 @@ impl CpuDevice {
     /// As [`Device::compile`].
     pub fn clif_text(kernel: &Kernel) -> RuntimeResult<String> {
         let isa = jit::host_isa()?;
-        let lowered = tilevm_compiler::backend::clif::lower_kernel(kernel, isa.frontend_config()).map_err(jit::lowering_error)?;
+        let lowered = tilevm_compiler::backend::clif::lower_kernel(kernel, isa.frontend_config())
+            .map_err(jit::lowering_error)?;
         Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
     }
 }

@@ -42,9 +42,19 @@ struct Access {
 
 impl<'a> ClifLowerer<'a> {
     /// `ViewGlobal`: evaluates the view's shape, strides and offset into its variables.
-    pub(super) fn view_global(&mut self, dst: GlobalId, shape: &[Expr], strides: &[Expr], offset: &Expr) -> ClifResult<()> {
+    pub(super) fn view_global(
+        &mut self,
+        dst: GlobalId,
+        shape: &[Expr],
+        strides: &[Expr],
+        offset: &Expr,
+    ) -> ClifResult<()> {
         if shape.len() != strides.len() || shape.is_empty() {
-            return Err(ClifError::Malformed(format!("view {dst} with {} extents and {} strides", shape.len(), strides.len())));
+            return Err(ClifError::Malformed(format!(
+                "view {dst} with {} extents and {} strides",
+                shape.len(),
+                strides.len()
+            )));
         }
         let existing = self.views.get(dst.index()).cloned().flatten();
         let vars = match existing {
@@ -74,7 +84,13 @@ impl<'a> ClifLowerer<'a> {
         Ok(())
     }
 
-    fn access(&mut self, global: GlobalId, tile: &TileRef, offsets: &[Expr], dims: &[usize]) -> ClifResult<Access> {
+    fn access(
+        &mut self,
+        global: GlobalId,
+        tile: &TileRef,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> ClifResult<Access> {
         let decl = self
             .kernel
             .globals
@@ -84,7 +100,9 @@ impl<'a> ClifLowerer<'a> {
         let vars = self.view_vars(global)?;
         let rank = vars.shape.len();
         if offsets.len() != rank || dims.len() != tile.shape.len() || dims.iter().any(|&d| d >= rank) {
-            return Err(ClifError::Malformed(format!("access to view {global} with mismatched offsets or dims")));
+            return Err(ClifError::Malformed(format!(
+                "access to view {global} with mismatched offsets or dims"
+            )));
         }
         if decl.dtype.bits() != tile.dtype.bits() {
             return Err(ClifError::Malformed(format!("view {global} and its tile differ in dtype")));
@@ -103,11 +121,26 @@ impl<'a> ClifLowerer<'a> {
         let shape = vars.shape.iter().map(|&var| self.builder.use_var(var)).collect();
         let strides = vars.strides.iter().map(|&var| self.builder.use_var(var)).collect();
         let offset = self.builder.use_var(vars.offset);
-        Ok(Access { shape, strides, offset, starts, dims: dims.to_vec(), pointer, length, bits: decl.dtype.bits() })
+        Ok(Access {
+            shape,
+            strides,
+            offset,
+            starts,
+            dims: dims.to_vec(),
+            pointer,
+            length,
+            bits: decl.dtype.bits(),
+        })
     }
 
     /// `LoadGlobal` into `tile` (a register tile, or a shared tile for `CopyGlobalToShared`).
-    pub(super) fn load_global(&mut self, tile: &TileRef, src: GlobalId, offsets: &[Expr], dims: &[usize]) -> ClifResult<()> {
+    pub(super) fn load_global(
+        &mut self,
+        tile: &TileRef,
+        src: GlobalId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> ClifResult<()> {
         let access = self.access(src, tile, offsets, dims)?;
         let shape = tile.shape.clone();
         let done = self.builder.create_block();
@@ -155,7 +188,13 @@ impl<'a> ClifLowerer<'a> {
     }
 
     /// `StoreGlobal` of `tile`: every element checked, out-of-range ones dropped.
-    pub(super) fn store_global(&mut self, tile: &TileRef, dst: GlobalId, offsets: &[Expr], dims: &[usize]) -> ClifResult<()> {
+    pub(super) fn store_global(
+        &mut self,
+        tile: &TileRef,
+        dst: GlobalId,
+        offsets: &[Expr],
+        dims: &[usize],
+    ) -> ClifResult<()> {
         let access = self.access(dst, tile, offsets, dims)?;
         let shape = tile.shape.clone();
         let strides = tile.byte_strides();
@@ -270,7 +309,7 @@ impl<'a> ClifLowerer<'a> {
         let byte = self.builder.ins().ushr_imm_u(bit, 3);
         let address = self.builder.ins().iadd(access.pointer, byte);
         let word = self.builder.ins().load(types::I64, mem(), address, 0);
-        if access.bits % 8 == 0 {
+        if access.bits.is_multiple_of(8) {
             return self.mask_code(word, access.bits);
         }
         let shift = self.builder.ins().band_imm_u(bit, 7);
@@ -293,7 +332,7 @@ impl<'a> ClifLowerer<'a> {
         let last_bit = self.builder.ins().iadd_imm_s(bit, i64::from(bits) - 1);
         let last = self.builder.ins().ushr_imm_u(last_bit, 3);
         let wide_type = if bits <= WORD_READ_MAX_BITS { types::I64 } else { types::I128 };
-        let byte_count = (bits + 7 + 7) / 8;
+        let byte_count = (bits + 7).div_ceil(8);
         let mut word = self.builder.ins().iconst(types::I64, 0);
         if wide_type == types::I128 {
             word = self.builder.ins().uextend(types::I128, word);
@@ -304,13 +343,15 @@ impl<'a> ClifLowerer<'a> {
             let index = self.builder.ins().umin(index, last);
             let address = self.builder.ins().iadd(access.pointer, index);
             let byte = self.builder.ins().uload8(types::I64, mem(), address, 0);
-            let byte = if wide_type == types::I128 { self.builder.ins().uextend(types::I128, byte) } else { byte };
+            let byte =
+                if wide_type == types::I128 { self.builder.ins().uextend(types::I128, byte) } else { byte };
             let placed = self.builder.ins().ishl_imm_u(byte, i64::from(8 * i));
             word = self.builder.ins().bor(word, placed);
         }
         let shift = self.builder.ins().band_imm_u(bit, 7);
         let shifted = self.builder.ins().ushr(word, shift);
-        let shifted = if wide_type == types::I128 { self.builder.ins().ireduce(types::I64, shifted) } else { shifted };
+        let shifted =
+            if wide_type == types::I128 { self.builder.ins().ireduce(types::I64, shifted) } else { shifted };
         self.mask_code(shifted, bits)
     }
 
@@ -326,7 +367,8 @@ impl<'a> ClifLowerer<'a> {
                 return;
             }
             16 | 32 => {
-                let narrow = self.builder.ins().ireduce(if bits == 16 { types::I16 } else { types::I32 }, code);
+                let narrow =
+                    self.builder.ins().ireduce(if bits == 16 { types::I16 } else { types::I32 }, code);
                 self.builder.ins().store(mem(), narrow, address, 0);
                 return;
             }
@@ -334,7 +376,7 @@ impl<'a> ClifLowerer<'a> {
                 self.builder.ins().store(mem(), code, address, 0);
                 return;
             }
-            _ if bits % 8 == 0 => {
+            _ if bits.is_multiple_of(8) => {
                 for i in 0..bits / 8 {
                     let byte = self.builder.ins().ushr_imm_u(code, i64::from(8 * i));
                     let byte = self.builder.ins().ireduce(types::I8, byte);
@@ -349,11 +391,12 @@ impl<'a> ClifLowerer<'a> {
         let shift = self.builder.ins().uextend(types::I128, shift);
         let code = self.mask_code(code, bits);
         let wide_code = self.builder.ins().uextend(types::I128, code);
-        let mask = self.builder.ins().iconst(types::I64, if bits >= 64 { -1 } else { ((1u64 << bits) - 1) as i64 });
+        let mask =
+            self.builder.ins().iconst(types::I64, if bits >= 64 { -1 } else { ((1u64 << bits) - 1) as i64 });
         let wide_mask = self.builder.ins().uextend(types::I128, mask);
         let placed_code = self.builder.ins().ishl(wide_code, shift);
         let placed_mask = self.builder.ins().ishl(wide_mask, shift);
-        let byte_count = (bits + 7 + 7) / 8;
+        let byte_count = (bits + 7).div_ceil(8);
         for i in 0..byte_count {
             let byte_mask = self.builder.ins().ushr_imm_u(placed_mask, i64::from(8 * i));
             let byte_mask = self.builder.ins().ireduce(types::I8, byte_mask);

@@ -56,8 +56,7 @@ impl ClifLowerer<'_> {
         if from == to {
             return Ok(value);
         }
-        let needs_helper = matches!(rounding, Rounding::Stochastic { .. })
-            && to.is_float()
+        let needs_helper = matches!(rounding, Rounding::Stochastic { .. }) && to.is_float()
             || matches!(from, DataType::Float(float) if from != DataType::F32 && !clif_codec_handles(float))
             || matches!(to, DataType::Float(float) if to != DataType::F32 && !clif_codec_handles(float))
             || matches!(from, DataType::Int(int) if int.bits == 0 || int.bits > 64)
@@ -95,7 +94,14 @@ impl ClifLowerer<'_> {
         }
     }
 
-    fn cast_by_helper(&mut self, from: DataType, to: DataType, value: Value, rounding: Rounding, index: Value) -> Value {
+    fn cast_by_helper(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        value: Value,
+        rounding: Rounding,
+        index: Value,
+    ) -> Value {
         let (mode, seed) = match rounding {
             Rounding::NearestEven => (abi::ROUNDING_NEAREST, 0),
             Rounding::TowardZero => (abi::ROUNDING_TOWARD_ZERO, 0),
@@ -123,7 +129,11 @@ impl ClifLowerer<'_> {
         }
         let unused = i64::from(64 - bits);
         let up = self.builder.ins().ishl_imm_u(wide, unused);
-        let extended = if signed { self.builder.ins().sshr_imm_s(up, unused) } else { self.builder.ins().ushr_imm_u(up, unused) };
+        let extended = if signed {
+            self.builder.ins().sshr_imm_s(up, unused)
+        } else {
+            self.builder.ins().ushr_imm_u(up, unused)
+        };
         (extended, signed)
     }
 
@@ -131,7 +141,11 @@ impl ClifLowerer<'_> {
     fn code_to_slot(&mut self, code: Value, ty: Type, to: DataType) -> Value {
         let slot = slot_type(to);
         let bits = to.bits();
-        let masked = if bits < ty.bits() { self.builder.ins().band_imm_u(code, ((1u64 << bits) - 1) as i64) } else { code };
+        let masked = if bits < ty.bits() {
+            self.builder.ins().band_imm_u(code, ((1u64 << bits) - 1) as i64)
+        } else {
+            code
+        };
         if slot == ty {
             masked
         } else if slot.bits() < ty.bits() {
@@ -147,7 +161,8 @@ impl ClifLowerer<'_> {
             DataType::Float(_) if dtype == DataType::F32 => Ok(value),
             DataType::Float(float) => {
                 let ty = self.builder.func.dfg.value_type(value);
-                let code = if ty == types::I32 { value } else { self.builder.ins().uextend(types::I32, value) };
+                let code =
+                    if ty == types::I32 { value } else { self.builder.ins().uextend(types::I32, value) };
                 Ok(self.decode_float(float, code))
             }
             _ => Err(ClifError::Malformed(format!("{dtype:?} is not a float"))),

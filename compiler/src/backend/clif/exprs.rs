@@ -249,8 +249,11 @@ impl ClifLowerer<'_> {
             BinaryOp::Rem => self.call_helper(Helper::Rem, &[lhs, rhs]),
             BinaryOp::Min | BinaryOp::Max => {
                 // A NaN operand yields the other operand.
-                let extreme =
-                    if op == BinaryOp::Min { self.builder.ins().fmin(lhs, rhs) } else { self.builder.ins().fmax(lhs, rhs) };
+                let extreme = if op == BinaryOp::Min {
+                    self.builder.ins().fmin(lhs, rhs)
+                } else {
+                    self.builder.ins().fmax(lhs, rhs)
+                };
                 let lhs_nan = self.builder.ins().fcmp(FloatCC::Unordered, lhs, lhs);
                 let rhs_nan = self.builder.ins().fcmp(FloatCC::Unordered, rhs, rhs);
                 let pick = self.builder.ins().select(rhs_nan, lhs, extreme);
@@ -301,7 +304,12 @@ impl ClifLowerer<'_> {
     }
 
     /// Zero-extends or truncates an integer value between types.
-    pub(super) fn resize_int(&mut self, value: Value, from: cranelift_codegen::ir::Type, to: cranelift_codegen::ir::Type) -> Value {
+    pub(super) fn resize_int(
+        &mut self,
+        value: Value,
+        from: cranelift_codegen::ir::Type,
+        to: cranelift_codegen::ir::Type,
+    ) -> Value {
         if from == to {
             value
         } else if from.bits() < to.bits() {

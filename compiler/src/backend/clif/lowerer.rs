@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    Block, ExtFuncData, ExternalName, FuncRef, Function, InstBuilder, MemFlagsData, Type, UserExternalName,
-    StackSlotData, StackSlotKind, UserFuncName, Value, types,
+    Block, ExtFuncData, ExternalName, FuncRef, Function, InstBuilder, MemFlagsData, StackSlotData,
+    StackSlotKind, Type, UserExternalName, UserFuncName, Value, types,
 };
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
@@ -90,7 +90,8 @@ impl<'a> ClifLowerer<'a> {
         let params = builder.block_params(entry).to_vec();
         let (ctx_ptr, args_ptr, scratch_ptr) = if grid {
             // `BlockIndex` in a grid expression reads zeros, `GridSize` ones.
-            let context = builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 24, 4));
+            let context =
+                builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 24, 4));
             let zero = builder.ins().iconst(types::I32, 0);
             let one = builder.ins().iconst(types::I32, 1);
             for axis in 0..3 {
@@ -213,7 +214,14 @@ impl<'a> ClifLowerer<'a> {
         Ok(())
     }
 
-    fn for_loop(&mut self, var: VarId, start: &Expr, end: &Expr, step: &Expr, body: &[Stmt]) -> ClifResult<()> {
+    fn for_loop(
+        &mut self,
+        var: VarId,
+        start: &Expr,
+        end: &Expr,
+        step: &Expr,
+        body: &[Stmt],
+    ) -> ClifResult<()> {
         let dtype = self.var_dtype(var)?;
         let DataType::Int(int) = dtype else {
             return Err(ClifError::Malformed(format!("loop variable {var} is not an integer")));
@@ -233,9 +241,13 @@ impl<'a> ClifLowerer<'a> {
         self.builder.ins().return_(&[status]);
         self.builder.switch_to_block(checked);
         // 32-bit counters run in 64 bits so that stepping past `end` cannot wrap around.
-        let (counter_ty, widen): (Type, fn(&mut FunctionBuilder, bool, Value) -> Value) = if ty.bits() < 64 {
+        let (counter_ty, widen): (Type, WidenFn) = if ty.bits() < 64 {
             (types::I64, |builder, signed, value| {
-                if signed { builder.ins().sextend(types::I64, value) } else { builder.ins().uextend(types::I64, value) }
+                if signed {
+                    builder.ins().sextend(types::I64, value)
+                } else {
+                    builder.ins().uextend(types::I64, value)
+                }
             })
         } else {
             (ty, |_, _, value| value)
@@ -299,7 +311,10 @@ impl<'a> ClifLowerer<'a> {
 
     /// The Cranelift variable of a scalar variable.
     pub(super) fn variable(&self, var: VarId) -> ClifResult<Variable> {
-        self.vars.get(var.index()).copied().ok_or_else(|| ClifError::Malformed(format!("undeclared variable {var}")))
+        self.vars
+            .get(var.index())
+            .copied()
+            .ok_or_else(|| ClifError::Malformed(format!("undeclared variable {var}")))
     }
 
     /// The dtype of a scalar variable.
@@ -313,11 +328,9 @@ impl<'a> ClifLowerer<'a> {
 
     /// The run-time shape, strides and offset of a view.
     pub(super) fn view_vars(&self, global: GlobalId) -> ClifResult<ViewVars> {
-        self.views
-            .get(global.index())
-            .cloned()
-            .flatten()
-            .ok_or_else(|| ClifError::Malformed(format!("view {global} is used before `ViewGlobal` defines it")))
+        self.views.get(global.index()).cloned().flatten().ok_or_else(|| {
+            ClifError::Malformed(format!("view {global} is used before `ViewGlobal` defines it"))
+        })
     }
 
     /// A reference to a helper, imported on first use.
@@ -370,8 +383,15 @@ pub(super) fn to_u64_bits(builder: &mut FunctionBuilder, value: Value) -> Value 
     }
 }
 
+/// Extends a loop bound to the loop counter's type.
+type WidenFn = fn(&mut FunctionBuilder, bool, Value) -> Value;
+
 /// Lowers the grid function: evaluates `kernel.grid` from the scalar arguments into `[u32; 3]`.
-pub(super) fn lower_grid(kernel: &Kernel, target: TargetFrontendConfig, func: &mut Function) -> ClifResult<()> {
+pub(super) fn lower_grid(
+    kernel: &Kernel,
+    target: TargetFrontendConfig,
+    func: &mut Function,
+) -> ClifResult<()> {
     // Grid expressions read only scalar parameters: no tiles, so an empty frame.
     let frame = Frame::plan(&Kernel::new(kernel.name.clone(), kernel.num_threads))?;
     let mut func_ctx = FunctionBuilderContext::new();

@@ -82,3 +82,54 @@ pub fn lower_kernel(kernel: &Kernel, target: TargetFrontendConfig) -> ClifResult
 pub fn to_clif_text(clif: &ClifKernel) -> String {
     format!("{}\n{}", clif.grid_fn.display(), clif.kernel_fn.display())
 }
+
+#[cfg(test)]
+mod tests {
+    use cranelift_codegen::settings;
+    use tilevm_vm::DataType;
+    use tilevm_vm::dtype::IntType;
+    use tilevm_vm::ir::{Expr, Inst, KernelBuilder, Rounding};
+    use tilevm_vm::layout::local;
+
+    use super::*;
+
+    /// The frontend config of x86-64 System V (Cranelift's own triple parser, so no extra dependency).
+    fn target() -> TargetFrontendConfig {
+        let builder = cranelift_codegen::isa::lookup_by_name("x86_64-unknown-linux-gnu").unwrap();
+        let isa = builder.finish(settings::Flags::new(settings::builder())).unwrap();
+        isa.frontend_config()
+    }
+
+    #[test]
+    fn a_load_cast_packed_store_kernel_passes_the_cranelift_verifier() {
+        let u4 = DataType::Int(IntType { signed: false, bits: 4 });
+        let mut builder = KernelBuilder::new("unpack", 32);
+        let src = builder.global_param("src", DataType::F16, false);
+        let dst = builder.global_param("dst", u4, true);
+        builder.grid(vec![Expr::u32(4)]);
+        let shape = vec![Expr::u32(256)];
+        let src_view =
+            builder.view_global("s", src, DataType::F16, shape.clone(), vec![Expr::u32(1)], Expr::u32(0));
+        let dst_view = builder.view_global("d", dst, u4, shape, vec![Expr::u32(1)], Expr::u32(0));
+        let codes = builder.tile("codes", u4, local(&[64]).unwrap());
+        let halves = builder.tile("halves", DataType::F16, local(&[64]).unwrap());
+        let offset = Expr::binary(tilevm_vm::ir::BinaryOp::Mul, Expr::block_index(0), Expr::u32(64));
+        builder.inst(Inst::LoadGlobal {
+            dst: halves,
+            src: src_view,
+            offsets: vec![offset.clone()],
+            dims: vec![0],
+        });
+        builder.inst(Inst::Cast { dst: codes, src: halves, rounding: Rounding::NearestEven });
+        builder.inst(Inst::StoreGlobal { dst: dst_view, src: codes, offsets: vec![offset], dims: vec![0] });
+        let kernel = builder.finish();
+        let lowered = lower_kernel(&kernel, target()).unwrap();
+        let flags = settings::Flags::new(settings::builder());
+        for function in [&lowered.kernel_fn, &lowered.grid_fn] {
+            if let Err(errors) = cranelift_codegen::verify_function(function, &flags) {
+                panic!("verifier errors: {errors}\n{}", function.display());
+            }
+        }
+        assert!(to_clif_text(&lowered).contains("atomic_rmw"), "sub-byte stores must be atomic per byte");
+    }
+}

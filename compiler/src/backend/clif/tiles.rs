@@ -50,6 +50,10 @@ impl TileRef {
 /// The body of a loop nest: receives the coordinates (`i64`) of one element.
 pub(super) type NestBody<'b, 'a> = dyn FnMut(&mut ClifLowerer<'a>, &[Value]) -> ClifResult<()> + 'b;
 
+/// Computes one destination element from its coordinates (`i64`) and the destination tile.
+pub(super) type ElementFn<'b, 'a> =
+    dyn FnMut(&mut ClifLowerer<'a>, &[Value], &TileRef) -> ClifResult<Value> + 'b;
+
 impl<'a> ClifLowerer<'a> {
     pub(super) fn tile_ref(&self, tile: TileId) -> ClifResult<TileRef> {
         let decl = self
@@ -66,7 +70,11 @@ impl<'a> ClifLowerer<'a> {
             .shared
             .get(shared.index())
             .ok_or_else(|| ClifError::Malformed(format!("undeclared shared tile {shared}")))?;
-        Ok(TileRef { offset: self.frame.shared(shared)?, dtype: decl.dtype, shape: decl.layout.shape().to_vec() })
+        Ok(TileRef {
+            offset: self.frame.shared(shared)?,
+            dtype: decl.dtype,
+            shape: decl.layout.shape().to_vec(),
+        })
     }
 
     /// A temporary with `like`'s dtype and shape.
@@ -80,7 +88,12 @@ impl<'a> ClifLowerer<'a> {
         self.nest(shape, &mut coords, body)
     }
 
-    fn nest(&mut self, shape: &[usize], coords: &mut Vec<Value>, body: &mut NestBody<'_, 'a>) -> ClifResult<()> {
+    fn nest(
+        &mut self,
+        shape: &[usize],
+        coords: &mut Vec<Value>,
+        body: &mut NestBody<'_, 'a>,
+    ) -> ClifResult<()> {
         let depth = coords.len();
         if depth == shape.len() {
             return body(self, coords);
@@ -178,7 +191,9 @@ impl<'a> ClifLowerer<'a> {
                 self.assert(cond, message);
                 Ok(())
             }
-            Inst::ViewGlobal { dst, shape, strides, offset } => self.view_global(*dst, shape, strides, offset),
+            Inst::ViewGlobal { dst, shape, strides, offset } => {
+                self.view_global(*dst, shape, strides, offset)
+            }
             Inst::LoadGlobal { dst, src, offsets, dims } => {
                 let tile = self.tile_ref(*dst)?;
                 self.load_global(&tile, *src, offsets, dims)
@@ -250,7 +265,9 @@ impl<'a> ClifLowerer<'a> {
                 let from = self.tile_ref(*src)?;
                 let dst_rank = self.tile_ref(*dst)?.shape.len();
                 let strides = broadcast_strides(&from, dst_rank)?;
-                self.map_into(*dst, &[*src], &mut |lowerer, coords, _| Ok(lowerer.load_element(&from, &strides, coords)))
+                self.map_into(*dst, &[*src], &mut |lowerer, coords, _| {
+                    Ok(lowerer.load_element(&from, &strides, coords))
+                })
             }
             Inst::Assign { dst, src } => {
                 if dst == src {
@@ -258,7 +275,9 @@ impl<'a> ClifLowerer<'a> {
                 }
                 let from = self.tile_ref(*src)?;
                 let strides = from.byte_strides();
-                self.map_into(*dst, &[], &mut |lowerer, coords, _| Ok(lowerer.load_element(&from, &strides, coords)))
+                self.map_into(*dst, &[], &mut |lowerer, coords, _| {
+                    Ok(lowerer.load_element(&from, &strides, coords))
+                })
             }
         }
     }
@@ -302,7 +321,7 @@ impl<'a> ClifLowerer<'a> {
         &mut self,
         dst: TileId,
         sources: &[TileId],
-        element: &mut dyn FnMut(&mut ClifLowerer<'a>, &[Value], &TileRef) -> ClifResult<Value>,
+        element: &mut ElementFn<'_, 'a>,
     ) -> ClifResult<()> {
         let target = self.tile_ref(dst)?;
         let aliased = sources.contains(&dst);
@@ -343,7 +362,8 @@ impl<'a> ClifLowerer<'a> {
         }
         self.builder.switch_to_block(exit);
         for byte in words * 8..bytes {
-            let value = self.builder.ins().load(types::I8, mem(), self.scratch_ptr, from.offset as i32 + byte as i32);
+            let value =
+                self.builder.ins().load(types::I8, mem(), self.scratch_ptr, from.offset as i32 + byte as i32);
             self.builder.ins().store(mem(), value, self.scratch_ptr, to.offset as i32 + byte as i32);
         }
     }
@@ -351,7 +371,13 @@ impl<'a> ClifLowerer<'a> {
     /// Copies between a window of `whole` starting at `offsets` and all of `window` (`into_window`: from
     /// `whole` into `window`). A window that leaves `whole` stops the kernel with
     /// [`STATUS_WINDOW_OUT_OF_RANGE`].
-    fn window_copy(&mut self, whole: &TileRef, window: &TileRef, offsets: &[Expr], into_window: bool) -> ClifResult<()> {
+    fn window_copy(
+        &mut self,
+        whole: &TileRef,
+        window: &TileRef,
+        offsets: &[Expr],
+        into_window: bool,
+    ) -> ClifResult<()> {
         if offsets.len() != whole.shape.len() || window.shape.len() != whole.shape.len() {
             return Err(ClifError::Malformed("window rank differs from its tile's".to_string()));
         }
@@ -381,8 +407,11 @@ impl<'a> ClifLowerer<'a> {
         let window_strides = window.byte_strides();
         let shape = window.shape.clone();
         self.each_index(&shape, &mut |lowerer, coords| {
-            let shifted: Vec<Value> =
-                coords.iter().zip(&starts).map(|(&coord, &start)| lowerer.builder.ins().iadd(coord, start)).collect();
+            let shifted: Vec<Value> = coords
+                .iter()
+                .zip(&starts)
+                .map(|(&coord, &start)| lowerer.builder.ins().iadd(coord, start))
+                .collect();
             if into_window {
                 let value = lowerer.load_element(whole, &whole_strides, &shifted);
                 let address = lowerer.slot_address(&window_strides, coords);
@@ -435,7 +464,9 @@ impl<'a> ClifLowerer<'a> {
             }
             let result = match (op, values.as_slice()) {
                 (ElementwiseOp::Unary(op), [value]) => lowerer.unary(op, dtypes[0], *value)?,
-                (ElementwiseOp::Binary(op), [lhs, rhs]) => lowerer.binary(op, dtypes[0], dtypes[1], *lhs, *rhs)?,
+                (ElementwiseOp::Binary(op), [lhs, rhs]) => {
+                    lowerer.binary(op, dtypes[0], dtypes[1], *lhs, *rhs)?
+                }
                 (ElementwiseOp::Ternary(op), [a, b, c]) => lowerer.ternary(op, dtypes[1], *a, *b, *c)?,
                 _ => return Err(ClifError::Malformed(format!("{op:?} with {} operands", values.len()))),
             };
@@ -451,7 +482,11 @@ impl<'a> ClifLowerer<'a> {
         let b_tile = self.tile_ref(b)?;
         let acc_tile = self.tile_ref(acc)?;
         let rank = target.shape.len();
-        if rank < 2 || a_tile.shape.len() != rank || b_tile.shape.len() != rank || acc_tile.shape != target.shape {
+        if rank < 2
+            || a_tile.shape.len() != rank
+            || b_tile.shape.len() != rank
+            || acc_tile.shape != target.shape
+        {
             return Err(ClifError::Malformed("dot operands of mismatched ranks".to_string()));
         }
         let k_extent = a_tile.shape[rank - 1];
@@ -466,7 +501,7 @@ impl<'a> ClifLowerer<'a> {
         let dtype = target.dtype;
         self.map_into(dst, &[a, b], &mut |lowerer, coords, _| {
             let initial = lowerer.load_element(&acc_tile, &acc_strides, coords);
-            let initial = lowerer.to_accumulator(dtype, compute, initial)?;
+            let initial = lowerer.widen_accumulator(dtype, compute, initial)?;
             let loop_block = lowerer.builder.create_block();
             let exit = lowerer.builder.create_block();
             let k = lowerer.builder.append_block_param(loop_block, types::I64);
@@ -500,26 +535,38 @@ impl<'a> ClifLowerer<'a> {
             };
             let next_k = lowerer.builder.ins().iadd_imm_s(k, 1);
             let more = lowerer.builder.ins().icmp_imm_s(IntCC::UnsignedLessThan, next_k, k_extent as i64);
-            lowerer.builder.ins().brif(more, loop_block, &[next_k.into(), next_sum.into()], exit, &[next_sum.into()]);
+            lowerer.builder.ins().brif(
+                more,
+                loop_block,
+                &[next_k.into(), next_sum.into()],
+                exit,
+                &[next_sum.into()],
+            );
             lowerer.builder.switch_to_block(exit);
-            lowerer.from_accumulator(dtype, compute, result)
+            lowerer.narrow_accumulator(dtype, compute, result)
         })
     }
 
     /// An element of `dtype` as an accumulator value (f32 for f16/bf16).
-    fn to_accumulator(&mut self, dtype: DataType, compute: Family, value: Value) -> ClifResult<Value> {
+    fn widen_accumulator(&mut self, dtype: DataType, compute: Family, value: Value) -> ClifResult<Value> {
         if compute == Family::Half { self.half_to_f32(dtype, value) } else { Ok(value) }
     }
 
-    fn from_accumulator(&mut self, dtype: DataType, compute: Family, value: Value) -> ClifResult<Value> {
+    fn narrow_accumulator(&mut self, dtype: DataType, compute: Family, value: Value) -> ClifResult<Value> {
         if compute == Family::Half { self.f32_to_half(dtype, value) } else { Ok(value) }
     }
 
     /// A dot operand of `from` converted exactly to the accumulator of `to`.
-    fn operand_to_accumulator(&mut self, from: DataType, to: DataType, compute: Family, value: Value) -> ClifResult<Value> {
+    fn operand_to_accumulator(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        compute: Family,
+        value: Value,
+    ) -> ClifResult<Value> {
         let zero = self.builder.ins().iconst(types::I64, 0);
         let converted = self.cast(from, to, value, tilevm_vm::ir::Rounding::NearestEven, zero)?;
-        self.to_accumulator(to, compute, converted)
+        self.widen_accumulator(to, compute, converted)
     }
 
     fn reduce(&mut self, dst: TileId, src: TileId, dim: usize, op: ReduceOp) -> ClifResult<()> {
@@ -543,7 +590,7 @@ impl<'a> ClifLowerer<'a> {
                 src_coords.insert(dim, zero);
             }
             let first = lowerer.load_element(&source, &source_strides, &src_coords);
-            let first = lowerer.to_accumulator(src_dtype, compute, first)?;
+            let first = lowerer.widen_accumulator(src_dtype, compute, first)?;
             let loop_block = lowerer.builder.create_block();
             let exit = lowerer.builder.create_block();
             let index = lowerer.builder.append_block_param(loop_block, types::I64);
@@ -560,8 +607,9 @@ impl<'a> ClifLowerer<'a> {
             lowerer.builder.switch_to_block(loop_block);
             src_coords[dim] = index;
             let value = lowerer.load_element(&source, &source_strides, &src_coords);
-            let value = lowerer.to_accumulator(src_dtype, compute, value)?;
-            let (next, next_index) = lowerer.reduce_step(op, src_dtype, compute, best, best_index, value, index)?;
+            let value = lowerer.widen_accumulator(src_dtype, compute, value)?;
+            let (next, next_index) =
+                lowerer.reduce_step(op, src_dtype, compute, best, best_index, value, index)?;
             let next_counter = lowerer.builder.ins().iadd_imm_s(index, 1);
             let more = lowerer.builder.ins().icmp_imm_s(IntCC::UnsignedLessThan, next_counter, extent as i64);
             lowerer.builder.ins().brif(
@@ -574,7 +622,7 @@ impl<'a> ClifLowerer<'a> {
             lowerer.builder.switch_to_block(exit);
             match op {
                 ReduceOp::ArgMax | ReduceOp::ArgMin => Ok(lowerer.int_from_i64(final_index, dst_tile.dtype)),
-                _ => lowerer.from_accumulator(src_dtype, compute, final_value),
+                _ => lowerer.narrow_accumulator(src_dtype, compute, final_value),
             }
         })
     }
@@ -593,7 +641,9 @@ impl<'a> ClifLowerer<'a> {
     ) -> ClifResult<(Value, Value)> {
         use tilevm_vm::ir::BinaryOp;
         let arithmetic_dtype = if compute == Family::Half { DataType::F32 } else { dtype };
-        let combine = |lowerer: &mut Self, op: BinaryOp| lowerer.binary(op, arithmetic_dtype, arithmetic_dtype, best, value);
+        let combine = |lowerer: &mut Self, op: BinaryOp| {
+            lowerer.binary(op, arithmetic_dtype, arithmetic_dtype, best, value)
+        };
         Ok(match op {
             ReduceOp::Sum => (combine(self, BinaryOp::Add)?, best_index),
             ReduceOp::Prod => (combine(self, BinaryOp::Mul)?, best_index),
@@ -622,4 +672,3 @@ pub(super) fn broadcast_strides(tile: &TileRef, rank: usize) -> ClifResult<Vec<i
     }
     Ok(strides)
 }
-

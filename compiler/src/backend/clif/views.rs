@@ -31,7 +31,9 @@ impl ClifLowerer<'_> {
         let threads = src_layout.num_threads();
         let src_bits = src_tile.dtype.bits() as usize;
         let dst_bits = dst_tile.dtype.bits() as usize;
-        if dst_layout.num_threads() != threads || src_layout.local_size() * src_bits != dst_layout.local_size() * dst_bits {
+        if dst_layout.num_threads() != threads
+            || src_layout.local_size() * src_bits != dst_layout.local_size() * dst_bits
+        {
             return Err(ClifError::Malformed(format!("view {dst} = {src} with mismatched threads or bits")));
         }
         let src_stream_len = threads * src_layout.local_size();
@@ -39,7 +41,8 @@ impl ClifLowerer<'_> {
         let src_stream = if is_thread_major(&src_layout) {
             src_tile.clone()
         } else {
-            let stream = TileRef { offset: self.frame.temp(0), dtype: src_tile.dtype, shape: vec![src_stream_len] };
+            let stream =
+                TileRef { offset: self.frame.temp(0), dtype: src_tile.dtype, shape: vec![src_stream_len] };
             self.gather(&src_layout, &src_tile, &stream)?;
             stream
         };
@@ -69,8 +72,18 @@ impl ClifLowerer<'_> {
         let slot = slot_type(tile.dtype);
         let bytes = slot.bytes() as usize;
         for (position, logical) in stream_positions(layout, &tile.shape)?.into_iter().enumerate() {
-            let value = self.builder.ins().load(slot, mem(), self.scratch_ptr, (tile.offset as usize + logical * bytes) as i32);
-            self.builder.ins().store(mem(), value, self.scratch_ptr, (stream.offset as usize + position * bytes) as i32);
+            let value = self.builder.ins().load(
+                slot,
+                mem(),
+                self.scratch_ptr,
+                (tile.offset as usize + logical * bytes) as i32,
+            );
+            self.builder.ins().store(
+                mem(),
+                value,
+                self.scratch_ptr,
+                (stream.offset as usize + position * bytes) as i32,
+            );
         }
         Ok(())
     }
@@ -80,8 +93,18 @@ impl ClifLowerer<'_> {
         let slot = slot_type(tile.dtype);
         let bytes = slot.bytes() as usize;
         for (position, logical) in stream_positions(layout, &tile.shape)?.into_iter().enumerate() {
-            let value = self.builder.ins().load(slot, mem(), self.scratch_ptr, (stream.offset as usize + position * bytes) as i32);
-            self.builder.ins().store(mem(), value, self.scratch_ptr, (tile.offset as usize + logical * bytes) as i32);
+            let value = self.builder.ins().load(
+                slot,
+                mem(),
+                self.scratch_ptr,
+                (stream.offset as usize + position * bytes) as i32,
+            );
+            self.builder.ins().store(
+                mem(),
+                value,
+                self.scratch_ptr,
+                (tile.offset as usize + logical * bytes) as i32,
+            );
         }
         Ok(())
     }
@@ -95,14 +118,17 @@ impl ClifLowerer<'_> {
         let from_per_group = group_bits / from_bits;
         let to_per_group = group_bits / to_bits;
         if from_per_group + to_per_group > MAX_UNROLLED_ELEMENTS {
-            return Err(ClifError::Limit(format!("a view between {from_bits}-bit and {to_bits}-bit elements")));
+            return Err(ClifError::Limit(format!(
+                "a view between {from_bits}-bit and {to_bits}-bit elements"
+            )));
         }
         let from_slot = from.slot();
         let to_slot = to.slot();
         let from_bytes = i64::from(from_slot.bytes());
         let to_bytes = i64::from(to_slot.bytes());
         self.each_index(&[groups], &mut |lowerer, coords| {
-            let from_address = lowerer.builder.ins().imul_imm_s(coords[0], from_bytes * from_per_group as i64);
+            let from_address =
+                lowerer.builder.ins().imul_imm_s(coords[0], from_bytes * from_per_group as i64);
             let from_address = lowerer.builder.ins().iadd(lowerer.scratch_ptr, from_address);
             let to_address = lowerer.builder.ins().imul_imm_s(coords[0], to_bytes * to_per_group as i64);
             let to_address = lowerer.builder.ins().iadd(lowerer.scratch_ptr, to_address);
