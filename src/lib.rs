@@ -8,4 +8,4 @@ pub use tilevm_runtime as runtime;
 pub use tilevm_stdlib as stdlib;
 pub use tilevm_vm as vm;
 
-pub use tilevm_vm::{DataType, RegisterLayout};
+pub use tilevm_vm::{DataType, PackedTensor, RegisterLayout, Rounding};

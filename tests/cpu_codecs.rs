@@ -133,3 +133,50 @@ fn encode_matches_the_golden_vectors() {
         );
     }
 }
+
+/// Codes of every format and a spread of f32 bit patterns (NaN payloads, both signs, every exponent), cast
+/// both ways with both deterministic roundings: bit for bit what `dtype::cast` gives.
+#[test]
+fn casts_agree_bit_for_bit_with_dtype_cast() {
+    let mut patterns: Vec<u32> = Vec::new();
+    for exponent in 0..256u32 {
+        for fraction in [0u32, 1, 0x40_0000, 0x7f_ffff, 0x12_3457, 0x00_1000, 0x3f_f000, 0x7f_e001] {
+            for sign in [0u32, 1] {
+                patterns.push(sign << 31 | exponent << 23 | fraction);
+            }
+        }
+    }
+    let n = patterns.len();
+    let input: Vec<u8> = patterns.iter().flat_map(|bits| bits.to_le_bytes()).collect();
+    for (name, float) in formats() {
+        let dtype = DataType::Float(float);
+        let bits = dtype.bits();
+        for rounding in [Rounding::NearestEven, Rounding::TowardZero] {
+            let mut args = vec![
+                KernelArg::Buffer(input.clone()),
+                KernelArg::Buffer(vec![0; (n * bits as usize).div_ceil(8)]),
+                KernelArg::Scalar(n as u64),
+            ];
+            run(&cast_kernel(DataType::F32, dtype, rounding), &mut args).unwrap();
+            let KernelArg::Buffer(out) = &args[1] else { unreachable!() };
+            for (&pattern, got) in patterns.iter().zip(unpack(out, bits, n)) {
+                let want = tilevm::vm::dtype::cast(DataType::F32, dtype, u64::from(pattern), rounding, 0);
+                assert_eq!(got, want, "{name} {rounding:?}: encode {pattern:#010x}");
+            }
+        }
+        let codes: Vec<u64> = (0..1u64 << bits).collect();
+        let count = codes.len();
+        let mut args = vec![
+            KernelArg::Buffer(pack(&codes, bits)),
+            KernelArg::Buffer(vec![0; 4 * count]),
+            KernelArg::Scalar(count as u64),
+        ];
+        run(&cast_kernel(dtype, DataType::F32, Rounding::NearestEven), &mut args).unwrap();
+        let KernelArg::Buffer(out) = &args[1] else { unreachable!() };
+        for (code, chunk) in codes.iter().zip(out.chunks(4)) {
+            let got = u64::from(u32::from_le_bytes(chunk.try_into().unwrap()));
+            let want = tilevm::vm::dtype::cast(dtype, DataType::F32, *code, Rounding::NearestEven, 0);
+            assert_eq!(got, want, "{name}: decode {code:#x}");
+        }
+    }
+}

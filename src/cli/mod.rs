@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod check;
+mod compile;
+mod dtype;
 mod layout;
 
 /// A command's failure, mapped to an exit status at the edge.
@@ -16,7 +19,6 @@ pub enum CliError {
     #[error("{0}")]
     Input(String),
     /// A check that ran and failed (the report has been printed already): exit status 1.
-    #[allow(dead_code)] // No subcommand runs checks yet.
     #[error("{0}")]
     CheckFailed(String),
 }
@@ -35,8 +37,14 @@ struct Cli {
 enum Command {
     /// Run a benchmark suite (`--suite gemv --backend cpu`) and compare it with the memory roofline.
     Bench(bench::BenchArgs),
+    /// Encode, decode, pack and describe data types (one value per line on stdin).
+    Dtype(dtype::DtypeArgs),
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
     Layout(layout::LayoutArgs),
+    /// Check a `.tile` file: exit 0 when clean, 1 with diagnostics.
+    Check(check::CheckArgs),
+    /// Compile a `.tile` file and print its AST or VM IR.
+    Compile(compile::CompileArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
@@ -50,7 +58,10 @@ pub fn main() -> ExitCode {
     };
     let result: CliResult = match cli.command {
         Command::Bench(args) => bench::run(&args),
+        Command::Dtype(args) => dtype::run(args),
         Command::Layout(args) => layout::run(&args),
+        Command::Check(args) => check::run(&args),
+        Command::Compile(args) => compile::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

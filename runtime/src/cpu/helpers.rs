@@ -1,6 +1,7 @@
 //! The host functions JIT-compiled kernels call (see `compiler::backend::clif::abi::Helper`).
 
-use tilevm_compiler::backend::clif::abi::Helper;
+use tilevm_compiler::backend::clif::abi::{self, Helper};
+use tilevm_vm::dtype::Rounding;
 
 extern "C" fn exp(x: f32) -> f32 {
     x.exp()
@@ -27,11 +28,18 @@ extern "C" fn rem(x: f32, y: f32) -> f32 {
     x % y
 }
 
-/// The general cast. Until `vm::dtype::cast` lands this returns the all-ones pattern, which the lowerer
-/// never needs for the formats its own codecs handle.
+/// The general cast: `tilevm_vm::dtype::cast`, with dtypes and rounding as `abi` encodes them. Returns
+/// the all-ones pattern for a dtype that does not decode (the lowerer never emits one).
 extern "C" fn cast(from: u64, to: u64, code: u64, rounding: u64, seed: u64, index: u64) -> u64 {
-    let _ = (from, to, code, rounding, seed, index);
-    u64::MAX
+    let (Some(from), Some(to)) = (abi::decode_dtype(from), abi::decode_dtype(to)) else {
+        return u64::MAX;
+    };
+    let rounding = match rounding as i64 {
+        abi::ROUNDING_NEAREST => Rounding::NearestEven,
+        abi::ROUNDING_TOWARD_ZERO => Rounding::TowardZero,
+        _ => Rounding::Stochastic { seed },
+    };
+    tilevm_vm::dtype::cast(from, to, code, rounding, index)
 }
 
 /// The address of a helper's implementation.

@@ -163,16 +163,7 @@ fn block_start(axis: u8, extent: usize, shift: i32) -> Expr {
 
 /// A scalar constant of a compute dtype from an `f64` (floats) or its integer value.
 fn constant(dtype: DataType, value: f64) -> Expr {
-    let code = if dtype == DataType::F32 {
-        u64::from((value as f32).to_bits())
-    } else if dtype == DataType::F16 {
-        u64::from(half::f16::from_f64(value).to_bits())
-    } else if dtype == DataType::BF16 {
-        u64::from(half::bf16::from_f64(value).to_bits())
-    } else {
-        (value as i64 as u64) & (u64::MAX >> (64 - dtype.bits()))
-    };
-    Expr::constant(dtype, code)
+    Expr::constant(dtype, dtype.from_f64(value, Rounding::NearestEven))
 }
 
 fn binary(op: BinaryOp) -> ElementwiseOp {

@@ -25,7 +25,6 @@ mod builder;
 mod expr;
 mod inst;
 mod kernel;
-mod pending;
 
 pub use builder::KernelBuilder;
 
@@ -36,5 +35,5 @@ pub use kernel::{
     StmtKind, TileDecl, TileId, VarDecl, VarId,
 };
 
+pub use crate::dtype::Rounding;
 pub use crate::layout::{RegisterLayout, SharedLayout};
-pub use pending::Rounding;

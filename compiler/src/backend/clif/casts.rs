@@ -216,14 +216,16 @@ impl ClifLowerer<'_> {
         let sub_bits = self.builder.ins().bor(sub_bits, sign_bit);
         let is_sub = self.builder.ins().icmp_imm_s(IntCC::Equal, exponent, 0);
         let mut bits = self.builder.ins().select(is_sub, sub_bits, normal);
-        let quiet_nan = self.builder.ins().iconst(types::I32, 0x7fc0_0000);
+        // NaNs keep their sign; IEEE formats also keep their payload, left-aligned (as `dtype` does).
+        let quiet_nan = self.builder.ins().bor_imm_u(sign_bit, 0x7fc0_0000);
         let all_ones = (1i64 << e) - 1;
         match float.nan {
             NanEncoding::Ieee => {
                 let top = self.builder.ins().icmp_imm_s(IntCC::Equal, exponent, all_ones);
                 let inf = self.builder.ins().bor_imm_u(sign_bit, 0x7f80_0000);
+                let nan = self.builder.ins().bor(inf, fraction);
                 let mantissa_zero = self.builder.ins().icmp_imm_s(IntCC::Equal, mantissa, 0);
-                let nan_or_inf = self.builder.ins().select(mantissa_zero, inf, quiet_nan);
+                let nan_or_inf = self.builder.ins().select(mantissa_zero, inf, nan);
                 bits = self.builder.ins().select(top, nan_or_inf, bits);
             }
             NanEncoding::Fn => {
@@ -317,7 +319,13 @@ impl ClifLowerer<'_> {
             NanEncoding::Ieee => {
                 let inf = self.builder.ins().bor_imm_u(sign_shifted, inf_magnitude);
                 code = self.builder.ins().select(is_inf, inf, code);
-                let nan = self.builder.ins().bor_imm_u(sign_shifted, inf_magnitude | (1i64 << (m - 1)));
+                // The NaN keeps the top `m` bits of its payload, or becomes quiet when they are all zero.
+                let payload = self.builder.ins().ushr_imm_u(fraction, i64::from(23 - m));
+                let payload_zero = self.builder.ins().icmp_imm_s(IntCC::Equal, payload, 0);
+                let quiet = self.builder.ins().iconst(types::I32, 1i64 << (m - 1));
+                let payload = self.builder.ins().select(payload_zero, quiet, payload);
+                let nan = self.builder.ins().bor_imm_u(sign_shifted, inf_magnitude);
+                let nan = self.builder.ins().bor(nan, payload);
                 code = self.builder.ins().select(is_nan, nan, code);
             }
             NanEncoding::Fn => {

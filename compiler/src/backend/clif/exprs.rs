@@ -96,10 +96,12 @@ impl ClifLowerer<'_> {
                 UnaryOp::Not => Ok(self.builder.ins().bxor_imm_u(value, 1)),
                 _ => Err(ClifError::Malformed(format!("{op:?} on bool"))),
             },
-            Family::Int { .. } => match op {
+            Family::Int { signed } => match op {
                 UnaryOp::Neg => Ok(self.builder.ins().ineg(value)),
                 UnaryOp::Not => Ok(self.builder.ins().bnot(value)),
-                UnaryOp::Abs => Ok(self.builder.ins().iabs(value)),
+                UnaryOp::Abs if signed => Ok(self.builder.ins().iabs(value)),
+                // `abs` of an unsigned value is the value.
+                UnaryOp::Abs => Ok(value),
                 _ => Err(ClifError::Malformed(format!("{op:?} on an integer"))),
             },
             Family::F32 => self.unary_f32(op, value),

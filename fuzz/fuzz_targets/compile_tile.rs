@@ -1,0 +1,18 @@
+//! Fuzzes the `.tile` front end: any input must give IR the verifier accepts, or diagnostics; never a
+//! panic, a hang or a stack overflow. Run with `cargo +nightly fuzz run compile_tile` from `fuzz/`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tilevm_compiler::{CompileOptions, compile};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(source) = std::str::from_utf8(data) else { return };
+    match compile(source, &CompileOptions::default()) {
+        Ok(module) => {
+            if let Err(errors) = tilevm_compiler::vm::verify::verify_module(&module) {
+                panic!("accepted source lowers to IR the verifier rejects: {errors}");
+            }
+        }
+        Err(diagnostics) => assert!(!diagnostics.is_empty()),
+    }
+});

@@ -1,0 +1,60 @@
+//! `tilevm compile FILE.tile [--kernel NAME] [--set K=V ...] --emit ast|ir`: compile and print a stage.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use tilevm_compiler::{CompileOptions, check_program, parse_program};
+
+use super::CliResult;
+use super::check::{MessageFormat, load_relative, parse_set, read_root, report};
+
+/// What `tilevm compile` prints. Backends add their targets here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Emit {
+    /// The syntax tree of the root file.
+    Ast,
+    /// The VM IR after checking and lowering, with every tile's (written or inferred) layout.
+    Ir,
+}
+
+/// Arguments of `tilevm compile`.
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    /// The `.tile` file.
+    pub file: PathBuf,
+    /// Only this kernel (default: every kernel of the file).
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// A compile-time parameter value, `NAME=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Emit::Ir)]
+    pub emit: Emit,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+    pub message_format: MessageFormat,
+}
+
+/// Runs `tilevm compile`.
+pub fn run(args: &CompileArgs) -> CliResult {
+    let options = CompileOptions { kernel: args.kernel.clone(), sets: args.sets.clone() };
+    let (mut sources, root) = read_root(&args.file)?;
+    let parsed = match parse_program(&mut sources, root, &load_relative) {
+        Ok(parsed) => parsed,
+        Err(diagnostics) => return Err(report(&diagnostics, &sources, args.message_format)),
+    };
+    if args.emit == Emit::Ast {
+        if let Some((_, tree)) = parsed.files.first() {
+            println!("{tree:#?}");
+        }
+        return Ok(());
+    }
+    match check_program(&parsed, &sources, &options) {
+        Ok(module) => {
+            print!("{}", tilevm_compiler::vm::text::print_module(&module));
+            Ok(())
+        }
+        Err(diagnostics) => Err(report(&diagnostics, &sources, args.message_format)),
+    }
+}
