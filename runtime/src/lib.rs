@@ -1,12 +1,14 @@
 //! tilevm runtime: devices (wgpu GPU, Cranelift CPU, the reference interpreter), buffers, the compiled
 //! kernel cache, launch and timing. The only crate that touches devices.
 
+pub mod cpu;
 mod device;
 mod error;
 pub mod gpu;
 mod interp_device;
 pub mod select;
 
+pub use cpu::CpuDevice;
 pub use device::{Backend, CompiledKernel, Device, RunStats};
 pub use error::{RuntimeError, RuntimeResult};
 pub use gpu::GpuDevice;

@@ -1,7 +1,8 @@
 //! Device selection: one entry point that opens the device a backend name asks for.
 
+use crate::cpu::CpuDevice;
 use crate::gpu::GpuDevice;
-use crate::{Backend, Device, InterpreterDevice, RuntimeError, RuntimeResult};
+use crate::{Backend, Device, InterpreterDevice, RuntimeResult};
 
 pub use crate::gpu::{AdapterSummary, list_adapters};
 
@@ -9,15 +10,12 @@ pub use crate::gpu::{AdapterSummary, list_adapters};
 /// `$TILEVM_ADAPTER`, else the preferred adapter).
 ///
 /// # Errors
-/// `Unsupported` when the backend is not available here (no GPU adapter, CPU backend not built yet),
-/// `Device` when opening fails.
+/// `Unsupported` when the backend is not available here (no GPU adapter, no JIT for the host ISA),
+/// `Device` when opening fails. The CPU device's thread count comes from `TILEVM_CPU_THREADS`.
 pub fn open_device(backend: Backend, adapter: Option<&str>) -> RuntimeResult<Box<dyn Device>> {
     match backend {
         Backend::Gpu => Ok(Box::new(GpuDevice::open(adapter)?)),
         Backend::Interp => Ok(Box::new(InterpreterDevice)),
-        Backend::Cpu => Err(RuntimeError::Unsupported {
-            device: "cpu".to_string(),
-            what: "the Cranelift CPU backend is not available in this build".to_string(),
-        }),
+        Backend::Cpu => Ok(Box::new(CpuDevice::new(None)?)),
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use tilevm_compiler::{CompileOptions, check_program, parse_program};
 
-use super::CliResult;
 use super::check::{MessageFormat, load_relative, parse_set, read_root, report};
+use super::{CliError, CliResult};
 
 /// What `tilevm compile` prints. Backends add their targets here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -15,6 +15,8 @@ pub enum Emit {
     Ast,
     /// The VM IR after checking and lowering, with every tile's (written or inferred) layout.
     Ir,
+    /// The Cranelift IR of each kernel for this host (the grid function, then the per-block function).
+    Clif,
 }
 
 /// Arguments of `tilevm compile`.
@@ -51,6 +53,14 @@ pub fn run(args: &CompileArgs) -> CliResult {
         return Ok(());
     }
     match check_program(&parsed, &sources, &options) {
+        Ok(module) if args.emit == Emit::Clif => {
+            for kernel in &module.kernels {
+                let text = tilevm_runtime::CpuDevice::clif_text(kernel)
+                    .map_err(|error| CliError::CheckFailed(format!("kernel `{}`: {error}", kernel.name)))?;
+                print!("{text}");
+            }
+            Ok(())
+        }
         Ok(module) => {
             print!("{}", tilevm_compiler::vm::text::print_module(&module));
             Ok(())

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod check;
 mod compile;
 mod devices;
@@ -35,6 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a benchmark suite (`--suite gemv --backend cpu`) and compare it with the memory roofline.
+    Bench(bench::BenchArgs),
     /// Encode, decode, pack and describe data types (one value per line on stdin).
     Dtype(dtype::DtypeArgs),
     /// Show which thread holds which element of a register layout (`local(2, 1).spatial(8, 4)`).
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result: CliResult = match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Dtype(args) => dtype::run(args),
         Command::Layout(args) => layout::run(&args),
         Command::Check(args) => check::run(&args),

@@ -2,3 +2,5 @@
 //! with typed Rust wrappers.
 
 pub use tilevm_runtime as runtime;
+
+pub mod gemv;

@@ -1,0 +1,58 @@
+//! The host functions JIT-compiled kernels call (see `compiler::backend::clif::abi::Helper`).
+
+use tilevm_compiler::backend::clif::abi::{self, Helper};
+use tilevm_vm::dtype::Rounding;
+
+extern "C" fn exp(x: f32) -> f32 {
+    x.exp()
+}
+extern "C" fn exp2(x: f32) -> f32 {
+    x.exp2()
+}
+extern "C" fn log(x: f32) -> f32 {
+    x.ln()
+}
+extern "C" fn log2(x: f32) -> f32 {
+    x.log2()
+}
+extern "C" fn sin(x: f32) -> f32 {
+    x.sin()
+}
+extern "C" fn cos(x: f32) -> f32 {
+    x.cos()
+}
+extern "C" fn tanh(x: f32) -> f32 {
+    x.tanh()
+}
+extern "C" fn rem(x: f32, y: f32) -> f32 {
+    x % y
+}
+
+/// The general cast: `tilevm_vm::dtype::cast`, with dtypes and rounding as `abi` encodes them. Returns
+/// the all-ones pattern for a dtype that does not decode (the lowerer never emits one).
+extern "C" fn cast(from: u64, to: u64, code: u64, rounding: u64, seed: u64, index: u64) -> u64 {
+    let (Some(from), Some(to)) = (abi::decode_dtype(from), abi::decode_dtype(to)) else {
+        return u64::MAX;
+    };
+    let rounding = match rounding as i64 {
+        abi::ROUNDING_NEAREST => Rounding::NearestEven,
+        abi::ROUNDING_TOWARD_ZERO => Rounding::TowardZero,
+        _ => Rounding::Stochastic { seed },
+    };
+    tilevm_vm::dtype::cast(from, to, code, rounding, index)
+}
+
+/// The address of a helper's implementation.
+pub(super) fn address(helper: Helper) -> *const u8 {
+    match helper {
+        Helper::Exp => exp as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Exp2 => exp2 as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Log => log as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Log2 => log2 as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Sin => sin as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Cos => cos as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Tanh => tanh as extern "C" fn(f32) -> f32 as *const u8,
+        Helper::Rem => rem as extern "C" fn(f32, f32) -> f32 as *const u8,
+        Helper::Cast => cast as extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64 as *const u8,
+    }
+}

@@ -1,0 +1,109 @@
+//! The CPU device: kernels lowered to Cranelift IR, JIT-compiled for the host, blocks run in parallel on a
+//! rayon pool.
+//!
+//! Compiled kernels are cached by the kernel's `Debug` text (the whole kernel, so equal text means an
+//! equal kernel). Each worker of a launch owns one scratch buffer for the blocks it runs (register and
+//! shared tiles, see `compiler::backend::clif::Frame`).
+
+mod helpers;
+mod jit;
+mod launch;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tilevm_vm::ir::Kernel;
+
+use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
+use jit::JitKernel;
+
+/// The environment variable that sets the number of worker threads when `CpuDevice::new(None)`.
+pub const THREADS_ENV: &str = "TILEVM_CPU_THREADS";
+
+/// Runs kernels as native code on the host CPU.
+pub struct CpuDevice {
+    pool: Arc<rayon::ThreadPool>,
+    cache: Mutex<HashMap<String, Arc<JitKernel>>>,
+    name: String,
+}
+
+impl std::fmt::Debug for CpuDevice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuDevice").field("name", &self.name).field("threads", &self.threads()).finish()
+    }
+}
+
+impl CpuDevice {
+    /// A CPU device with `threads` workers, or `TILEVM_CPU_THREADS`, or one per core.
+    ///
+    /// # Errors
+    /// [`RuntimeError::InvalidLaunch`] when `TILEVM_CPU_THREADS` is not a positive number,
+    /// [`RuntimeError::Device`] when the thread pool cannot start, [`RuntimeError::Unsupported`] when the
+    /// host ISA is not supported by Cranelift.
+    pub fn new(threads: Option<usize>) -> RuntimeResult<CpuDevice> {
+        let threads = match threads {
+            Some(threads) => threads,
+            None => match std::env::var(THREADS_ENV) {
+                Ok(text) => {
+                    text.trim().parse::<usize>().ok().filter(|&count| count > 0).ok_or_else(|| {
+                        RuntimeError::InvalidLaunch(format!(
+                            "{THREADS_ENV}={text:?} is not a positive number"
+                        ))
+                    })?
+                }
+                Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
+            },
+        }
+        .max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|index| format!("tilevm-cpu-{index}"))
+            .build()
+            .map_err(|error| RuntimeError::Device(error.to_string()))?;
+        let isa = jit::host_isa()?;
+        let name = format!("{} CPU (Cranelift, {threads} threads)", isa.triple().architecture);
+        Ok(CpuDevice { pool: Arc::new(pool), cache: Mutex::new(HashMap::new()), name })
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
+    }
+
+    /// The Cranelift IR text the device would compile for `kernel` (both functions).
+    ///
+    /// # Errors
+    /// As [`Device::compile`].
+    pub fn clif_text(kernel: &Kernel) -> RuntimeResult<String> {
+        let isa = jit::host_isa()?;
+        let lowered = tilevm_compiler::backend::clif::lower_kernel(kernel, isa.frontend_config())
+            .map_err(jit::lowering_error)?;
+        Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
+    }
+}
+
+impl Device for CpuDevice {
+    fn backend(&self) -> Backend {
+        Backend::Cpu
+    }
+
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
+        let key = format!("{kernel:?}");
+        let cached = self.cache.lock().ok().and_then(|cache| cache.get(&key).cloned());
+        let compiled = match cached {
+            Some(compiled) => compiled,
+            None => {
+                let compiled = Arc::new(jit::compile(kernel)?);
+                if let Ok(mut cache) = self.cache.lock() {
+                    cache.insert(key, compiled.clone());
+                }
+                compiled
+            }
+        };
+        Ok(Box::new(launch::CpuKernel { kernel: kernel.clone(), compiled, pool: self.pool.clone() }))
+    }
+}

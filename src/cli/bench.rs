@@ -1,0 +1,154 @@
+//! `tilevm bench --suite gemv --backend cpu [--json FILE] [--threads N]`: the a16wX GEMV on the CPU backend
+//! against the machine's measured memory read bandwidth (the roofline), measured in the same run.
+//!
+//! The roofline is the best of several multi-threaded reads of a buffer far larger than the last-level cache,
+//! each thread summing its share with eight independent accumulators (which the compiler vectorises).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+use tilevm_runtime::{CpuDevice, Device, KernelArg};
+use tilevm_stdlib::gemv::gemv_a16wx;
+use tilevm_vm::DataType;
+use tilevm_vm::dtype::IntType;
+
+use super::{CliError, CliResult};
+
+/// Arguments of `tilevm bench`.
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// The benchmark suite (only `gemv` so far).
+    #[arg(long, default_value = "gemv")]
+    suite: String,
+    /// The backend (only `cpu` so far).
+    #[arg(long, default_value = "cpu")]
+    backend: String,
+    /// Also write the records as a JSON array into this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Worker threads of the CPU device (default: `TILEVM_CPU_THREADS`, else one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Timed runs per kernel (the median is reported).
+    #[arg(long, default_value_t = 7)]
+    runs: usize,
+}
+
+/// One measurement.
+#[derive(Serialize)]
+struct Record {
+    backend: String,
+    device: String,
+    dtype: String,
+    m: u32,
+    n: u32,
+    k: u32,
+    median_s: f64,
+    bytes_per_s: f64,
+    weight_bytes_per_s: f64,
+    roofline_bytes_per_s: f64,
+    roofline_fraction: f64,
+}
+
+const N: u32 = 8192;
+const K: u32 = 8192;
+const GROUP: u32 = 128;
+
+/// Runs `tilevm bench`.
+pub fn run(args: &BenchArgs) -> CliResult {
+    if args.suite != "gemv" || args.backend != "cpu" {
+        return Err(CliError::Input(format!(
+            "only `--suite gemv --backend cpu` is implemented (got suite `{}`, backend `{}`)",
+            args.suite, args.backend
+        )));
+    }
+    let device = CpuDevice::new(args.threads).map_err(|error| CliError::Input(error.to_string()))?;
+    let roofline = read_bandwidth(device.threads());
+    eprintln!("roofline: {:.2} GB/s ({} threads)", roofline / 1e9, device.threads());
+    let mut records = Vec::new();
+    for bits in [4u8, 3, 5, 6] {
+        let dtype = DataType::Int(IntType { signed: false, bits });
+        let kernel = gemv_a16wx(dtype, N, K, GROUP).map_err(|error| CliError::Input(error.to_string()))?;
+        let compiled = device.compile(&kernel).map_err(|error| CliError::CheckFailed(error.to_string()))?;
+        let weight_bytes = (N as usize * K as usize * bits as usize).div_ceil(8);
+        let scale_bytes = N as usize * (K / GROUP) as usize * 2;
+        let mut kernel_args = vec![
+            KernelArg::Buffer((0..K as usize * 2).map(|i| if i % 2 == 1 { 0x3c } else { 0 }).collect()),
+            KernelArg::Buffer((0..weight_bytes).map(|i| (i * 131 % 251) as u8).collect()),
+            KernelArg::Buffer((0..scale_bytes).map(|i| if i % 2 == 1 { 0x2c } else { 0 }).collect()),
+            KernelArg::Buffer(vec![0; N as usize * 2]),
+        ];
+        let total_bytes = (weight_bytes + scale_bytes + K as usize * 2 + N as usize * 2) as f64;
+        compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
+        let mut times = Vec::with_capacity(args.runs.max(1));
+        for _ in 0..args.runs.max(1) {
+            let stats =
+                compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
+            times.push(stats.kernel_time.as_secs_f64());
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let record = Record {
+            backend: "cpu".to_string(),
+            device: device.name(),
+            dtype: format!("u{bits}"),
+            m: 1,
+            n: N,
+            k: K,
+            median_s: median,
+            bytes_per_s: total_bytes / median,
+            weight_bytes_per_s: weight_bytes as f64 / median,
+            roofline_bytes_per_s: roofline,
+            roofline_fraction: total_bytes / median / roofline,
+        };
+        println!(
+            "gemv a16w{bits} n={N} k={K}: {:.3} ms, {:.2} GB/s ({:.1}% of the {:.2} GB/s roofline)",
+            median * 1e3,
+            record.bytes_per_s / 1e9,
+            record.roofline_fraction * 100.0,
+            roofline / 1e9
+        );
+        records.push(record);
+    }
+    if let Some(path) = &args.json {
+        let text =
+            serde_json::to_string_pretty(&records).map_err(|error| CliError::Input(error.to_string()))?;
+        std::fs::write(path, text)
+            .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// Best-of-several multi-threaded read bandwidth, in bytes per second, over a 1 GiB buffer.
+fn read_bandwidth(threads: usize) -> f64 {
+    let words = (1usize << 30) / 8;
+    let buffer: Vec<u64> = (0..words as u64).collect();
+    let chunk = words.div_ceil(threads.max(1));
+    let mut best = 0.0f64;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let total: u64 = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                buffer.chunks(chunk).map(|part| scope.spawn(move || sum_words(part))).collect();
+            handles.into_iter().map(|handle| handle.join().unwrap_or(0)).fold(0u64, u64::wrapping_add)
+        });
+        let seconds = start.elapsed().as_secs_f64();
+        std::hint::black_box(total);
+        best = best.max((words * 8) as f64 / seconds);
+    }
+    best
+}
+
+/// Sums with eight independent accumulators so the loop is vectorised and not latency-bound.
+fn sum_words(words: &[u64]) -> u64 {
+    let mut accumulators = [0u64; 8];
+    let mut chunks = words.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (accumulator, &word) in accumulators.iter_mut().zip(chunk) {
+            *accumulator = accumulator.wrapping_add(word);
+        }
+    }
+    let tail: u64 = chunks.remainder().iter().fold(0, |sum, &word| sum.wrapping_add(word));
+    accumulators.iter().fold(tail, |sum, &value| sum.wrapping_add(value))
+}

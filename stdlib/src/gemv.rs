@@ -1,0 +1,118 @@
+//! The a16wX GEMV benchmark kernel, built with `KernelBuilder` until the `.tile` front end lands.
+//!
+//! `y[n] = sum_k x[k] * w[n, k] * scale[n, k / group]`, with `x`, `scale` and `y` in f16 and `w` packed
+//! `weight_dtype` codes (any integer width). Tilus-style structure: each block owns `ROWS` output rows;
+//! for each group of `group` weights along k it loads a `[ROWS, group]` weight tile and a `[group, 1]`
+//! activation tile, casts both to f32, takes their dot product, and accumulates it times the group's scale
+//! (one scale multiply per group, not per weight).
+
+use tilevm_vm::DataType;
+use tilevm_vm::ir::{
+    BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, Rounding, TernaryOp,
+};
+use tilevm_vm::layout::{LayoutError, local};
+
+/// Output rows per block.
+pub const ROWS: usize = 8;
+
+/// The GEMV kernel for `n` outputs, `k` inputs and one scale per `group` weights along k.
+///
+/// Parameters, in order: `x: f16[k]`, `w: weight_dtype[n, k]` (row-major, packed), `scale: f16[n, k/group]`,
+/// `y: f16[n]` (written).
+///
+/// # Errors
+/// A [`LayoutError`] when a tile shape is not a valid layout (`group` of 0).
+pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<Kernel, LayoutError> {
+    let group_len = group as usize;
+    let mut builder = KernelBuilder::new(format!("gemv_a16w{}", weight_dtype.bits()), 1);
+    let x = builder.global_param("x", DataType::F16, false);
+    let w = builder.global_param("w", weight_dtype, false);
+    let scale = builder.global_param("scale", DataType::F16, false);
+    let y = builder.global_param("y", DataType::F16, true);
+    builder.grid(vec![Expr::u32(n.div_ceil(ROWS as u32))]);
+    let groups = k.div_ceil(group.max(1));
+    let x_view = builder.view_global(
+        "x",
+        x,
+        DataType::F16,
+        vec![Expr::u32(k), Expr::u32(1)],
+        vec![Expr::u32(1), Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let w_view = builder.view_global(
+        "w",
+        w,
+        weight_dtype,
+        vec![Expr::u32(n), Expr::u32(k)],
+        vec![Expr::u32(k), Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let s_view = builder.view_global(
+        "scale",
+        scale,
+        DataType::F16,
+        vec![Expr::u32(n), Expr::u32(groups)],
+        vec![Expr::u32(groups), Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let y_view = builder.view_global(
+        "y",
+        y,
+        DataType::F16,
+        vec![Expr::u32(n), Expr::u32(1)],
+        vec![Expr::u32(1), Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let column = local(&[ROWS, 1])?;
+    let acc = builder.tile("acc", DataType::F32, column.clone());
+    let part = builder.tile("part", DataType::F32, column.clone());
+    let s_codes = builder.tile("s16", DataType::F16, column.clone());
+    let s_values = builder.tile("s", DataType::F32, column.clone());
+    let y_codes = builder.tile("y16", DataType::F16, column);
+    let w_codes = builder.tile("wq", weight_dtype, local(&[ROWS, group_len])?);
+    let w_values = builder.tile("w", DataType::F32, local(&[ROWS, group_len])?);
+    let x_codes = builder.tile("x16", DataType::F16, local(&[group_len, 1])?);
+    let x_values = builder.tile("x", DataType::F32, local(&[group_len, 1])?);
+    let row =
+        builder.let_var("row", Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(ROWS as u32)));
+    builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::f32(0.0)) });
+    builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
+        let g = Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group));
+        builder.inst(Inst::LoadGlobal {
+            dst: w_codes,
+            src: w_view,
+            offsets: vec![row.clone(), k0.clone()],
+            dims: vec![0, 1],
+        });
+        builder.inst(Inst::Cast { dst: w_values, src: w_codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::LoadGlobal {
+            dst: x_codes,
+            src: x_view,
+            offsets: vec![k0, Expr::u32(0)],
+            dims: vec![0, 1],
+        });
+        builder.inst(Inst::Cast { dst: x_values, src: x_codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::AllocRegister { dst: part, init: Some(Expr::f32(0.0)) });
+        builder.inst(Inst::Dot { dst: part, a: w_values, b: x_values, acc: part });
+        builder.inst(Inst::LoadGlobal {
+            dst: s_codes,
+            src: s_view,
+            offsets: vec![row.clone(), g],
+            dims: vec![0, 1],
+        });
+        builder.inst(Inst::Cast { dst: s_values, src: s_codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::Elementwise {
+            dst: acc,
+            op: ElementwiseOp::Ternary(TernaryOp::Fma),
+            operands: vec![Operand::Tile(part), Operand::Tile(s_values), Operand::Tile(acc)],
+        });
+    });
+    builder.inst(Inst::Cast { dst: y_codes, src: acc, rounding: Rounding::NearestEven });
+    builder.inst(Inst::StoreGlobal {
+        dst: y_view,
+        src: y_codes,
+        offsets: vec![row, Expr::u32(0)],
+        dims: vec![0, 1],
+    });
+    Ok(builder.finish())
+}
