@@ -1,5 +1,6 @@
 //! Fuzzes the `.tile` front end: any input must give IR the verifier accepts, or diagnostics; never a
-//! panic, a hang or a stack overflow. Run with `cargo +nightly fuzz run compile_tile` from `fuzz/`.
+//! panic, a hang or a stack overflow. Run from `fuzz/` with `cargo fuzz run compile_tile -s none` (stable Rust;
+//! `cargo +nightly fuzz run compile_tile` adds AddressSanitizer).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
