@@ -1,9 +1,12 @@
-//! `tilevm compile FILE.tile [--kernel NAME] [--set K=V ...] --emit ast|ir`: compile and print a stage.
+//! `tilevm compile FILE.tile [--kernel NAME] [--set K=V ...] --emit ast|ir|wgsl`: compile and print a stage.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
+use tilevm_compiler::backend::wgsl::{GpuCaps, to_wgsl};
+use tilevm_compiler::vm::ir::Module;
 use tilevm_compiler::{CompileOptions, check_program, parse_program};
+use tilevm_runtime::GpuDevice;
 
 use super::check::{MessageFormat, load_relative, parse_set, read_root, report};
 use super::{CliError, CliResult};
@@ -17,6 +20,10 @@ pub enum Emit {
     Ir,
     /// The Cranelift IR of each kernel for this host (the grid function, then the per-block function).
     Clif,
+    /// The WGSL compute shader of each kernel (validated by naga), for the capabilities of the GPU
+    /// adapter `tilevm run --backend gpu` would pick; without an adapter, for the WebGPU defaults
+    /// (`GpuCaps::default()`: no `f16`, no subgroups, 16 KiB of workgroup memory, 256 threads).
+    Wgsl,
 }
 
 /// Arguments of `tilevm compile`.
@@ -61,10 +68,26 @@ pub fn run(args: &CompileArgs) -> CliResult {
             }
             Ok(())
         }
+        Ok(module) if args.emit == Emit::Wgsl => print_wgsl(&module),
         Ok(module) => {
             print!("{}", tilevm_compiler::vm::text::print_module(&module));
             Ok(())
         }
         Err(diagnostics) => Err(report(&diagnostics, &sources, args.message_format)),
     }
+}
+
+/// Prints each kernel's WGSL, headed by a comment naming the kernel and the capabilities used.
+fn print_wgsl(module: &Module) -> CliResult {
+    let (caps, target) = match GpuDevice::open(None) {
+        Ok(device) => (device.caps(), device.adapter().name.clone()),
+        Err(_) => (GpuCaps::default(), "no adapter: WebGPU default limits".to_string()),
+    };
+    for kernel in &module.kernels {
+        let source = to_wgsl(kernel, &caps)
+            .map_err(|error| CliError::Input(format!("kernel `{}`: {error}", kernel.name)))?;
+        println!("// kernel `{}` for {target} ({caps:?})", kernel.name);
+        print!("{source}");
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ mod compile;
 mod devices;
 mod dtype;
 mod layout;
+mod run;
 
 /// A command's failure, mapped to an exit status at the edge.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,8 @@ enum Command {
     Compile(compile::CompileArgs),
     /// List the GPU adapters and the CPU backend.
     Devices(devices::DevicesArgs),
+    /// Run a kernel on random or given data, time it, and optionally check it against the interpreter.
+    Run(run::RunArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its result to an exit status.
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Devices(args) => devices::run(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

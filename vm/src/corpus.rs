@@ -30,6 +30,8 @@
 mod layouts;
 mod templates;
 
+pub use crate::compare::Tolerance;
+use crate::compare::compare_buffers;
 use crate::dtype::{DataType, FloatType, NanEncoding};
 use crate::interp::KernelArg;
 use crate::ir::Kernel;
@@ -50,21 +52,6 @@ pub struct CorpusCase {
     pub tolerance: Tolerance,
 }
 
-/// How closely two runs of a case must agree on its outputs.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Tolerance {
-    /// Bit for bit (loads, stores, views, casts, elementwise arithmetic without transcendentals).
-    Exact,
-    /// Decoded as the output parameter's float dtype, `|actual - expected| <= abs + rel * |expected|`
-    /// elementwise (sums in an unspecified order, transcendental functions).
-    Close {
-        /// Absolute tolerance.
-        abs: f64,
-        /// Relative tolerance.
-        rel: f64,
-    },
-}
-
 impl CorpusCase {
     /// Checks a backend's bytes of output `index` (an index into `args`) against the interpreter's, within
     /// the case's tolerance. NaN matches NaN whatever its payload.
@@ -76,37 +63,25 @@ impl CorpusCase {
             return Ok(());
         }
         let first_byte = actual.iter().zip(expected).position(|(a, b)| a != b).unwrap_or(0);
-        let mismatch = || format!("{}: output {index} differs from byte {first_byte}", self.name);
         let dtype = match self.kernel.params.get(index).map(|param| &param.kind) {
             Some(crate::ir::ParamKind::Global { dtype, .. }) => *dtype,
-            _ => return Err(mismatch()),
+            _ => return Err(format!("{}: output {index} differs from byte {first_byte}", self.name)),
         };
-        if actual.len() != expected.len() {
-            return Err(format!(
-                "{}: output {index} has {} bytes, not {}",
+        let comparison = compare_buffers(dtype, actual, expected, self.tolerance, 1);
+        if let Some((actual_len, expected_len)) = comparison.length_differs {
+            return Err(format!("{}: output {index} has {actual_len} bytes, not {expected_len}", self.name));
+        }
+        match comparison.first.first() {
+            Some(mismatch) => Err(format!(
+                "{}: output {index} element {}: {} vs {}",
                 self.name,
-                actual.len(),
-                expected.len()
-            ));
+                mismatch.element,
+                dtype.to_f64(mismatch.actual),
+                dtype.to_f64(mismatch.expected)
+            )),
+            None if comparison.is_match() => Ok(()),
+            None => Err(format!("{}: output {index} differs from byte {first_byte}", self.name)),
         }
-        let (Tolerance::Close { abs, rel }, Some(float)) = (self.tolerance, dtype.as_float()) else {
-            return Err(mismatch());
-        };
-        let bits = dtype.bits();
-        let count = expected.len() as u64 * 8 / u64::from(bits);
-        for element in 0..count {
-            let decode = |bytes: &[u8]| {
-                float.decode_f64(crate::packing::read_bits(bytes, element * u64::from(bits), bits) as u32)
-            };
-            let (got, want) = (decode(actual), decode(expected));
-            let close = (got - want).abs() <= abs + rel * want.abs()
-                || (got.is_nan() && want.is_nan())
-                || got == want;
-            if !close {
-                return Err(format!("{}: output {index} element {element}: {got} vs {want}", self.name));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -128,16 +103,18 @@ pub fn generate_corpus(seed: u64, count: usize) -> Vec<CorpusCase> {
 
 /// The SplitMix64 generator (Steele, Lea, Flood 2014): tiny, fast and good enough for test data.
 #[derive(Clone, Debug)]
-pub(crate) struct SplitMix64 {
+pub struct SplitMix64 {
     state: u64,
 }
 
 impl SplitMix64 {
-    pub(crate) fn new(seed: u64) -> SplitMix64 {
+    /// A generator whose stream is fixed by `seed`.
+    pub fn new(seed: u64) -> SplitMix64 {
         SplitMix64 { state: seed }
     }
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

@@ -7,11 +7,13 @@
 //!   layouts and global views, and their text syntax.
 //! - [`ir`]: the tile IR (kernels, tiles, instructions) that front ends produce and backends consume.
 //! - [`verify`]: the verifier; [`text`]: the IR's text form; [`interp`]: the reference interpreter, which
-//!   defines what programs mean; [`corpus`]: seeded test kernels for differential testing.
+//!   defines what programs mean; [`compare`]: output comparison against the interpreter within a
+//!   [`Tolerance`](compare::Tolerance); [`corpus`]: seeded test kernels for differential testing.
 //!
 //! The crates above this one (compiler, runtime) lower and run what is defined here.
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod corpus;
 pub mod dtype;
 mod error;

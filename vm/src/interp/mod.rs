@@ -13,6 +13,7 @@
 //!   (including how `dot` and `reduce` round);
 //! - `memory`: global views and masked access; `shared`: shared memory and its allocation rules;
 //!   `races`: data-race detection between barriers;
+//! - [`param_shapes`]: the declared shapes of buffer parameters, for launchers that size buffers;
 //! - `exec`: statements and instructions of a block (`transfer`: the data-moving ones); `error`:
 //!   [`InterpError`] and [`Location`].
 
@@ -25,11 +26,13 @@ mod ops;
 mod print;
 mod races;
 pub mod scalar;
+mod shapes;
 mod shared;
 mod tiles;
 
 pub use error::{InterpError, Location, describe};
 pub use scalar::{eval_binary, eval_cast, eval_ternary, eval_unary};
+pub use shapes::param_shapes;
 
 use crate::ir::{Kernel, ParamKind};
 use eval::{Scope, eval_int};

@@ -1,0 +1,196 @@
+//! `tilevm run FILE.tile`: compile one kernel, size and fill its buffers, run it on a device, report the
+//! kernel time, and optionally write the outputs (`--output`) and compare them with the reference
+//! interpreter (`--check`).
+//!
+//! The steps live in submodules: `inputs` turns `--arg`, `--inputs` and `--random` into launch
+//! arguments, `tensors` maps buffers to and from safetensors, `check` derives the tolerance and prints
+//! the mismatch report.
+
+mod check;
+mod inputs;
+mod tensors;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use tilevm_compiler::{CompileOptions, compile_sources, render_to_string};
+use tilevm_runtime::{Backend, Device, InterpreterDevice, KernelArg, RuntimeError, open_device};
+use tilevm_vm::ir::Kernel;
+
+use super::check::{load_relative, parse_set, read_root};
+use super::{CliError, CliResult};
+
+/// Which device `tilevm run` uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// The GPU when an adapter can be opened, else the CPU backend, else the interpreter.
+    Auto,
+    /// A GPU adapter through wgpu.
+    Gpu,
+    /// Native code through Cranelift.
+    Cpu,
+    /// The reference interpreter.
+    Interp,
+}
+
+/// Arguments of `tilevm run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The `.tile` file.
+    pub file: PathBuf,
+    /// The kernel to run (may be left out when the file defines one kernel).
+    #[arg(long)]
+    pub kernel: Option<String>,
+    /// Where to run it.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// A GPU adapter, by name or backend substring (default: `$TILEVM_ADAPTER`, else the preferred one).
+    #[arg(long)]
+    pub adapter: Option<String>,
+    /// A compile-time parameter value, `NAME=VALUE` (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub sets: Vec<(String, String)>,
+    /// A scalar parameter's value, `NAME=VALUE` (repeatable; parsed as the parameter's dtype).
+    #[arg(long = "arg", value_name = "NAME=VALUE", value_parser = parse_set)]
+    pub scalars: Vec<(String, String)>,
+    /// A safetensors file whose tensors, named after the buffer parameters, give their contents.
+    #[arg(long, value_name = "FILE")]
+    pub inputs: Option<PathBuf>,
+    /// Fill the input buffers not given by `--inputs` with seeded random data.
+    #[arg(long)]
+    pub random: bool,
+    /// The seed of `--random`.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write every mutable buffer after the run to this safetensors file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also run the reference interpreter and compare every mutable buffer (exit 1 on a mismatch).
+    #[arg(long)]
+    pub check: bool,
+    /// Run the kernel this many times and report the median kernel time.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: u32,
+}
+
+/// Runs `tilevm run`.
+pub fn run(args: &RunArgs) -> CliResult {
+    let kernel = compile_kernel(args)?;
+    let random_seed = args.random.then_some(args.seed);
+    let launch = inputs::prepare(&kernel, &args.scalars, args.inputs.as_deref(), random_seed)?;
+    let device = open(args.backend, args.adapter.as_deref())?;
+    let compiled = device.compile(&kernel).map_err(|error| device_error(device.as_ref(), &error))?;
+    let mut times = Vec::with_capacity(args.repeat as usize);
+    let mut results = launch.args.clone();
+    for _ in 0..args.repeat {
+        // Every run starts from the same inputs, so kernels that read their outputs give the same result.
+        results = launch.args.clone();
+        let stats = compiled.run(&mut results).map_err(|error| device_error(device.as_ref(), &error))?;
+        times.push(stats.kernel_time);
+    }
+    println!("kernel `{}` on {} ({})", kernel.name, device.name(), device.backend());
+    println!(
+        "kernel time: {} (median of {} run{})",
+        format_duration(median(&mut times)),
+        args.repeat,
+        plural(args.repeat)
+    );
+    if let Some(path) = &args.output {
+        tensors::write_outputs(path, &kernel, &launch.shapes, &results)?;
+        println!("wrote the outputs to {}", path.display());
+    }
+    if args.check {
+        let mut reference = launch.args.clone();
+        tilevm_vm::interp::run_kernel(&kernel, &mut reference).map_err(|error| {
+            CliError::CheckFailed(format!("check failed: the reference interpreter stopped: {error}"))
+        })?;
+        check::compare_outputs(&kernel, &launch.shapes, &results, &reference)?;
+    }
+    Ok(())
+}
+
+/// Compiles the file and picks the kernel; diagnostics are printed and make the command exit with 2.
+fn compile_kernel(args: &RunArgs) -> Result<Kernel, CliError> {
+    let options = CompileOptions { kernel: args.kernel.clone(), sets: args.sets.clone() };
+    let (mut sources, root) = read_root(&args.file)?;
+    let module = compile_sources(&mut sources, root, &load_relative, &options).map_err(|diagnostics| {
+        eprint!("{}", render_to_string(&diagnostics, &sources));
+        CliError::Input(format!("{} does not compile", args.file.display()))
+    })?;
+    let names: Vec<&str> = module.kernels.iter().map(|kernel| kernel.name.as_str()).collect();
+    let wanted = args.kernel.as_deref();
+    match (wanted, module.kernels.len()) {
+        (Some(name), _) => {
+            module.kernels.iter().find(|kernel| kernel.name == name).cloned().ok_or_else(|| {
+                CliError::Input(format!("no kernel named `{name}` (the file defines: {})", names.join(", ")))
+            })
+        }
+        (None, 1) => module.kernels.into_iter().next().ok_or_else(|| CliError::Input("no kernel".into())),
+        (None, 0) => Err(CliError::Input(format!("{} defines no kernel", args.file.display()))),
+        (None, _) => Err(CliError::Input(format!(
+            "{} defines several kernels; pick one with --kernel ({})",
+            args.file.display(),
+            names.join(", ")
+        ))),
+    }
+}
+
+/// Opens the device `choice` names; `auto` falls back from the GPU to the CPU to the interpreter.
+fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<Box<dyn Device>, CliError> {
+    let open_error = |backend: Backend, error: RuntimeError| {
+        CliError::Input(format!("cannot open the {backend} backend: {error}"))
+    };
+    let backend = match choice {
+        BackendChoice::Gpu => Backend::Gpu,
+        BackendChoice::Cpu => Backend::Cpu,
+        BackendChoice::Interp => Backend::Interp,
+        BackendChoice::Auto => {
+            for backend in [Backend::Gpu, Backend::Cpu] {
+                match open_device(backend, adapter) {
+                    Ok(device) => return Ok(device),
+                    // No adapter, or no CPU backend in this build: quietly try the next one.
+                    Err(RuntimeError::Unsupported { .. }) => {}
+                    Err(error) => eprintln!("note: {}, trying the next backend", open_error(backend, error)),
+                }
+            }
+            return Ok(Box::new(InterpreterDevice));
+        }
+    };
+    open_device(backend, adapter).map_err(|error| open_error(backend, error))
+}
+
+/// A device's error as a command error (exit status 2), naming the device.
+fn device_error(device: &dyn Device, error: &RuntimeError) -> CliError {
+    CliError::Input(format!("{} ({}): {error}", device.name(), device.backend()))
+}
+
+/// The median of `times` (the lower middle one for an even count).
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times.get(times.len().saturating_sub(1) / 2).copied().unwrap_or_default()
+}
+
+/// `1.234 ms`, `56.7 us`: three significant digits in a fitting unit.
+fn format_duration(duration: Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds >= 1.0 {
+        format!("{seconds:.3} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.3} ms", seconds * 1e3)
+    } else {
+        format!("{:.1} us", seconds * 1e6)
+    }
+}
+
+fn plural(count: u32) -> &'static str {
+    if count == 1 { "" } else { "s" }
+}
+
+/// The bytes of argument `index` when it is a buffer.
+fn buffer(args: &[KernelArg], index: usize) -> Option<&[u8]> {
+    match args.get(index) {
+        Some(KernelArg::Buffer(bytes)) => Some(bytes),
+        _ => None,
+    }
+}
