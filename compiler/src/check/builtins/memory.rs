@@ -59,23 +59,25 @@ impl Checker<'_> {
         let bound = self.bind_args(&signature, span, args)?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
         let shape = self.shape_arg(bound.get("shape")?)?;
-        let init = match bound.get("init") {
-            Some(init_expr) => {
-                let value = self.eval(init_expr);
-                if !dtype.is_compute() {
-                    self.error(storage_init(dtype, init_expr.span));
-                    return None;
-                }
-                Some(self.coerce_scalar(&(value, init_expr.span), dtype)?)
-            }
-            None => None,
-        };
+        let init = self.init_arg(bound.get("init"), dtype)?;
         let layout_expr = bound.get("layout");
         let tile = self.dest_or_new(dest, dtype, shape.clone(), |checker| {
             checker.layout_arg(layout_expr, &shape, span)
         })?;
         self.emit.inst(Inst::AllocRegister { dst: tile.id, init }, span);
         Some(Value::Tile(tile))
+    }
+
+    /// The optional `init` argument of an allocation as a scalar of `dtype`, which must then be a compute
+    /// type: `Some(None)` without one, `None` after reporting a bad one.
+    fn init_arg(&mut self, init_expr: Option<&Expr>, dtype: DataType) -> Option<Option<IrExpr>> {
+        let Some(init_expr) = init_expr else { return Some(None) };
+        let value = self.eval(init_expr);
+        if !dtype.is_compute() {
+            self.error(storage_init(dtype, init_expr.span));
+            return None;
+        }
+        Some(Some(self.coerce_scalar(&(value, init_expr.span), dtype)?))
     }
 
     fn alloc_shared(&mut self, args: &[Arg], span: Span) -> Option<Value> {
@@ -88,17 +90,7 @@ impl Checker<'_> {
         let bound = self.bind_args(&signature, span, args)?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
         let shape = self.shape_arg(bound.get("shape")?)?;
-        let init = match bound.get("init") {
-            Some(init_expr) => {
-                let value = self.eval(init_expr);
-                if !dtype.is_compute() {
-                    self.error(storage_init(dtype, init_expr.span));
-                    return None;
-                }
-                Some(self.coerce_scalar(&(value, init_expr.span), dtype)?)
-            }
-            None => None,
-        };
+        let init = self.init_arg(bound.get("init"), dtype)?;
         if self.nesting > 0 {
             self.error(
                 Diagnostic::error("shared tiles are allocated at the top level of the kernel body")
