@@ -15,6 +15,7 @@ mod casts;
 mod exprs;
 mod frame;
 mod lowerer;
+mod simd;
 mod tiles;
 mod views;
 

@@ -228,6 +228,10 @@ impl<'a> ClifLowerer<'a> {
             Inst::Cast { dst, src, rounding } => {
                 let rounding = *rounding;
                 let from = self.tile_ref(*src)?;
+                let to = self.tile_ref(*dst)?;
+                if dst != src && self.vector_cast(&from, &to, rounding)? {
+                    return Ok(());
+                }
                 self.map_into(*dst, &[*src], &mut |lowerer, coords, dst_tile| {
                     let value = lowerer.load_element(&from, &from.byte_strides(), coords);
                     let index = lowerer.linear_index(&dst_tile.shape, coords);
@@ -488,6 +492,9 @@ impl<'a> ClifLowerer<'a> {
             || acc_tile.shape != target.shape
         {
             return Err(ClifError::Malformed("dot operands of mismatched ranks".to_string()));
+        }
+        if self.vector_dot(&target, &a_tile, &b_tile, &acc_tile)? {
+            return Ok(());
         }
         let k_extent = a_tile.shape[rank - 1];
         let compute = family(target.dtype)?;
