@@ -238,7 +238,7 @@ impl<'a> ClifLowerer<'a> {
     /// Whether the vector path applies: the tile inside (16 bytes of slack), unit stride along its innermost
     /// dimension, and every row starting on a byte boundary.
     fn vector_load_ok(&mut self, access: &Access, shape: &[usize]) -> Value {
-        let last = shape.len() - 1;
+        let last = simd::innermost_dim(shape).unwrap_or(0);
         let mut ok = self.tile_in_bounds(access, shape, simd::VECTOR_BYTES);
         let inner_stride = access.strides[access.dims[last]];
         let unit = self.builder.ins().icmp_imm_s(IntCC::Equal, inner_stride, 1);
@@ -263,7 +263,7 @@ impl<'a> ClifLowerer<'a> {
 
     /// The vector path of `LoadGlobal`: each innermost row is one contiguous, byte-aligned run of codes.
     fn vector_load(&mut self, access: &Access, tile: &TileRef, plan: simd::RunCopy) -> ClifResult<()> {
-        let last = tile.shape.len() - 1;
+        let last = simd::innermost_dim(&tile.shape).unwrap_or(0);
         let outer = tile.shape[..last].to_vec();
         let inner = tile.shape[last];
         let tile_strides = tile.byte_strides();

@@ -58,8 +58,15 @@ pub(super) fn run_copy(bits: u32, tile: &TileRef) -> Option<RunCopy> {
         (8, 8) | (16, 16) | (32, 32) => RunCopy::Copy { lanes: 128 / slot_bits as usize },
         _ => return None,
     };
-    let inner = *tile.shape.last()?;
+    let inner = *tile.shape.get(innermost_dim(&tile.shape)?)?;
     (inner > 0 && inner.is_multiple_of(plan.lanes()) && element_count(&tile.shape) > 0).then_some(plan)
+}
+
+/// The innermost dimension whose extent is not 1 (trailing extents of 1 do not break contiguity), or the
+/// last one; `None` for a rank-0 shape.
+pub(super) fn innermost_dim(shape: &[usize]) -> Option<usize> {
+    let last = shape.len().checked_sub(1)?;
+    Some(shape.iter().rposition(|&extent| extent != 1).unwrap_or(last))
 }
 
 /// Memory flags of vector accesses (proven in bounds, little-endian lanes).
