@@ -14,6 +14,7 @@ mod bits;
 mod casts;
 mod exprs;
 mod frame;
+mod fuse;
 mod lowerer;
 mod simd;
 mod tiles;

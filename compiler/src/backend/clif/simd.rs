@@ -20,7 +20,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     BlockArg, ConstantData, Endianness, InstBuilder, MemFlagsData, Type, Value, types,
 };
-use tilevm_vm::dtype::DataType;
+use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::Rounding;
 
 use super::ClifResult;
@@ -67,6 +67,15 @@ pub(super) fn run_copy(bits: u32, tile: &TileRef) -> Option<RunCopy> {
 pub(super) fn innermost_dim(shape: &[usize]) -> Option<usize> {
     let last = shape.len().checked_sub(1)?;
     Some(shape.iter().rposition(|&extent| extent != 1).unwrap_or(last))
+}
+
+/// The `a` operand of a vector dot: an f32 tile, or integer codes converted on the fly (their cast fused).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum DotOperand<'t> {
+    /// An f32 tile.
+    F32(&'t TileRef),
+    /// A tile of integer codes of at most 8 bits, in `i8` slots.
+    Codes(&'t TileRef, IntType),
 }
 
 /// Memory flags of vector accesses (proven in bounds, little-endian lanes).
@@ -192,37 +201,19 @@ impl<'a> ClifLowerer<'a> {
         let dst = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(to.offset));
         match from.dtype {
             DataType::Int(int) if int.bits <= 8 && count.is_multiple_of(16) => {
-                let bits = i64::from(int.bits);
-                let code_mask =
-                    self.vector_const(types::I16X8, &(((1u16 << bits) - 1).to_le_bytes().repeat(8)));
+                let mask = (!int.signed).then(|| {
+                    self.vector_const(types::I16X8, &((1u16 << int.bits) - 1).to_le_bytes().repeat(8))
+                });
                 self.counted_loop((count / 16) as i64, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                     let from_address = lowerer.builder.ins().iadd(src, offset);
                     let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from_address, 0);
-                    let halves =
-                        [lowerer.builder.ins().uwiden_low(codes), lowerer.builder.ins().uwiden_high(codes)];
                     let out_offset = lowerer.builder.ins().imul_imm_s(group, 4 * VECTOR_BYTES);
                     let to_address = lowerer.builder.ins().iadd(dst, out_offset);
-                    for (h, half) in halves.into_iter().enumerate() {
-                        let quads = if int.signed {
-                            let up = lowerer.builder.ins().ishl_imm_u(half, 16 - bits);
-                            let extended = lowerer.builder.ins().sshr_imm_u(up, 16 - bits);
-                            [
-                                lowerer.builder.ins().swiden_low(extended),
-                                lowerer.builder.ins().swiden_high(extended),
-                            ]
-                        } else {
-                            let masked = lowerer.builder.ins().band(half, code_mask);
-                            [
-                                lowerer.builder.ins().uwiden_low(masked),
-                                lowerer.builder.ins().uwiden_high(masked),
-                            ]
-                        };
-                        for (q, quad) in quads.into_iter().enumerate() {
-                            let values = lowerer.builder.ins().fcvt_from_sint(types::F32X4, quad);
-                            let at = (2 * h + q) as i32 * VECTOR_BYTES as i32;
-                            lowerer.builder.ins().store(vector_mem(), values, to_address, at);
-                        }
+                    let values = lowerer.codes_to_f32x4(codes, int, mask);
+                    for (q, quad) in values.into_iter().enumerate() {
+                        let at = q as i32 * VECTOR_BYTES as i32;
+                        lowerer.builder.ins().store(vector_mem(), quad, to_address, at);
                     }
                     Ok(())
                 })?;
@@ -252,6 +243,31 @@ impl<'a> ClifLowerer<'a> {
             }
             _ => Ok(false),
         }
+    }
+
+    /// Sixteen integer codes (`i8` slots, at most 8 bits) as four vectors of f32 values, exactly; `mask` is
+    /// the `I16X8` code mask of unsigned types (`None` sign-extends from the type's top bit).
+    fn codes_to_f32x4(&mut self, codes: Value, int: IntType, mask: Option<Value>) -> [Value; 4] {
+        let unused = 16 - i64::from(int.bits);
+        let halves = [self.builder.ins().uwiden_low(codes), self.builder.ins().uwiden_high(codes)];
+        let mut quads = [codes; 4];
+        for (h, half) in halves.into_iter().enumerate() {
+            let pair = match mask {
+                Some(mask) => {
+                    let masked = self.builder.ins().band(half, mask);
+                    [self.builder.ins().uwiden_low(masked), self.builder.ins().uwiden_high(masked)]
+                }
+                None => {
+                    let up = self.builder.ins().ishl_imm_u(half, unused);
+                    let extended = self.builder.ins().sshr_imm_u(up, unused);
+                    [self.builder.ins().swiden_low(extended), self.builder.ins().swiden_high(extended)]
+                }
+            };
+            for (q, quad) in pair.into_iter().enumerate() {
+                quads[2 * h + q] = self.builder.ins().fcvt_from_sint(types::F32X4, quad);
+            }
+        }
+        quads
     }
 
     /// Four f16 codes (the low halves of `I32X4` lanes) as f32 values, bit-exact with the scalar decoder.
@@ -286,30 +302,48 @@ impl<'a> ClifLowerer<'a> {
         ins.ins().bitcast(types::F32X4, lane_order(), bits)
     }
 
-    /// `dst = acc + a · b` for f32 tiles `a: [M, K]`, `b: [K, 1]`, with 4-wide vectors and independent
-    /// accumulators along K; returns whether it applied (`K` a multiple of 4, no aliasing of `dst` with
-    /// `a` or `b`).
+    /// `dst = acc + a · b` for `a: [M, K]`, `b: f32[K, 1]`, with 4-wide vectors and independent accumulators
+    /// along K; returns whether it applied (`K` a multiple of 4, or of 16 for codes; `dst` not aliasing `a`
+    /// or `b`).
     pub(super) fn vector_dot(
         &mut self,
         dst: &TileRef,
-        a: &TileRef,
+        a: DotOperand<'_>,
         b: &TileRef,
         acc: &TileRef,
     ) -> ClifResult<bool> {
-        let all_f32 = [dst, a, b, acc].iter().all(|tile| tile.dtype == DataType::F32);
-        let [rows, depth] = a.shape[..] else { return Ok(false) };
+        let (a_tile, k_step) = match a {
+            DotOperand::F32(tile) if tile.dtype == DataType::F32 => (tile, 4),
+            DotOperand::Codes(tile, _) if tile.slot() == types::I8 => (tile, 16),
+            _ => return Ok(false),
+        };
+        let all_f32 = [dst, b, acc].iter().all(|tile| tile.dtype == DataType::F32);
+        let [rows, depth] = a_tile.shape[..] else { return Ok(false) };
         let shapes_fit = b.shape == [depth, 1] && dst.shape == [rows, 1] && acc.shape == dst.shape;
-        let aliased = dst.offset == a.offset || dst.offset == b.offset;
-        if !all_f32 || !shapes_fit || aliased || depth == 0 || !depth.is_multiple_of(4) || rows == 0 {
+        let aliased = dst.offset == a_tile.offset || dst.offset == b.offset;
+        if !all_f32 || !shapes_fit || aliased || depth == 0 || !depth.is_multiple_of(k_step) || rows == 0 {
             return Ok(false);
         }
         let vectors = (depth / 4) as i64;
-        let unroll: i64 = [4, 2, 1].into_iter().find(|u| vectors % u == 0).unwrap_or(1);
-        let row_bytes = 4 * depth as i64;
+        // Vectors of `b` per loop step, each with its own accumulator.
+        let unroll: i64 = match a {
+            DotOperand::F32(_) => [4, 2, 1].into_iter().find(|u| vectors % u == 0).unwrap_or(1),
+            DotOperand::Codes(..) => 4,
+        };
+        let slot_bytes = i64::from(a_tile.slot().bytes());
+        let a_row_bytes = slot_bytes * depth as i64;
+        let a_step_bytes = slot_bytes * 4 * unroll;
+        let code_mask = match a {
+            DotOperand::Codes(_, int) if !int.signed => {
+                let mask = ((1u16 << int.bits) - 1).to_le_bytes().repeat(8);
+                Some(self.vector_const(types::I16X8, &mask))
+            }
+            _ => None,
+        };
         self.counted_loop(rows as i64, &mut |lowerer, row| {
-            let row_offset = lowerer.builder.ins().imul_imm_s(row, row_bytes);
+            let row_offset = lowerer.builder.ins().imul_imm_s(row, a_row_bytes);
             let a_row = lowerer.builder.ins().iadd(lowerer.scratch_ptr, row_offset);
-            let a_row = lowerer.builder.ins().iadd_imm_s(a_row, i64::from(a.offset));
+            let a_row = lowerer.builder.ins().iadd_imm_s(a_row, i64::from(a_tile.offset));
             let b_start = lowerer.builder.ins().iadd_imm_s(lowerer.scratch_ptr, i64::from(b.offset));
             let zero = lowerer.builder.ins().f32const(0.0);
             let zero = lowerer.builder.ins().splat(types::F32X4, zero);
@@ -325,13 +359,25 @@ impl<'a> ClifLowerer<'a> {
             entry_args.extend((0..unroll).map(|_| BlockArg::from(zero)));
             lowerer.builder.ins().jump(loop_block, &entry_args);
             lowerer.builder.switch_to_block(loop_block);
-            let offset = lowerer.builder.ins().imul_imm_s(step, unroll * VECTOR_BYTES);
-            let a_address = lowerer.builder.ins().iadd(a_row, offset);
-            let b_address = lowerer.builder.ins().iadd(b_start, offset);
+            let a_offset = lowerer.builder.ins().imul_imm_s(step, a_step_bytes);
+            let a_address = lowerer.builder.ins().iadd(a_row, a_offset);
+            let b_offset = lowerer.builder.ins().imul_imm_s(step, unroll * VECTOR_BYTES);
+            let b_address = lowerer.builder.ins().iadd(b_start, b_offset);
+            let a_vectors: Vec<Value> = match a {
+                DotOperand::F32(_) => (0..unroll)
+                    .map(|u| {
+                        let at = u as i32 * VECTOR_BYTES as i32;
+                        lowerer.builder.ins().load(types::F32X4, vector_mem(), a_address, at)
+                    })
+                    .collect(),
+                DotOperand::Codes(_, int) => {
+                    let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_address, 0);
+                    lowerer.codes_to_f32x4(codes, int, code_mask).to_vec()
+                }
+            };
             let mut next_sums = Vec::with_capacity(sums.len());
-            for (u, &sum) in sums.iter().enumerate() {
+            for (u, (&sum, &a_values)) in sums.iter().zip(&a_vectors).enumerate() {
                 let at = u as i32 * VECTOR_BYTES as i32;
-                let a_values = lowerer.builder.ins().load(types::F32X4, vector_mem(), a_address, at);
                 let b_values = lowerer.builder.ins().load(types::F32X4, vector_mem(), b_address, at);
                 next_sums.push(lowerer.builder.ins().fma(a_values, b_values, sum));
             }

@@ -14,6 +14,7 @@ use tilevm_vm::ir::{ElementwiseOp, Expr, Inst, Operand, ReduceOp, SharedId, Tile
 use super::exprs::{Family, family};
 use super::frame::{element_count, slot_type};
 use super::lowerer::{ClifLowerer, mem};
+use super::simd::DotOperand;
 use super::{ClifError, ClifResult};
 
 use super::abi::STATUS_WINDOW_OUT_OF_RANGE;
@@ -226,6 +227,10 @@ impl<'a> ClifLowerer<'a> {
             }
             Inst::View { dst, src } => self.view(*dst, *src),
             Inst::Cast { dst, src, rounding } => {
+                if self.fusions.codes_of(*dst).is_some() {
+                    // Its only reader, a dot, converts the codes itself (see `fuse`).
+                    return Ok(());
+                }
                 let rounding = *rounding;
                 let from = self.tile_ref(*src)?;
                 let to = self.tile_ref(*dst)?;
@@ -493,7 +498,14 @@ impl<'a> ClifLowerer<'a> {
         {
             return Err(ClifError::Malformed("dot operands of mismatched ranks".to_string()));
         }
-        if self.vector_dot(&target, &a_tile, &b_tile, &acc_tile)? {
+        if let Some((codes, int)) = self.fusions.codes_of(a) {
+            let codes_tile = self.tile_ref(codes)?;
+            if self.vector_dot(&target, DotOperand::Codes(&codes_tile, int), &b_tile, &acc_tile)? {
+                return Ok(());
+            }
+            return Err(ClifError::Malformed(format!("dot of {a} fused with its cast but not vectorisable")));
+        }
+        if self.vector_dot(&target, DotOperand::F32(&a_tile), &b_tile, &acc_tile)? {
             return Ok(());
         }
         let k_extent = a_tile.shape[rank - 1];

@@ -1,0 +1,172 @@
+//! Cast-into-dot fusion: which `Cast`s of small integer codes to f32 the lowerer skips, because their only
+//! reader is a `Dot` that converts the codes itself.
+//
+// A GEMV-like loop body loads packed weights into a tile of codes, casts them to an f32 tile and takes a
+// dot product with it. Materialising the f32 tile costs a store and a load per element; the dot can instead
+// read the codes and convert them in registers (`simd::vector_dot`, with `DotOperand::Codes`). That is only
+// unobservable when the f32 tile `w` is
+//   - written by exactly one instruction, the `Cast { dst: w, src: codes }`, and read by exactly one, a
+//     `Dot { a: w, .. }` later in the same statement list, with no statement in between that is not a plain
+//     instruction or that redefines `codes` (so the dot sees the codes the cast would have converted);
+//   - of a shape and dtypes the fused vector dot handles (checked here, so that the dot never has to fall
+//     back after its cast was skipped).
+// The analysis is one walk over the kernel, counting each tile's reads and writes, then one walk per
+// statement list looking for such pairs.
+
+use std::collections::HashMap;
+
+use tilevm_vm::dtype::{DataType, IntType};
+use tilevm_vm::ir::{Inst, Kernel, Operand, Rounding, Stmt, StmtKind, TileId};
+
+/// The fused pairs of a kernel.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Fusions {
+    /// f32 tiles whose `Cast` is skipped, mapped to the codes tile and its integer type.
+    codes_of: HashMap<TileId, (TileId, IntType)>,
+}
+
+impl Fusions {
+    /// Finds the fusable cast/dot pairs of `kernel`.
+    pub(super) fn analyse(kernel: &Kernel) -> Fusions {
+        let mut uses: HashMap<TileId, usize> = HashMap::new();
+        count_uses(&kernel.body, &mut uses);
+        let mut fusions = Fusions::default();
+        fusions.find_pairs(kernel, &kernel.body, &uses);
+        fusions
+    }
+
+    /// The codes tile a dot operand `a` stands for, when its cast was skipped.
+    pub(super) fn codes_of(&self, tile: TileId) -> Option<(TileId, IntType)> {
+        self.codes_of.get(&tile).copied()
+    }
+
+    fn find_pairs(&mut self, kernel: &Kernel, body: &[Stmt], uses: &HashMap<TileId, usize>) {
+        for (index, stmt) in body.iter().enumerate() {
+            match &stmt.kind {
+                StmtKind::Inst(Inst::Cast { dst, src, rounding }) => {
+                    if let Some(int) = fusable_cast(kernel, *dst, *src, *rounding, uses) {
+                        let codes = *src;
+                        let later = &body[index + 1..];
+                        for next in later {
+                            let StmtKind::Inst(inst) = &next.kind else { break };
+                            if let Inst::Dot { dst: out, a, b, acc } = inst
+                                && *a == *dst
+                            {
+                                if fusable_dot(kernel, *out, codes, *b, *acc) {
+                                    self.codes_of.insert(*dst, (codes, int));
+                                }
+                                break;
+                            }
+                            if inst.defined_tile() == Some(codes) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                StmtKind::For { body, .. } | StmtKind::While { body, .. } => {
+                    self.find_pairs(kernel, body, uses)
+                }
+                StmtKind::If { then_body, else_body, .. } => {
+                    self.find_pairs(kernel, then_body, uses);
+                    self.find_pairs(kernel, else_body, uses);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The integer type of a cast `src -> dst` from codes of at most 8 bits to an f32 tile used only by it and
+/// by one reader.
+fn fusable_cast(
+    kernel: &Kernel,
+    dst: TileId,
+    src: TileId,
+    rounding: Rounding,
+    uses: &HashMap<TileId, usize>,
+) -> Option<IntType> {
+    let dst_decl = kernel.tiles.get(dst.index())?;
+    let src_decl = kernel.tiles.get(src.index())?;
+    let DataType::Int(int) = src_decl.dtype else { return None };
+    let exact = matches!(rounding, Rounding::NearestEven | Rounding::TowardZero);
+    let used_twice = uses.get(&dst).copied() == Some(2);
+    (dst != src && dst_decl.dtype == DataType::F32 && int.bits <= 8 && exact && used_twice).then_some(int)
+}
+
+/// Whether `dst = acc + a · b` with `a` of the codes' shape `[M, K]` suits the fused vector dot.
+fn fusable_dot(kernel: &Kernel, dst: TileId, codes: TileId, b: TileId, acc: TileId) -> bool {
+    let decl = |tile: TileId| kernel.tiles.get(tile.index());
+    let (Some(dst_decl), Some(codes_decl), Some(b_decl), Some(acc_decl)) =
+        (decl(dst), decl(codes), decl(b), decl(acc))
+    else {
+        return false;
+    };
+    let [rows, depth] = codes_decl.layout.shape()[..] else { return false };
+    let f32_operands = [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == DataType::F32);
+    f32_operands
+        && dst != b
+        && depth > 0
+        && depth.is_multiple_of(16)
+        && b_decl.layout.shape() == [depth, 1]
+        && dst_decl.layout.shape() == [rows, 1]
+        && acc_decl.layout.shape() == [rows, 1]
+}
+
+/// Counts, for every register tile, the instructions that read or write it.
+fn count_uses(body: &[Stmt], uses: &mut HashMap<TileId, usize>) {
+    for stmt in body {
+        match &stmt.kind {
+            StmtKind::Inst(inst) => {
+                let mut tiles = tiles_of(inst);
+                tiles.sort();
+                tiles.dedup();
+                for tile in tiles {
+                    *uses.entry(tile).or_default() += 1;
+                }
+            }
+            StmtKind::For { body, .. } | StmtKind::While { body, .. } => count_uses(body, uses),
+            StmtKind::If { then_body, else_body, .. } => {
+                count_uses(then_body, uses);
+                count_uses(else_body, uses);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every register tile an instruction reads or writes.
+fn tiles_of(inst: &Inst) -> Vec<TileId> {
+    let mut tiles: Vec<TileId> = inst.defined_tile().into_iter().collect();
+    match inst {
+        Inst::StoreGlobal { src, .. }
+        | Inst::StoreShared { src, .. }
+        | Inst::View { src, .. }
+        | Inst::Cast { src, .. }
+        | Inst::Reduce { src, .. }
+        | Inst::Permute { src, .. }
+        | Inst::Broadcast { src, .. }
+        | Inst::Slice { src, .. }
+        | Inst::Assign { src, .. } => tiles.push(*src),
+        Inst::PrintTile { tile, .. } => tiles.push(*tile),
+        Inst::Dot { a, b, acc, .. } => tiles.extend([*a, *b, *acc]),
+        Inst::Elementwise { operands, .. } => {
+            tiles.extend(operands.iter().filter_map(|operand| match operand {
+                Operand::Tile(tile) => Some(*tile),
+                Operand::Scalar(_) => None,
+            }))
+        }
+        Inst::AllocRegister { .. }
+        | Inst::AllocShared { .. }
+        | Inst::FreeShared { .. }
+        | Inst::ViewGlobal { .. }
+        | Inst::LoadGlobal { .. }
+        | Inst::LoadShared { .. }
+        | Inst::CopyGlobalToShared { .. }
+        | Inst::CopyWait
+        | Inst::Sync
+        | Inst::Iota { .. }
+        | Inst::PrintScalars { .. }
+        | Inst::Assert { .. } => {}
+    }
+    tiles
+}
