@@ -216,15 +216,19 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
     let (rows, depth) = (3u32, 48u32);
     for bits in 1..=8u8 {
         for signed in [false, true] {
-            // 48: the cast fuses into the dot; 24 (not a multiple of 16) and a second reader: it does not.
-            for (depth, keep_values) in [(depth, false), (24, false), (depth, true)] {
+            // 48: the load and cast fuse into the dot, which reads the buffer directly when 16 bytes follow the
+            // last code and stages the codes otherwise; 24 (not a multiple of 16) and a second reader: no fusion.
+            let cases = [(depth, false, 16), (depth, false, 0), (24, false, 16), (depth, true, 16)];
+            for (depth, keep_values, slack_bytes) in cases {
                 let count = (rows * depth) as usize;
                 let codes: Vec<u64> =
                     (0..count as u64).map(|i| (i * 2654435761 >> 9) % (1 << bits)).collect();
                 let x: Vec<f32> = (0..depth).map(|i| ((i * 13 % 7) as f32 - 3.0) / 8.0).collect();
                 let x_bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+                let mut packed = pack(&codes, u32::from(bits));
+                packed.extend(std::iter::repeat_n(0xff, slack_bytes));
                 let mut args = vec![
-                    KernelArg::Buffer(pack(&codes, u32::from(bits))),
+                    KernelArg::Buffer(packed),
                     KernelArg::Buffer(x_bytes),
                     KernelArg::Buffer(vec![0; 4 * rows as usize]),
                     KernelArg::Buffer(vec![0; 4 * count]),
@@ -238,7 +242,10 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
                             .sum::<f32>();
                     let got = f32::from_le_bytes(out[4 * row..4 * row + 4].try_into().unwrap());
                     // Products are multiples of 1/8 below 2^8 and sums stay below 2^14: exact in any order.
-                    assert_eq!(got, want, "{bits} bits signed {signed} depth {depth}: row {row}");
+                    assert_eq!(
+                        got, want,
+                        "{bits} bits signed {signed} depth {depth} slack {slack_bytes}: row {row}"
+                    );
                 }
                 let KernelArg::Buffer(values) = &args[3] else { unreachable!() };
                 let stored = values.iter().any(|&byte| byte != 0);

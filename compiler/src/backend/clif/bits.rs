@@ -17,12 +17,13 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Value, types};
 use cranelift_frontend::Variable;
-use tilevm_vm::dtype::DataType;
+use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::{Expr, GlobalId};
 
 use super::abi;
+use super::fuse::FusedLoad;
 use super::lowerer::{ClifLowerer, ViewVars, mem};
-use super::simd;
+use super::simd::{self, DotOperand};
 use super::tiles::TileRef;
 use super::{ClifError, ClifResult};
 
@@ -233,6 +234,52 @@ impl<'a> ClifLowerer<'a> {
             element = self.builder.ins().iadd(element, scaled);
         }
         element
+    }
+
+    /// A dot `dst = acc + f32(codes) · b` whose codes' `LoadGlobal` (`load`) and cast were fused into it: in
+    /// bounds and aligned, it unpacks the codes straight from the buffer into registers; otherwise it loads
+    /// the codes tile as `LoadGlobal` would (masked) and converts them in the dot.
+    pub(super) fn load_dot(
+        &mut self,
+        load: &FusedLoad,
+        codes: &TileRef,
+        int: IntType,
+        dst: &TileRef,
+        b: &TileRef,
+        acc: &TileRef,
+    ) -> ClifResult<()> {
+        let access = self.access(load.src, codes, &load.offsets, &load.dims)?;
+        let [_, inner] = codes.shape[..] else {
+            return Err(ClifError::Malformed("a fused dot of codes that are not a matrix".to_string()));
+        };
+        if inner <= 1 {
+            return Err(ClifError::Malformed("a fused dot of single-column codes".to_string()));
+        }
+        let direct = self.builder.create_block();
+        let staged = self.builder.create_block();
+        let done = self.builder.create_block();
+        let ok = self.vector_load_ok(&access, &codes.shape);
+        self.builder.ins().brif(ok, direct, &[], staged, &[]);
+        self.builder.switch_to_block(direct);
+        let base = self.base_offset(&access);
+        let operand = DotOperand::Packed {
+            tile: codes,
+            int,
+            pointer: access.pointer,
+            base,
+            row_stride: access.strides[access.dims[0]],
+        };
+        let fused = self.vector_dot(dst, operand, b, acc)?;
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(staged);
+        self.load_global(codes, load.src, &load.offsets, &load.dims)?;
+        let staged_ok = self.vector_dot(dst, DotOperand::Codes(codes, int), b, acc)?;
+        if !(fused && staged_ok) {
+            return Err(ClifError::Malformed("a fused dot that is not vectorisable".to_string()));
+        }
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(done);
+        Ok(())
     }
 
     /// Whether the vector path applies: the tile inside (16 bytes of slack), unit stride along its innermost

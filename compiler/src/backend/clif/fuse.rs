@@ -16,13 +16,26 @@
 use std::collections::HashMap;
 
 use tilevm_vm::dtype::{DataType, IntType};
-use tilevm_vm::ir::{Inst, Kernel, Operand, Rounding, Stmt, StmtKind, TileId};
+use tilevm_vm::ir::{Expr, GlobalId, Inst, Kernel, Operand, Rounding, Stmt, StmtKind, TileId};
 
 /// The fused pairs of a kernel.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Fusions {
     /// f32 tiles whose `Cast` is skipped, mapped to the codes tile and its integer type.
     codes_of: HashMap<TileId, (TileId, IntType)>,
+    /// Codes tiles whose `LoadGlobal` is skipped too: the fused dot reads them from global memory.
+    loads: HashMap<TileId, FusedLoad>,
+}
+
+/// A `LoadGlobal` that a fused dot performs itself.
+#[derive(Debug, Clone)]
+pub(super) struct FusedLoad {
+    /// The view read.
+    pub(super) src: GlobalId,
+    /// The load's offsets (evaluated at the dot: nothing in between can change them).
+    pub(super) offsets: Vec<Expr>,
+    /// The load's dims.
+    pub(super) dims: Vec<usize>,
 }
 
 impl Fusions {
@@ -40,20 +53,28 @@ impl Fusions {
         self.codes_of.get(&tile).copied()
     }
 
+    /// The load a fused dot performs for the codes tile `codes`, when the load was fused too.
+    pub(super) fn load_of(&self, codes: TileId) -> Option<&FusedLoad> {
+        self.loads.get(&codes)
+    }
+
     fn find_pairs(&mut self, kernel: &Kernel, body: &[Stmt], uses: &HashMap<TileId, usize>) {
         for (index, stmt) in body.iter().enumerate() {
             match &stmt.kind {
                 StmtKind::Inst(Inst::Cast { dst, src, rounding }) => {
                     if let Some(int) = fusable_cast(kernel, *dst, *src, *rounding, uses) {
                         let codes = *src;
-                        let later = &body[index + 1..];
-                        for next in later {
+                        for (offset, next) in body[index + 1..].iter().enumerate() {
                             let StmtKind::Inst(inst) = &next.kind else { break };
                             if let Inst::Dot { dst: out, a, b, acc } = inst
                                 && *a == *dst
                             {
                                 if fusable_dot(kernel, *out, codes, *b, *acc) {
                                     self.codes_of.insert(*dst, (codes, int));
+                                    let dot_index = index + 1 + offset;
+                                    if let Some(load) = fusable_load(body, codes, index, dot_index, uses) {
+                                        self.loads.insert(codes, load);
+                                    }
                                 }
                                 break;
                             }
@@ -91,6 +112,34 @@ fn fusable_cast(
     let exact = matches!(rounding, Rounding::NearestEven | Rounding::TowardZero);
     let used_twice = uses.get(&dst).copied() == Some(2);
     (dst != src && dst_decl.dtype == DataType::F32 && int.bits <= 8 && exact && used_twice).then_some(int)
+}
+
+/// The `LoadGlobal` of `codes` before the cast at `cast_index`, when the dot at `dot_index` may perform it:
+/// `codes` has no other use, and nothing between the load and the dot is a statement other than an
+/// instruction, stores to global memory, or redefines the view.
+fn fusable_load(
+    body: &[Stmt],
+    codes: TileId,
+    cast_index: usize,
+    dot_index: usize,
+    uses: &HashMap<TileId, usize>,
+) -> Option<FusedLoad> {
+    if uses.get(&codes).copied() != Some(2) {
+        return None;
+    }
+    let load_index = body[..cast_index].iter().rposition(
+        |stmt| !matches!(&stmt.kind, StmtKind::Inst(inst) if inst.defined_tile() != Some(codes)),
+    )?;
+    let StmtKind::Inst(Inst::LoadGlobal { dst, src, offsets, dims }) = &body[load_index].kind else {
+        return None;
+    };
+    let quiet = body[load_index + 1..dot_index].iter().all(|stmt| match &stmt.kind {
+        StmtKind::Inst(Inst::StoreGlobal { .. }) => false,
+        StmtKind::Inst(Inst::ViewGlobal { dst: view, .. }) => view != src,
+        StmtKind::Inst(_) => true,
+        _ => false,
+    });
+    (*dst == codes && quiet).then(|| FusedLoad { src: *src, offsets: offsets.clone(), dims: dims.clone() })
 }
 
 /// Whether `dst = acc + a · b` with `a` of the codes' shape `[M, K]` suits the fused vector dot.

@@ -18,7 +18,7 @@
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    BlockArg, ConstantData, Endianness, InstBuilder, MemFlagsData, Type, Value, types,
+    BlockArg, ConstantData, Endianness, Immediate, InstBuilder, MemFlagsData, Type, Value, types,
 };
 use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::Rounding;
@@ -76,6 +76,10 @@ pub(super) enum DotOperand<'t> {
     F32(&'t TileRef),
     /// A tile of integer codes of at most 8 bits, in `i8` slots.
     Codes(&'t TileRef, IntType),
+    /// The codes of `tile` read straight from global memory (its load and cast fused into the dot): row `r`
+    /// starts, byte-aligned, at element `base + r * row_stride` of the buffer at `pointer`, and 16 bytes are
+    /// readable at the first byte of every 16 codes (the caller checked both).
+    Packed { tile: &'t TileRef, int: IntType, pointer: Value, base: Value, row_stride: Value },
 }
 
 /// Memory flags of vector accesses (proven in bounds, little-endian lanes).
@@ -86,6 +90,13 @@ fn vector_mem() -> MemFlagsData {
 /// The flags of vector-to-vector bitcasts: lanes in little-endian order.
 fn lane_order() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
+/// What unpacking codes of one width needs, created once per loop nest.
+#[derive(Clone, Copy, Debug)]
+struct UnpackConstants {
+    masks: [Immediate; 2],
+    multipliers: Value,
 }
 
 /// The shuffle masks (codes 0..8 and 8..16) and lane multipliers of unpacking `bits`-bit codes.
@@ -108,6 +119,26 @@ fn unpack_tables(bits: u32) -> ([u8; 16], [u8; 16], [u8; 16]) {
 }
 
 impl<'a> ClifLowerer<'a> {
+    /// The shuffle masks and the lane multipliers of unpacking `bits`-bit codes.
+    fn unpack_constants(&mut self, bits: u32) -> UnpackConstants {
+        let (low_mask, high_mask, multipliers) = unpack_tables(bits);
+        let low_mask = self.builder.func.dfg.immediates.push(ConstantData::from(low_mask.to_vec()));
+        let high_mask = self.builder.func.dfg.immediates.push(ConstantData::from(high_mask.to_vec()));
+        let multipliers = self.vector_const(types::I16X8, &multipliers);
+        UnpackConstants { masks: [low_mask, high_mask], multipliers }
+    }
+
+    /// The 16 codes at the start of `bytes` as two `I16X8` vectors (codes 0..8 and 8..16), each code in the
+    /// low bits of its lane with its higher neighbours' bits above it.
+    fn unpack_halves(&mut self, bytes: Value, constants: UnpackConstants) -> [Value; 2] {
+        constants.masks.map(|mask| {
+            let pairs = self.builder.ins().shuffle(bytes, bytes, mask);
+            let lanes = self.builder.ins().bitcast(types::I16X8, lane_order(), pairs);
+            let moved = self.builder.ins().imul(lanes, constants.multipliers);
+            self.builder.ins().ushr_imm_u(moved, 8)
+        })
+    }
+
     /// A vector constant of type `ty` from its little-endian bytes.
     fn vector_const(&mut self, ty: Type, bytes: &[u8]) -> Value {
         let constant = self.builder.func.dfg.constants.insert(ConstantData::from(bytes.to_vec()));
@@ -157,22 +188,13 @@ impl<'a> ClifLowerer<'a> {
                 Ok(())
             }),
             RunCopy::Unpack { bits } => {
-                let (low_mask, high_mask, multipliers) = unpack_tables(bits);
-                let low_mask = self.builder.func.dfg.immediates.push(ConstantData::from(low_mask.to_vec()));
-                let high_mask = self.builder.func.dfg.immediates.push(ConstantData::from(high_mask.to_vec()));
-                let multipliers = self.vector_const(types::I16X8, &multipliers);
+                let constants = self.unpack_constants(bits);
                 let code_mask = self.vector_const(types::I8X16, &[((1u32 << bits) - 1) as u8; 16]);
                 self.counted_loop(groups, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, 2 * i64::from(bits));
                     let from = lowerer.builder.ins().iadd(src, offset);
                     let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from, 0);
-                    let mut halves = [bytes; 2];
-                    for (half, mask) in halves.iter_mut().zip([low_mask, high_mask]) {
-                        let pairs = lowerer.builder.ins().shuffle(bytes, bytes, mask);
-                        let lanes = lowerer.builder.ins().bitcast(types::I16X8, lane_order(), pairs);
-                        let moved = lowerer.builder.ins().imul(lanes, multipliers);
-                        *half = lowerer.builder.ins().ushr_imm_u(moved, 8);
-                    }
+                    let halves = lowerer.unpack_halves(bytes, constants);
                     let narrowed = lowerer.builder.ins().unarrow(halves[0], halves[1]);
                     let codes = lowerer.builder.ins().band(narrowed, code_mask);
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
@@ -248,9 +270,14 @@ impl<'a> ClifLowerer<'a> {
     /// Sixteen integer codes (`i8` slots, at most 8 bits) as four vectors of f32 values, exactly; `mask` is
     /// the `I16X8` code mask of unsigned types (`None` sign-extends from the type's top bit).
     fn codes_to_f32x4(&mut self, codes: Value, int: IntType, mask: Option<Value>) -> [Value; 4] {
-        let unused = 16 - i64::from(int.bits);
         let halves = [self.builder.ins().uwiden_low(codes), self.builder.ins().uwiden_high(codes)];
-        let mut quads = [codes; 4];
+        self.halves_to_f32x4(halves, int, mask)
+    }
+
+    /// Two `I16X8` vectors holding codes in their low bits (higher bits are ignored) as four vectors of f32.
+    fn halves_to_f32x4(&mut self, halves: [Value; 2], int: IntType, mask: Option<Value>) -> [Value; 4] {
+        let unused = 16 - i64::from(int.bits);
+        let mut quads = [halves[0]; 4];
         for (h, half) in halves.into_iter().enumerate() {
             let pair = match mask {
                 Some(mask) => {
@@ -315,6 +342,11 @@ impl<'a> ClifLowerer<'a> {
         let (a_tile, k_step) = match a {
             DotOperand::F32(tile) if tile.dtype == DataType::F32 => (tile, 4),
             DotOperand::Codes(tile, _) if tile.slot() == types::I8 => (tile, 16),
+            DotOperand::Packed { tile, int, .. }
+                if tile.slot() == types::I8 && (1..=8).contains(&int.bits) =>
+            {
+                (tile, 16)
+            }
             _ => return Ok(false),
         };
         let all_f32 = [dst, b, acc].iter().all(|tile| tile.dtype == DataType::F32);
@@ -328,22 +360,42 @@ impl<'a> ClifLowerer<'a> {
         // Vectors of `b` per loop step, each with its own accumulator.
         let unroll: i64 = match a {
             DotOperand::F32(_) => [4, 2, 1].into_iter().find(|u| vectors % u == 0).unwrap_or(1),
-            DotOperand::Codes(..) => 4,
+            DotOperand::Codes(..) | DotOperand::Packed { .. } => 4,
         };
         let slot_bytes = i64::from(a_tile.slot().bytes());
         let a_row_bytes = slot_bytes * depth as i64;
-        let a_step_bytes = slot_bytes * 4 * unroll;
+        let a_step_bytes = match a {
+            DotOperand::Packed { int, .. } => 2 * i64::from(int.bits),
+            _ => slot_bytes * 4 * unroll,
+        };
+        let unpack = match a {
+            DotOperand::Packed { int, .. } if int.bits < 8 => {
+                Some(self.unpack_constants(u32::from(int.bits)))
+            }
+            _ => None,
+        };
         let code_mask = match a {
-            DotOperand::Codes(_, int) if !int.signed => {
+            DotOperand::Codes(_, int) | DotOperand::Packed { int, .. } if !int.signed => {
                 let mask = ((1u16 << int.bits) - 1).to_le_bytes().repeat(8);
                 Some(self.vector_const(types::I16X8, &mask))
             }
             _ => None,
         };
         self.counted_loop(rows as i64, &mut |lowerer, row| {
-            let row_offset = lowerer.builder.ins().imul_imm_s(row, a_row_bytes);
-            let a_row = lowerer.builder.ins().iadd(lowerer.scratch_ptr, row_offset);
-            let a_row = lowerer.builder.ins().iadd_imm_s(a_row, i64::from(a_tile.offset));
+            let a_row = match a {
+                DotOperand::Packed { int, pointer, base, row_stride, .. } => {
+                    let row_start = lowerer.builder.ins().imul(row, row_stride);
+                    let element = lowerer.builder.ins().iadd(base, row_start);
+                    let bit = lowerer.builder.ins().imul_imm_s(element, i64::from(int.bits));
+                    let byte = lowerer.builder.ins().ushr_imm_u(bit, 3);
+                    lowerer.builder.ins().iadd(pointer, byte)
+                }
+                _ => {
+                    let row_offset = lowerer.builder.ins().imul_imm_s(row, a_row_bytes);
+                    let a_row = lowerer.builder.ins().iadd(lowerer.scratch_ptr, row_offset);
+                    lowerer.builder.ins().iadd_imm_s(a_row, i64::from(a_tile.offset))
+                }
+            };
             let b_start = lowerer.builder.ins().iadd_imm_s(lowerer.scratch_ptr, i64::from(b.offset));
             let zero = lowerer.builder.ins().f32const(0.0);
             let zero = lowerer.builder.ins().splat(types::F32X4, zero);
@@ -373,6 +425,17 @@ impl<'a> ClifLowerer<'a> {
                 DotOperand::Codes(_, int) => {
                     let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_address, 0);
                     lowerer.codes_to_f32x4(codes, int, code_mask).to_vec()
+                }
+                DotOperand::Packed { int, .. } => {
+                    let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_address, 0);
+                    let halves = match unpack {
+                        Some(constants) => lowerer.unpack_halves(bytes, constants),
+                        None => [
+                            lowerer.builder.ins().uwiden_low(bytes),
+                            lowerer.builder.ins().uwiden_high(bytes),
+                        ],
+                    };
+                    lowerer.halves_to_f32x4(halves, int, code_mask).to_vec()
                 }
             };
             let mut next_sums = Vec::with_capacity(sums.len());

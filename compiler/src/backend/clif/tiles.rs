@@ -196,6 +196,10 @@ impl<'a> ClifLowerer<'a> {
                 self.view_global(*dst, shape, strides, offset)
             }
             Inst::LoadGlobal { dst, src, offsets, dims } => {
+                if self.fusions.load_of(*dst).is_some() {
+                    // The dot that reads these codes loads them itself (see `fuse`).
+                    return Ok(());
+                }
                 let tile = self.tile_ref(*dst)?;
                 self.load_global(&tile, *src, offsets, dims)
             }
@@ -500,6 +504,9 @@ impl<'a> ClifLowerer<'a> {
         }
         if let Some((codes, int)) = self.fusions.codes_of(a) {
             let codes_tile = self.tile_ref(codes)?;
+            if let Some(load) = self.fusions.load_of(codes).cloned() {
+                return self.load_dot(&load, &codes_tile, int, &target, &b_tile, &acc_tile);
+            }
             if self.vector_dot(&target, DotOperand::Codes(&codes_tile, int), &b_tile, &acc_tile)? {
                 return Ok(());
             }
