@@ -219,3 +219,55 @@ fn tiles_of(inst: &Inst) -> Vec<TileId> {
     }
     tiles
 }
+
+#[cfg(test)]
+mod tests {
+    use tilevm_vm::ir::{KernelBuilder, Operand};
+    use tilevm_vm::layout::local;
+
+    use super::*;
+
+    /// Loads u4 codes `[4, 32]`, casts them, loads x, and takes the dot; `second_reader` adds another use of
+    /// the f32 tile.
+    fn kernel(second_reader: bool) -> (Kernel, TileId, TileId) {
+        let u4 = DataType::Int(IntType { signed: false, bits: 4 });
+        let mut builder = KernelBuilder::new("fusable", 1);
+        let w = builder.global_param("w", u4, false);
+        let x = builder.global_param("x", DataType::F32, false);
+        builder.grid(vec![Expr::u32(1)]);
+        let pair = |a: u32, b: u32| vec![Expr::u32(a), Expr::u32(b)];
+        let w_view = builder.view_global("w", w, u4, pair(4, 32), pair(32, 1), Expr::u32(0));
+        let x_view = builder.view_global("x", x, DataType::F32, pair(32, 1), pair(1, 1), Expr::u32(0));
+        let codes = builder.tile("codes", u4, local(&[4, 32]).unwrap());
+        let values = builder.tile("values", DataType::F32, local(&[4, 32]).unwrap());
+        let x_tile = builder.tile("x", DataType::F32, local(&[32, 1]).unwrap());
+        let y = builder.tile("y", DataType::F32, local(&[4, 1]).unwrap());
+        let origin = pair(0, 0);
+        builder.inst(Inst::LoadGlobal { dst: codes, src: w_view, offsets: origin.clone(), dims: vec![0, 1] });
+        builder.inst(Inst::Cast { dst: values, src: codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::LoadGlobal { dst: x_tile, src: x_view, offsets: origin, dims: vec![0, 1] });
+        builder.inst(Inst::AllocRegister { dst: y, init: Some(Expr::f32(0.0)) });
+        builder.inst(Inst::Dot { dst: y, a: values, b: x_tile, acc: y });
+        if second_reader {
+            let copy = builder.tile("copy", DataType::F32, local(&[4, 32]).unwrap());
+            builder.inst(Inst::Elementwise {
+                dst: copy,
+                op: tilevm_vm::ir::ElementwiseOp::Unary(tilevm_vm::ir::UnaryOp::Neg),
+                operands: vec![Operand::Tile(values)],
+            });
+        }
+        (builder.finish(), codes, values)
+    }
+
+    #[test]
+    fn a_load_cast_dot_chain_fuses_and_a_second_reader_prevents_it() {
+        let (fusable, codes, values) = kernel(false);
+        let fusions = Fusions::analyse(&fusable);
+        assert_eq!(fusions.codes_of(values).map(|(tile, _)| tile), Some(codes));
+        assert!(fusions.load_of(codes).is_some());
+        let (shared, _, values) = kernel(true);
+        let fusions = Fusions::analyse(&shared);
+        assert!(fusions.codes_of(values).is_none());
+        assert!(fusions.load_of(codes).is_none());
+    }
+}
