@@ -222,7 +222,7 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
             for (depth, keep_values, slack_bytes) in cases {
                 let count = (rows * depth) as usize;
                 let codes: Vec<u64> =
-                    (0..count as u64).map(|i| (i * 2654435761 >> 9) % (1 << bits)).collect();
+                    (0..count as u64).map(|i| ((i * 2654435761) >> 9) % (1 << bits)).collect();
                 let x: Vec<f32> = (0..depth).map(|i| ((i * 13 % 7) as f32 - 3.0) / 8.0).collect();
                 let x_bytes: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
                 let mut packed = pack(&codes, u32::from(bits));
