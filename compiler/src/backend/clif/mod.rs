@@ -12,6 +12,7 @@
 pub mod abi;
 mod bits;
 mod casts;
+mod dots;
 mod exprs;
 mod frame;
 mod fuse;
