@@ -13,7 +13,7 @@ use tilevm_vm::ir::{
 use tilevm_vm::layout::{LayoutError, local};
 
 /// Output rows per block.
-pub const ROWS: usize = 8;
+pub const ROWS: usize = 32;
 
 /// The GEMV kernel for `n` outputs, `k` inputs and one scale per `group` weights along k.
 ///

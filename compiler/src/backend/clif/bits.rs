@@ -17,11 +17,13 @@
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Value, types};
 use cranelift_frontend::Variable;
-use tilevm_vm::dtype::DataType;
+use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::{Expr, GlobalId};
 
 use super::abi;
+use super::fuse::FusedLoad;
 use super::lowerer::{ClifLowerer, ViewVars, mem};
+use super::simd::{self, DotOperand};
 use super::tiles::TileRef;
 use super::{ClifError, ClifResult};
 
@@ -144,10 +146,20 @@ impl<'a> ClifLowerer<'a> {
         let access = self.access(src, tile, offsets, dims)?;
         let shape = tile.shape.clone();
         let done = self.builder.create_block();
+        if let Some(plan) = simd::run_copy(access.bits, tile) {
+            let vector = self.builder.create_block();
+            let other = self.builder.create_block();
+            let vector_ok = self.vector_load_ok(&access, &shape);
+            self.builder.ins().brif(vector_ok, vector, &[], other, &[]);
+            self.builder.switch_to_block(vector);
+            self.vector_load(&access, tile, plan)?;
+            self.builder.ins().jump(done, &[]);
+            self.builder.switch_to_block(other);
+        }
         if access.bits <= WORD_READ_MAX_BITS {
             let fast = self.builder.create_block();
             let slow = self.builder.create_block();
-            let whole_tile_ok = self.tile_in_bounds(&access, &shape);
+            let whole_tile_ok = self.tile_in_bounds(&access, &shape, 8);
             self.builder.ins().brif(whole_tile_ok, fast, &[], slow, &[]);
             self.builder.switch_to_block(fast);
             let base = self.base_offset(&access);
@@ -224,8 +236,103 @@ impl<'a> ClifLowerer<'a> {
         element
     }
 
-    /// Whether every element of the tile is inside the view and, with 8 bytes of slack, inside the buffer.
-    fn tile_in_bounds(&mut self, access: &Access, shape: &[usize]) -> Value {
+    /// A dot `dst = acc + f32(codes) · b` whose codes' `LoadGlobal` (`load`) and cast were fused into it: in
+    /// bounds and aligned, it unpacks the codes straight from the buffer into registers; otherwise it loads
+    /// the codes tile as `LoadGlobal` would (masked) and converts them in the dot.
+    pub(super) fn load_dot(
+        &mut self,
+        load: &FusedLoad,
+        codes: &TileRef,
+        int: IntType,
+        dst: &TileRef,
+        b: &TileRef,
+        acc: &TileRef,
+    ) -> ClifResult<()> {
+        let access = self.access(load.src, codes, &load.offsets, &load.dims)?;
+        let [_, inner] = codes.shape[..] else {
+            return Err(ClifError::Malformed("a fused dot of codes that are not a matrix".to_string()));
+        };
+        if inner <= 1 {
+            return Err(ClifError::Malformed("a fused dot of single-column codes".to_string()));
+        }
+        let direct = self.builder.create_block();
+        let staged = self.builder.create_block();
+        let done = self.builder.create_block();
+        let ok = self.vector_load_ok(&access, &codes.shape);
+        self.builder.ins().brif(ok, direct, &[], staged, &[]);
+        self.builder.switch_to_block(direct);
+        let base = self.base_offset(&access);
+        let operand = DotOperand::Packed {
+            tile: codes,
+            int,
+            pointer: access.pointer,
+            base,
+            row_stride: access.strides[access.dims[0]],
+        };
+        let fused = self.vector_dot(dst, operand, b, acc)?;
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(staged);
+        self.load_global(codes, load.src, &load.offsets, &load.dims)?;
+        let staged_ok = self.vector_dot(dst, DotOperand::Codes(codes, int), b, acc)?;
+        if !(fused && staged_ok) {
+            return Err(ClifError::Malformed("a fused dot that is not vectorisable".to_string()));
+        }
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(done);
+        Ok(())
+    }
+
+    /// Whether the vector path applies: the tile inside (16 bytes of slack), unit stride along its innermost
+    /// dimension, and every row starting on a byte boundary.
+    fn vector_load_ok(&mut self, access: &Access, shape: &[usize]) -> Value {
+        let last = simd::innermost_dim(shape).unwrap_or(0);
+        let mut ok = self.tile_in_bounds(access, shape, simd::VECTOR_BYTES);
+        let inner_stride = access.strides[access.dims[last]];
+        let unit = self.builder.ins().icmp_imm_s(IntCC::Equal, inner_stride, 1);
+        ok = self.builder.ins().band(ok, unit);
+        if !access.bits.is_multiple_of(8) {
+            // Only the low three bits of the bit offsets matter, and wrapping products keep them exact.
+            let base = self.base_offset(access);
+            let mut misaligned = self.builder.ins().imul_imm_s(base, i64::from(access.bits));
+            for (j, &extent) in shape[..last].iter().enumerate() {
+                if extent > 1 {
+                    let stride = access.strides[access.dims[j]];
+                    let step = self.builder.ins().imul_imm_s(stride, i64::from(access.bits));
+                    misaligned = self.builder.ins().bor(misaligned, step);
+                }
+            }
+            let low_bits = self.builder.ins().band_imm_u(misaligned, 7);
+            let aligned = self.builder.ins().icmp_imm_s(IntCC::Equal, low_bits, 0);
+            ok = self.builder.ins().band(ok, aligned);
+        }
+        ok
+    }
+
+    /// The vector path of `LoadGlobal`: each innermost row is one contiguous, byte-aligned run of codes.
+    fn vector_load(&mut self, access: &Access, tile: &TileRef, plan: simd::RunCopy) -> ClifResult<()> {
+        let last = simd::innermost_dim(&tile.shape).unwrap_or(0);
+        let outer = tile.shape[..last].to_vec();
+        let inner = tile.shape[last];
+        let tile_strides = tile.byte_strides();
+        let base = self.base_offset(access);
+        self.each_index(&outer, &mut |lowerer, coords| {
+            let mut element = base;
+            for (j, &coord) in coords.iter().enumerate() {
+                let scaled = lowerer.builder.ins().imul(coord, access.strides[access.dims[j]]);
+                element = lowerer.builder.ins().iadd(element, scaled);
+            }
+            let bit = lowerer.builder.ins().imul_imm_s(element, i64::from(access.bits));
+            let byte = lowerer.builder.ins().ushr_imm_u(bit, 3);
+            let src = lowerer.builder.ins().iadd(access.pointer, byte);
+            let dst = lowerer.slot_address(&tile_strides[..last], coords);
+            let dst = lowerer.builder.ins().iadd_imm_s(dst, i64::from(tile.offset));
+            lowerer.copy_run(plan, src, dst, inner)
+        })
+    }
+
+    /// Whether every element of the tile is inside the view and, with `slack` bytes of slack after the last
+    /// element's first byte, inside the buffer.
+    fn tile_in_bounds(&mut self, access: &Access, shape: &[usize], slack: i64) -> Value {
         let mut ok = self.builder.ins().iconst(types::I8, 1);
         let mut low = self.wide(access.offset);
         let mut high = low;
@@ -258,9 +365,9 @@ impl<'a> ClifLowerer<'a> {
         let low_bit = self.builder.ins().imul_imm_s(low, bits);
         let high_bit = self.builder.ins().imul_imm_s(high, bits);
         let nonnegative = self.builder.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, low_bit, 0);
-        // (high_bit >> 3) + 8 <= length, so that a 64-bit read at any element's byte stays inside.
+        // (high_bit >> 3) + slack <= length, so that a read of `slack` bytes at any element's byte stays inside.
         let high_byte = self.builder.ins().sshr_imm_s(high_bit, 3);
-        let high_end = self.builder.ins().iadd_imm_s(high_byte, 8);
+        let high_end = self.builder.ins().iadd_imm_s(high_byte, slack);
         let length = self.builder.ins().uextend(types::I128, access.length);
         let inside = self.builder.ins().icmp(IntCC::SignedLessThanOrEqual, high_end, length);
         ok = self.builder.ins().band(ok, nonnegative);

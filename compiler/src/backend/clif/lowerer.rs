@@ -15,6 +15,7 @@ use tilevm_vm::ir::{Expr, GlobalId, Kernel, ParamKind, Stmt, StmtKind, VarId};
 
 use super::abi::{self, Helper};
 use super::frame::{Frame, slot_type};
+use super::fuse::Fusions;
 use super::{ClifError, ClifResult};
 
 /// The run-time values of a global view: shape, strides and offset, all as `i64` variables.
@@ -40,6 +41,7 @@ pub struct ClifLowerer<'a> {
     loop_exits: Vec<Block>,
     helpers: HashMap<Helper, FuncRef>,
     assert_messages: Vec<String>,
+    pub(super) fusions: Fusions,
 }
 
 /// Memory flags for accesses the lowerer has proven in bounds (scratch, checked buffer accesses).
@@ -117,6 +119,7 @@ impl<'a> ClifLowerer<'a> {
             loop_exits: Vec::new(),
             helpers: HashMap::new(),
             assert_messages: Vec::new(),
+            fusions: if grid { Fusions::default() } else { Fusions::analyse(kernel) },
         })
     }
 

@@ -7,14 +7,18 @@
 //! A block does not emulate GPU threads one by one: every register tile is a block-local array in logical
 //! row-major order in the per-block scratch memory, tile instructions become loop nests over elements, shared
 //! tiles are further scratch arrays and `Sync` is just the order between loop nests. The only instruction
-//! defined per thread, `View`, goes through the register layouts' `map`.
+//! defined per thread, `View`, goes through the register layouts' `map`. Loads, casts and dots on shapes that
+//! allow it take 128-bit SIMD paths (`simd`), and load → cast → dot chains are fused (`fuse`).
 
 pub mod abi;
 mod bits;
 mod casts;
+mod dots;
 mod exprs;
 mod frame;
+mod fuse;
 mod lowerer;
+mod simd;
 mod tiles;
 mod views;
 

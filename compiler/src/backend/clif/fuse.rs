@@ -1,0 +1,273 @@
+//! Cast-into-dot fusion: which `Cast`s of small integer codes to f32 the lowerer skips, because their only
+//! reader is a `Dot` that converts the codes itself.
+//
+// A GEMV-like loop body loads packed weights into a tile of codes, casts them to an f32 tile and takes a
+// dot product with it. Materialising the f32 tile costs a store and a load per element; the dot can instead
+// read the codes and convert them in registers (`simd::vector_dot`, with `DotOperand::Codes`). That is only
+// unobservable when the f32 tile `w` is
+//   - written by exactly one instruction, the `Cast { dst: w, src: codes }`, and read by exactly one, a
+//     `Dot { a: w, .. }` later in the same statement list, with no statement in between that is not a plain
+//     instruction or that redefines `codes` (so the dot sees the codes the cast would have converted);
+//   - of a shape and dtypes the fused vector dot handles (checked here, so that the dot never has to fall
+//     back after its cast was skipped).
+// The analysis is one walk over the kernel, counting each tile's reads and writes, then one walk per
+// statement list looking for such pairs.
+
+use std::collections::HashMap;
+
+use tilevm_vm::dtype::{DataType, IntType};
+use tilevm_vm::ir::{Expr, GlobalId, Inst, Kernel, Operand, Rounding, Stmt, StmtKind, TileId};
+
+/// The fused pairs of a kernel.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Fusions {
+    /// f32 tiles whose `Cast` is skipped, mapped to the codes tile and its integer type.
+    codes_of: HashMap<TileId, (TileId, IntType)>,
+    /// Codes tiles whose `LoadGlobal` is skipped too: the fused dot reads them from global memory.
+    loads: HashMap<TileId, FusedLoad>,
+}
+
+/// A `LoadGlobal` that a fused dot performs itself.
+#[derive(Debug, Clone)]
+pub(super) struct FusedLoad {
+    /// The view read.
+    pub(super) src: GlobalId,
+    /// The load's offsets (evaluated at the dot: nothing in between can change them).
+    pub(super) offsets: Vec<Expr>,
+    /// The load's dims.
+    pub(super) dims: Vec<usize>,
+}
+
+impl Fusions {
+    /// Finds the fusable cast/dot pairs of `kernel`.
+    pub(super) fn analyse(kernel: &Kernel) -> Fusions {
+        let mut uses: HashMap<TileId, usize> = HashMap::new();
+        count_uses(&kernel.body, &mut uses);
+        let mut fusions = Fusions::default();
+        fusions.find_pairs(kernel, &kernel.body, &uses);
+        fusions
+    }
+
+    /// The codes tile a dot operand `a` stands for, when its cast was skipped.
+    pub(super) fn codes_of(&self, tile: TileId) -> Option<(TileId, IntType)> {
+        self.codes_of.get(&tile).copied()
+    }
+
+    /// The load a fused dot performs for the codes tile `codes`, when the load was fused too.
+    pub(super) fn load_of(&self, codes: TileId) -> Option<&FusedLoad> {
+        self.loads.get(&codes)
+    }
+
+    fn find_pairs(&mut self, kernel: &Kernel, body: &[Stmt], uses: &HashMap<TileId, usize>) {
+        for (index, stmt) in body.iter().enumerate() {
+            match &stmt.kind {
+                StmtKind::Inst(Inst::Cast { dst, src, rounding }) => {
+                    if let Some(int) = fusable_cast(kernel, *dst, *src, *rounding, uses) {
+                        let codes = *src;
+                        for (offset, next) in body[index + 1..].iter().enumerate() {
+                            let StmtKind::Inst(inst) = &next.kind else { break };
+                            if let Inst::Dot { dst: out, a, b, acc } = inst
+                                && *a == *dst
+                            {
+                                if fusable_dot(kernel, *out, codes, *b, *acc) {
+                                    self.codes_of.insert(*dst, (codes, int));
+                                    let dot_index = index + 1 + offset;
+                                    if let Some(load) = fusable_load(body, codes, index, dot_index, uses) {
+                                        self.loads.insert(codes, load);
+                                    }
+                                }
+                                break;
+                            }
+                            if inst.defined_tile() == Some(codes) {
+                                break;
+                            }
+                        }
+                    }
+                }
+                StmtKind::For { body, .. } | StmtKind::While { body, .. } => {
+                    self.find_pairs(kernel, body, uses)
+                }
+                StmtKind::If { then_body, else_body, .. } => {
+                    self.find_pairs(kernel, then_body, uses);
+                    self.find_pairs(kernel, else_body, uses);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The integer type of a cast `src -> dst` from codes of at most 8 bits to an f32 tile used only by it and
+/// by one reader.
+fn fusable_cast(
+    kernel: &Kernel,
+    dst: TileId,
+    src: TileId,
+    rounding: Rounding,
+    uses: &HashMap<TileId, usize>,
+) -> Option<IntType> {
+    let dst_decl = kernel.tiles.get(dst.index())?;
+    let src_decl = kernel.tiles.get(src.index())?;
+    let DataType::Int(int) = src_decl.dtype else { return None };
+    let exact = matches!(rounding, Rounding::NearestEven | Rounding::TowardZero);
+    let used_twice = uses.get(&dst).copied() == Some(2);
+    (dst != src && dst_decl.dtype == DataType::F32 && int.bits <= 8 && exact && used_twice).then_some(int)
+}
+
+/// The `LoadGlobal` of `codes` before the cast at `cast_index`, when the dot at `dot_index` may perform it:
+/// `codes` has no other use, and nothing between the load and the dot is a statement other than an
+/// instruction, stores to global memory, or redefines the view.
+fn fusable_load(
+    body: &[Stmt],
+    codes: TileId,
+    cast_index: usize,
+    dot_index: usize,
+    uses: &HashMap<TileId, usize>,
+) -> Option<FusedLoad> {
+    if uses.get(&codes).copied() != Some(2) {
+        return None;
+    }
+    let load_index = body[..cast_index].iter().rposition(
+        |stmt| !matches!(&stmt.kind, StmtKind::Inst(inst) if inst.defined_tile() != Some(codes)),
+    )?;
+    let StmtKind::Inst(Inst::LoadGlobal { dst, src, offsets, dims }) = &body[load_index].kind else {
+        return None;
+    };
+    let quiet = body[load_index + 1..dot_index].iter().all(|stmt| match &stmt.kind {
+        StmtKind::Inst(Inst::StoreGlobal { .. }) => false,
+        StmtKind::Inst(Inst::ViewGlobal { dst: view, .. }) => view != src,
+        StmtKind::Inst(_) => true,
+        _ => false,
+    });
+    (*dst == codes && quiet).then(|| FusedLoad { src: *src, offsets: offsets.clone(), dims: dims.clone() })
+}
+
+/// Whether `dst = acc + a · b` with `a` of the codes' shape `[M, K]` suits the fused vector dot.
+fn fusable_dot(kernel: &Kernel, dst: TileId, codes: TileId, b: TileId, acc: TileId) -> bool {
+    let decl = |tile: TileId| kernel.tiles.get(tile.index());
+    let (Some(dst_decl), Some(codes_decl), Some(b_decl), Some(acc_decl)) =
+        (decl(dst), decl(codes), decl(b), decl(acc))
+    else {
+        return false;
+    };
+    let [rows, depth] = codes_decl.layout.shape()[..] else { return false };
+    let f32_operands = [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == DataType::F32);
+    f32_operands
+        && dst != b
+        && depth > 0
+        && depth.is_multiple_of(16)
+        && b_decl.layout.shape() == [depth, 1]
+        && dst_decl.layout.shape() == [rows, 1]
+        && acc_decl.layout.shape() == [rows, 1]
+}
+
+/// Counts, for every register tile, the instructions that read or write it.
+fn count_uses(body: &[Stmt], uses: &mut HashMap<TileId, usize>) {
+    for stmt in body {
+        match &stmt.kind {
+            StmtKind::Inst(inst) => {
+                let mut tiles = tiles_of(inst);
+                tiles.sort();
+                tiles.dedup();
+                for tile in tiles {
+                    *uses.entry(tile).or_default() += 1;
+                }
+            }
+            StmtKind::For { body, .. } | StmtKind::While { body, .. } => count_uses(body, uses),
+            StmtKind::If { then_body, else_body, .. } => {
+                count_uses(then_body, uses);
+                count_uses(else_body, uses);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every register tile an instruction reads or writes.
+fn tiles_of(inst: &Inst) -> Vec<TileId> {
+    let mut tiles: Vec<TileId> = inst.defined_tile().into_iter().collect();
+    match inst {
+        Inst::StoreGlobal { src, .. }
+        | Inst::StoreShared { src, .. }
+        | Inst::View { src, .. }
+        | Inst::Cast { src, .. }
+        | Inst::Reduce { src, .. }
+        | Inst::Permute { src, .. }
+        | Inst::Broadcast { src, .. }
+        | Inst::Slice { src, .. }
+        | Inst::Assign { src, .. } => tiles.push(*src),
+        Inst::PrintTile { tile, .. } => tiles.push(*tile),
+        Inst::Dot { a, b, acc, .. } => tiles.extend([*a, *b, *acc]),
+        Inst::Elementwise { operands, .. } => {
+            tiles.extend(operands.iter().filter_map(|operand| match operand {
+                Operand::Tile(tile) => Some(*tile),
+                Operand::Scalar(_) => None,
+            }))
+        }
+        Inst::AllocRegister { .. }
+        | Inst::AllocShared { .. }
+        | Inst::FreeShared { .. }
+        | Inst::ViewGlobal { .. }
+        | Inst::LoadGlobal { .. }
+        | Inst::LoadShared { .. }
+        | Inst::CopyGlobalToShared { .. }
+        | Inst::CopyWait
+        | Inst::Sync
+        | Inst::Iota { .. }
+        | Inst::PrintScalars { .. }
+        | Inst::Assert { .. } => {}
+    }
+    tiles
+}
+
+#[cfg(test)]
+mod tests {
+    use tilevm_vm::ir::{KernelBuilder, Operand};
+    use tilevm_vm::layout::local;
+
+    use super::*;
+
+    /// Loads u4 codes `[4, 32]`, casts them, loads x, and takes the dot; `second_reader` adds another use of
+    /// the f32 tile.
+    fn kernel(second_reader: bool) -> (Kernel, TileId, TileId) {
+        let u4 = DataType::Int(IntType { signed: false, bits: 4 });
+        let mut builder = KernelBuilder::new("fusable", 1);
+        let w = builder.global_param("w", u4, false);
+        let x = builder.global_param("x", DataType::F32, false);
+        builder.grid(vec![Expr::u32(1)]);
+        let pair = |a: u32, b: u32| vec![Expr::u32(a), Expr::u32(b)];
+        let w_view = builder.view_global("w", w, u4, pair(4, 32), pair(32, 1), Expr::u32(0));
+        let x_view = builder.view_global("x", x, DataType::F32, pair(32, 1), pair(1, 1), Expr::u32(0));
+        let codes = builder.tile("codes", u4, local(&[4, 32]).unwrap());
+        let values = builder.tile("values", DataType::F32, local(&[4, 32]).unwrap());
+        let x_tile = builder.tile("x", DataType::F32, local(&[32, 1]).unwrap());
+        let y = builder.tile("y", DataType::F32, local(&[4, 1]).unwrap());
+        let origin = pair(0, 0);
+        builder.inst(Inst::LoadGlobal { dst: codes, src: w_view, offsets: origin.clone(), dims: vec![0, 1] });
+        builder.inst(Inst::Cast { dst: values, src: codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::LoadGlobal { dst: x_tile, src: x_view, offsets: origin, dims: vec![0, 1] });
+        builder.inst(Inst::AllocRegister { dst: y, init: Some(Expr::f32(0.0)) });
+        builder.inst(Inst::Dot { dst: y, a: values, b: x_tile, acc: y });
+        if second_reader {
+            let copy = builder.tile("copy", DataType::F32, local(&[4, 32]).unwrap());
+            builder.inst(Inst::Elementwise {
+                dst: copy,
+                op: tilevm_vm::ir::ElementwiseOp::Unary(tilevm_vm::ir::UnaryOp::Neg),
+                operands: vec![Operand::Tile(values)],
+            });
+        }
+        (builder.finish(), codes, values)
+    }
+
+    #[test]
+    fn a_load_cast_dot_chain_fuses_and_a_second_reader_prevents_it() {
+        let (fusable, codes, values) = kernel(false);
+        let fusions = Fusions::analyse(&fusable);
+        assert_eq!(fusions.codes_of(values).map(|(tile, _)| tile), Some(codes));
+        assert!(fusions.load_of(codes).is_some());
+        let (shared, _, values) = kernel(true);
+        let fusions = Fusions::analyse(&shared);
+        assert!(fusions.codes_of(values).is_none());
+        assert!(fusions.load_of(codes).is_none());
+    }
+}

@@ -1,0 +1,472 @@
+//! 128-bit SIMD fast paths: unpacking contiguous runs of packed codes, int and f16 casts to f32, f32 dots.
+//!
+// Every routine here replaces a scalar loop nest of `tiles`/`bits` on tiles whose shape and dtypes allow
+// it, and is bit-exact with that nest except `vector_dot`, which only reorders the summation (as the IR
+// allows for dot products).
+//
+// Unpacking b-bit codes (1 <= b <= 7), 16 codes at a time from a byte-aligned start: the 16 codes occupy
+// 2b bytes, read with one 16-byte load. A byte shuffle puts the two bytes holding code i (the bytes at
+// bit i*b and the next) into 16-bit lane i, for codes 0..8 and 8..16 separately; multiplying lane i by
+// 2^(8 - (i*b mod 8)) moves the code's first bit to bit 8, so a logical shift right by 8 leaves the code
+// in the low bits (plus higher neighbours' bits, masked off after narrowing both halves to bytes). Codes of
+// 8, 16 and 32 bits are plain vector copies.
+//
+// Casts to f32: codes of at most 8 bits widen to 32-bit lanes (sign-extended from bit b-1 for signed
+// types) and convert exactly with `fcvt_from_sint`. f16 codes convert by the classic bit manipulation:
+// shift the magnitude into place, rebias the exponent, fix up infinities/NaNs (payload kept,
+// left-aligned, as the scalar codec does) and subnormals (renormalised by an exact f32 subtraction).
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{
+    BlockArg, ConstantData, Endianness, Immediate, InstBuilder, MemFlagsData, Type, Value, types,
+};
+use tilevm_vm::dtype::{DataType, IntType};
+use tilevm_vm::ir::Rounding;
+
+use super::ClifResult;
+use super::frame::element_count;
+use super::lowerer::{ClifLowerer, mem};
+use super::tiles::TileRef;
+
+/// Bytes of one SIMD vector.
+pub(super) const VECTOR_BYTES: i64 = 16;
+
+/// How a contiguous run of codes becomes tile slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum RunCopy {
+    /// Codes of 1..=7 bits unpacked into one `i8` slot each, 16 codes per vector.
+    Unpack { bits: u32 },
+    /// Codes as wide as their slot (8, 16 or 32 bits): a plain copy, `lanes` codes per vector.
+    Copy { lanes: usize },
+}
+
+impl RunCopy {
+    /// Codes per 16-byte vector of slots.
+    pub(super) fn lanes(self) -> usize {
+        match self {
+            RunCopy::Unpack { .. } => 16,
+            RunCopy::Copy { lanes } => lanes,
+        }
+    }
+}
+
+/// The vector copy of a run of `bits`-bit codes into `tile`'s slots, if there is one.
+pub(super) fn run_copy(bits: u32, tile: &TileRef) -> Option<RunCopy> {
+    let slot_bits = tile.slot().bits();
+    let plan = match (bits, slot_bits) {
+        (1..=7, 8) => RunCopy::Unpack { bits },
+        (8, 8) | (16, 16) | (32, 32) => RunCopy::Copy { lanes: 128 / slot_bits as usize },
+        _ => return None,
+    };
+    let inner = *tile.shape.get(innermost_dim(&tile.shape)?)?;
+    (inner > 0 && inner.is_multiple_of(plan.lanes()) && element_count(&tile.shape) > 0).then_some(plan)
+}
+
+/// The innermost dimension whose extent is not 1 (trailing extents of 1 do not break contiguity), or the
+/// last one; `None` for a rank-0 shape.
+pub(super) fn innermost_dim(shape: &[usize]) -> Option<usize> {
+    let last = shape.len().checked_sub(1)?;
+    Some(shape.iter().rposition(|&extent| extent != 1).unwrap_or(last))
+}
+
+/// The `a` operand of a vector dot: an f32 tile, or integer codes converted on the fly (their cast fused).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum DotOperand<'t> {
+    /// An f32 tile.
+    F32(&'t TileRef),
+    /// A tile of integer codes of at most 8 bits, in `i8` slots.
+    Codes(&'t TileRef, IntType),
+    /// The codes of `tile` read straight from global memory (its load and cast fused into the dot): row `r`
+    /// starts, byte-aligned, at element `base + r * row_stride` of the buffer at `pointer`, and 16 bytes are
+    /// readable at the first byte of every 16 codes (the caller checked both).
+    Packed { tile: &'t TileRef, int: IntType, pointer: Value, base: Value, row_stride: Value },
+}
+
+/// Memory flags of vector accesses (proven in bounds, little-endian lanes).
+fn vector_mem() -> MemFlagsData {
+    mem().with_endianness(Endianness::Little)
+}
+
+/// The flags of vector-to-vector bitcasts: lanes in little-endian order.
+fn lane_order() -> MemFlagsData {
+    MemFlagsData::new().with_endianness(Endianness::Little)
+}
+
+/// What unpacking codes of one width needs, created once per loop nest.
+#[derive(Clone, Copy, Debug)]
+struct UnpackConstants {
+    masks: [Immediate; 2],
+    multipliers: Value,
+}
+
+/// The shuffle masks (codes 0..8 and 8..16) and lane multipliers of unpacking `bits`-bit codes.
+fn unpack_tables(bits: u32) -> ([u8; 16], [u8; 16], [u8; 16]) {
+    let mut low = [0u8; 16];
+    let mut high = [0u8; 16];
+    let mut multipliers = [0u8; 16];
+    for lane in 0..8u32 {
+        let bit = lane * bits;
+        let byte = (bit / 8) as u8;
+        let index = 2 * lane as usize;
+        low[index] = byte;
+        low[index + 1] = byte + 1;
+        high[index] = byte + bits as u8;
+        high[index + 1] = byte + bits as u8 + 1;
+        let multiplier = 1u16 << (8 - bit % 8);
+        multipliers[index..index + 2].copy_from_slice(&multiplier.to_le_bytes());
+    }
+    (low, high, multipliers)
+}
+
+impl<'a> ClifLowerer<'a> {
+    /// The shuffle masks and the lane multipliers of unpacking `bits`-bit codes.
+    fn unpack_constants(&mut self, bits: u32) -> UnpackConstants {
+        let (low_mask, high_mask, multipliers) = unpack_tables(bits);
+        let low_mask = self.builder.func.dfg.immediates.push(ConstantData::from(low_mask.to_vec()));
+        let high_mask = self.builder.func.dfg.immediates.push(ConstantData::from(high_mask.to_vec()));
+        let multipliers = self.vector_const(types::I16X8, &multipliers);
+        UnpackConstants { masks: [low_mask, high_mask], multipliers }
+    }
+
+    /// The 16 codes at the start of `bytes` as two `I16X8` vectors (codes 0..8 and 8..16), each code in the
+    /// low bits of its lane with its higher neighbours' bits above it.
+    fn unpack_halves(&mut self, bytes: Value, constants: UnpackConstants) -> [Value; 2] {
+        constants.masks.map(|mask| {
+            let pairs = self.builder.ins().shuffle(bytes, bytes, mask);
+            let lanes = self.builder.ins().bitcast(types::I16X8, lane_order(), pairs);
+            let moved = self.builder.ins().imul(lanes, constants.multipliers);
+            self.builder.ins().ushr_imm_u(moved, 8)
+        })
+    }
+
+    /// A vector constant of type `ty` from its little-endian bytes.
+    fn vector_const(&mut self, ty: Type, bytes: &[u8]) -> Value {
+        let constant = self.builder.func.dfg.constants.insert(ConstantData::from(bytes.to_vec()));
+        self.builder.ins().vconst(ty, constant)
+    }
+
+    /// An `I32X4` constant with `value` in every lane.
+    fn i32x4_splat(&mut self, value: u32) -> Value {
+        let bytes: Vec<u8> = (0..4).flat_map(|_| value.to_le_bytes()).collect();
+        self.vector_const(types::I32X4, &bytes)
+    }
+
+    /// Runs `body(i)` for `i` in `0..count` (`i64`); emits nothing when `count` is 0.
+    pub(super) fn counted_loop(
+        &mut self,
+        count: i64,
+        body: &mut dyn FnMut(&mut ClifLowerer<'a>, Value) -> ClifResult<()>,
+    ) -> ClifResult<()> {
+        if count <= 0 {
+            return Ok(());
+        }
+        let loop_block = self.builder.create_block();
+        let exit = self.builder.create_block();
+        let index = self.builder.append_block_param(loop_block, types::I64);
+        let zero = self.builder.ins().iconst(types::I64, 0);
+        self.builder.ins().jump(loop_block, &[zero.into()]);
+        self.builder.switch_to_block(loop_block);
+        body(self, index)?;
+        let next = self.builder.ins().iadd_imm_s(index, 1);
+        let more = self.builder.ins().icmp_imm_s(IntCC::UnsignedLessThan, next, count);
+        self.builder.ins().brif(more, loop_block, &[next.into()], exit, &[]);
+        self.builder.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// Copies `count` codes (a multiple of `plan.lanes()`) from global memory at `src` (byte-aligned; 16
+    /// bytes readable at every vector's first byte) into the slots at `dst`.
+    pub(super) fn copy_run(&mut self, plan: RunCopy, src: Value, dst: Value, count: usize) -> ClifResult<()> {
+        let groups = (count / plan.lanes()) as i64;
+        match plan {
+            RunCopy::Copy { .. } => self.counted_loop(groups, &mut |lowerer, group| {
+                let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
+                let from = lowerer.builder.ins().iadd(src, offset);
+                let to = lowerer.builder.ins().iadd(dst, offset);
+                let vector = lowerer.builder.ins().load(types::I8X16, vector_mem(), from, 0);
+                lowerer.builder.ins().store(vector_mem(), vector, to, 0);
+                Ok(())
+            }),
+            RunCopy::Unpack { bits } => {
+                let constants = self.unpack_constants(bits);
+                let code_mask = self.vector_const(types::I8X16, &[((1u32 << bits) - 1) as u8; 16]);
+                self.counted_loop(groups, &mut |lowerer, group| {
+                    let offset = lowerer.builder.ins().imul_imm_s(group, 2 * i64::from(bits));
+                    let from = lowerer.builder.ins().iadd(src, offset);
+                    let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from, 0);
+                    let halves = lowerer.unpack_halves(bytes, constants);
+                    let narrowed = lowerer.builder.ins().unarrow(halves[0], halves[1]);
+                    let codes = lowerer.builder.ins().band(narrowed, code_mask);
+                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
+                    let to = lowerer.builder.ins().iadd(dst, offset);
+                    lowerer.builder.ins().store(vector_mem(), codes, to, 0);
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// `Cast` of `from` into the f32 tile `to` with vectors, when `from` holds integer codes of at most 8 bits
+    /// or f16 codes and the element count suits; returns whether it applied.
+    pub(super) fn vector_cast(
+        &mut self,
+        from: &TileRef,
+        to: &TileRef,
+        rounding: Rounding,
+    ) -> ClifResult<bool> {
+        let count = element_count(&from.shape);
+        let exact_rounding = matches!(rounding, Rounding::NearestEven | Rounding::TowardZero);
+        if to.dtype != DataType::F32 || from.shape != to.shape || count == 0 || !exact_rounding {
+            return Ok(false);
+        }
+        let src = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(from.offset));
+        let dst = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(to.offset));
+        match from.dtype {
+            DataType::Int(int) if int.bits <= 8 && count.is_multiple_of(16) => {
+                let mask = (!int.signed).then(|| {
+                    self.vector_const(types::I16X8, &((1u16 << int.bits) - 1).to_le_bytes().repeat(8))
+                });
+                self.counted_loop((count / 16) as i64, &mut |lowerer, group| {
+                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
+                    let from_address = lowerer.builder.ins().iadd(src, offset);
+                    let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from_address, 0);
+                    let out_offset = lowerer.builder.ins().imul_imm_s(group, 4 * VECTOR_BYTES);
+                    let to_address = lowerer.builder.ins().iadd(dst, out_offset);
+                    let values = lowerer.codes_to_f32x4(codes, int, mask);
+                    for (q, quad) in values.into_iter().enumerate() {
+                        let at = q as i32 * VECTOR_BYTES as i32;
+                        lowerer.builder.ins().store(vector_mem(), quad, to_address, at);
+                    }
+                    Ok(())
+                })?;
+                Ok(true)
+            }
+            DataType::F16 if count.is_multiple_of(8) => {
+                self.counted_loop((count / 8) as i64, &mut |lowerer, group| {
+                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
+                    let from_address = lowerer.builder.ins().iadd(src, offset);
+                    let codes = lowerer.builder.ins().load(types::I16X8, vector_mem(), from_address, 0);
+                    let halves =
+                        [lowerer.builder.ins().uwiden_low(codes), lowerer.builder.ins().uwiden_high(codes)];
+                    let out_offset = lowerer.builder.ins().imul_imm_s(group, 2 * VECTOR_BYTES);
+                    let to_address = lowerer.builder.ins().iadd(dst, out_offset);
+                    for (h, half) in halves.into_iter().enumerate() {
+                        let values = lowerer.f16x4_to_f32x4(half);
+                        lowerer.builder.ins().store(
+                            vector_mem(),
+                            values,
+                            to_address,
+                            h as i32 * VECTOR_BYTES as i32,
+                        );
+                    }
+                    Ok(())
+                })?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Sixteen integer codes (`i8` slots, at most 8 bits) as four vectors of f32 values, exactly; `mask` is
+    /// the `I16X8` code mask of unsigned types (`None` sign-extends from the type's top bit).
+    fn codes_to_f32x4(&mut self, codes: Value, int: IntType, mask: Option<Value>) -> [Value; 4] {
+        let halves = [self.builder.ins().uwiden_low(codes), self.builder.ins().uwiden_high(codes)];
+        self.halves_to_f32x4(halves, int, mask)
+    }
+
+    /// Two `I16X8` vectors holding codes in their low bits (higher bits are ignored) as four vectors of f32.
+    fn halves_to_f32x4(&mut self, halves: [Value; 2], int: IntType, mask: Option<Value>) -> [Value; 4] {
+        let unused = 16 - i64::from(int.bits);
+        let mut quads = [halves[0]; 4];
+        for (h, half) in halves.into_iter().enumerate() {
+            let pair = match mask {
+                Some(mask) => {
+                    let masked = self.builder.ins().band(half, mask);
+                    [self.builder.ins().uwiden_low(masked), self.builder.ins().uwiden_high(masked)]
+                }
+                None => {
+                    let up = self.builder.ins().ishl_imm_u(half, unused);
+                    let extended = self.builder.ins().sshr_imm_u(up, unused);
+                    [self.builder.ins().swiden_low(extended), self.builder.ins().swiden_high(extended)]
+                }
+            };
+            for (q, quad) in pair.into_iter().enumerate() {
+                quads[2 * h + q] = self.builder.ins().fcvt_from_sint(types::F32X4, quad);
+            }
+        }
+        quads
+    }
+
+    /// Four f16 codes (the low halves of `I32X4` lanes) as f32 values, bit-exact with the scalar decoder.
+    fn f16x4_to_f32x4(&mut self, codes: Value) -> Value {
+        let sign_mask = self.i32x4_splat(0x8000);
+        let magnitude_mask = self.i32x4_splat(0x7fff);
+        let exponent_mask = self.i32x4_splat(0x0f80_0000);
+        let rebias = self.i32x4_splat(0x3800_0000);
+        let implicit_one = self.i32x4_splat(0x0080_0000);
+        let zero = self.i32x4_splat(0);
+        let magic = self.i32x4_splat(0x3880_0000);
+        let ins = &mut self.builder;
+        let sign = ins.ins().band(codes, sign_mask);
+        let sign = ins.ins().ishl_imm_u(sign, 16);
+        let magnitude = ins.ins().band(codes, magnitude_mask);
+        let shifted = ins.ins().ishl_imm_u(magnitude, 13);
+        let exponent = ins.ins().band(shifted, exponent_mask);
+        let normal = ins.ins().iadd(shifted, rebias);
+        // Infinities and NaNs: the exponent goes all the way to f32's all-ones.
+        let is_top = ins.ins().icmp(IntCC::Equal, exponent, exponent_mask);
+        let top_fix = ins.ins().band(is_top, rebias);
+        let normal = ins.ins().iadd(normal, top_fix);
+        // Zeros and subnormals: 2^-14 * (1 + m/1024) - 2^-14 is exact in f32.
+        let is_small = ins.ins().icmp(IntCC::Equal, exponent, zero);
+        let biased = ins.ins().iadd(normal, implicit_one);
+        let biased = ins.ins().bitcast(types::F32X4, lane_order(), biased);
+        let magic = ins.ins().bitcast(types::F32X4, lane_order(), magic);
+        let small = ins.ins().fsub(biased, magic);
+        let small = ins.ins().bitcast(types::I32X4, lane_order(), small);
+        let bits = ins.ins().bitselect(is_small, small, normal);
+        let bits = ins.ins().bor(bits, sign);
+        ins.ins().bitcast(types::F32X4, lane_order(), bits)
+    }
+
+    /// `dst = acc + a · b` for `a: [M, K]`, `b: f32[K, 1]`, with 4-wide vectors and independent accumulators
+    /// along K; returns whether it applied (`K` a multiple of 4, or of 16 for codes; `dst` not aliasing `a`
+    /// or `b`).
+    pub(super) fn vector_dot(
+        &mut self,
+        dst: &TileRef,
+        a: DotOperand<'_>,
+        b: &TileRef,
+        acc: &TileRef,
+    ) -> ClifResult<bool> {
+        let (a_tile, k_step) = match a {
+            DotOperand::F32(tile) if tile.dtype == DataType::F32 => (tile, 4),
+            DotOperand::Codes(tile, _) if tile.slot() == types::I8 => (tile, 16),
+            DotOperand::Packed { tile, int, .. }
+                if tile.slot() == types::I8 && (1..=8).contains(&int.bits) =>
+            {
+                (tile, 16)
+            }
+            _ => return Ok(false),
+        };
+        let all_f32 = [dst, b, acc].iter().all(|tile| tile.dtype == DataType::F32);
+        let [rows, depth] = a_tile.shape[..] else { return Ok(false) };
+        let shapes_fit = b.shape == [depth, 1] && dst.shape == [rows, 1] && acc.shape == dst.shape;
+        let aliased = dst.offset == a_tile.offset || dst.offset == b.offset;
+        if !all_f32 || !shapes_fit || aliased || depth == 0 || !depth.is_multiple_of(k_step) || rows == 0 {
+            return Ok(false);
+        }
+        let vectors = (depth / 4) as i64;
+        // Vectors of `b` per loop step, each with its own accumulator.
+        let unroll: i64 = match a {
+            DotOperand::F32(_) => [4, 2, 1].into_iter().find(|u| vectors % u == 0).unwrap_or(1),
+            DotOperand::Codes(..) | DotOperand::Packed { .. } => 4,
+        };
+        let slot_bytes = i64::from(a_tile.slot().bytes());
+        let a_row_bytes = slot_bytes * depth as i64;
+        let a_step_bytes = match a {
+            DotOperand::Packed { int, .. } => 2 * i64::from(int.bits),
+            _ => slot_bytes * 4 * unroll,
+        };
+        let unpack = match a {
+            DotOperand::Packed { int, .. } if int.bits < 8 => {
+                Some(self.unpack_constants(u32::from(int.bits)))
+            }
+            _ => None,
+        };
+        let code_mask = match a {
+            DotOperand::Codes(_, int) | DotOperand::Packed { int, .. } if !int.signed => {
+                let mask = ((1u16 << int.bits) - 1).to_le_bytes().repeat(8);
+                Some(self.vector_const(types::I16X8, &mask))
+            }
+            _ => None,
+        };
+        self.counted_loop(rows as i64, &mut |lowerer, row| {
+            let a_row = match a {
+                DotOperand::Packed { int, pointer, base, row_stride, .. } => {
+                    let row_start = lowerer.builder.ins().imul(row, row_stride);
+                    let element = lowerer.builder.ins().iadd(base, row_start);
+                    let bit = lowerer.builder.ins().imul_imm_s(element, i64::from(int.bits));
+                    let byte = lowerer.builder.ins().ushr_imm_u(bit, 3);
+                    lowerer.builder.ins().iadd(pointer, byte)
+                }
+                _ => {
+                    let row_offset = lowerer.builder.ins().imul_imm_s(row, a_row_bytes);
+                    let a_row = lowerer.builder.ins().iadd(lowerer.scratch_ptr, row_offset);
+                    lowerer.builder.ins().iadd_imm_s(a_row, i64::from(a_tile.offset))
+                }
+            };
+            let b_start = lowerer.builder.ins().iadd_imm_s(lowerer.scratch_ptr, i64::from(b.offset));
+            let zero = lowerer.builder.ins().f32const(0.0);
+            let zero = lowerer.builder.ins().splat(types::F32X4, zero);
+            let loop_block = lowerer.builder.create_block();
+            let exit = lowerer.builder.create_block();
+            let step = lowerer.builder.append_block_param(loop_block, types::I64);
+            let sums: Vec<Value> =
+                (0..unroll).map(|_| lowerer.builder.append_block_param(loop_block, types::F32X4)).collect();
+            let finals: Vec<Value> =
+                (0..unroll).map(|_| lowerer.builder.append_block_param(exit, types::F32X4)).collect();
+            let start = lowerer.builder.ins().iconst(types::I64, 0);
+            let mut entry_args: Vec<BlockArg> = vec![start.into()];
+            entry_args.extend((0..unroll).map(|_| BlockArg::from(zero)));
+            lowerer.builder.ins().jump(loop_block, &entry_args);
+            lowerer.builder.switch_to_block(loop_block);
+            let a_offset = lowerer.builder.ins().imul_imm_s(step, a_step_bytes);
+            let a_address = lowerer.builder.ins().iadd(a_row, a_offset);
+            let b_offset = lowerer.builder.ins().imul_imm_s(step, unroll * VECTOR_BYTES);
+            let b_address = lowerer.builder.ins().iadd(b_start, b_offset);
+            let a_vectors: Vec<Value> = match a {
+                DotOperand::F32(_) => (0..unroll)
+                    .map(|u| {
+                        let at = u as i32 * VECTOR_BYTES as i32;
+                        lowerer.builder.ins().load(types::F32X4, vector_mem(), a_address, at)
+                    })
+                    .collect(),
+                DotOperand::Codes(_, int) => {
+                    let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_address, 0);
+                    lowerer.codes_to_f32x4(codes, int, code_mask).to_vec()
+                }
+                DotOperand::Packed { int, .. } => {
+                    let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_address, 0);
+                    let halves = match unpack {
+                        Some(constants) => lowerer.unpack_halves(bytes, constants),
+                        None => [
+                            lowerer.builder.ins().uwiden_low(bytes),
+                            lowerer.builder.ins().uwiden_high(bytes),
+                        ],
+                    };
+                    lowerer.halves_to_f32x4(halves, int, code_mask).to_vec()
+                }
+            };
+            let mut next_sums = Vec::with_capacity(sums.len());
+            for (u, (&sum, &a_values)) in sums.iter().zip(&a_vectors).enumerate() {
+                let at = u as i32 * VECTOR_BYTES as i32;
+                let b_values = lowerer.builder.ins().load(types::F32X4, vector_mem(), b_address, at);
+                next_sums.push(lowerer.builder.ins().fma(a_values, b_values, sum));
+            }
+            let next_step = lowerer.builder.ins().iadd_imm_s(step, 1);
+            let more = lowerer.builder.ins().icmp_imm_s(IntCC::UnsignedLessThan, next_step, vectors / unroll);
+            let mut loop_args: Vec<BlockArg> = vec![next_step.into()];
+            loop_args.extend(next_sums.iter().map(|&sum| BlockArg::from(sum)));
+            let exit_args: Vec<BlockArg> = next_sums.iter().map(|&sum| sum.into()).collect();
+            lowerer.builder.ins().brif(more, loop_block, &loop_args, exit, &exit_args);
+            lowerer.builder.switch_to_block(exit);
+            let mut total = finals[0];
+            for &other in &finals[1..] {
+                total = lowerer.builder.ins().fadd(total, other);
+            }
+            let mut scalar = lowerer.builder.ins().extractlane(total, 0);
+            for lane in 1..4u8 {
+                let value = lowerer.builder.ins().extractlane(total, lane);
+                scalar = lowerer.builder.ins().fadd(scalar, value);
+            }
+            let element_offset = lowerer.builder.ins().imul_imm_s(row, 4);
+            let element = lowerer.builder.ins().iadd(lowerer.scratch_ptr, element_offset);
+            let initial = lowerer.builder.ins().load(types::F32, mem(), element, acc.offset as i32);
+            let result = lowerer.builder.ins().fadd(initial, scalar);
+            lowerer.builder.ins().store(mem(), result, element, dst.offset as i32);
+            Ok(())
+        })?;
+        Ok(true)
+    }
+}
