@@ -325,13 +325,14 @@ fn reduce(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
     let input = case.buffer("x", dtype, &[tiling.height, tiling.width], false);
     let blocks_x = tiling.height.div_ceil(rows);
     let (result_shape, view_shape, offsets, dims) = match (dim, keep) {
-        (1, false) => (vec![rows], vec![tiling.height], vec![block_start(0, rows, tiling.shift.0)], vec![0]),
-        (1, true) => (
-            vec![rows, 1],
-            vec![tiling.height, 1],
-            vec![block_start(0, rows, tiling.shift.0), Expr::i32(0)],
-            vec![0, 1],
-        ),
+        // Blocks along axis 1 reduce different column blocks: each writes its own output column, so no two
+        // blocks store to one element (their order is unspecified on parallel devices).
+        (1, keep) => {
+            let blocks_y = tiling.width.div_ceil(cols);
+            let offsets = vec![block_start(0, rows, tiling.shift.0), block_start(1, 1, 0)];
+            let (shape, dims) = if keep { (vec![rows, 1], vec![0, 1]) } else { (vec![rows], vec![0]) };
+            (shape, vec![tiling.height, blocks_y], offsets, dims)
+        }
         (_, keep) => {
             let offsets = vec![block_start(0, 1, 0), block_start(1, cols, tiling.shift.1)];
             let (shape, dims) = if keep { (vec![1, cols], vec![0, 1]) } else { (vec![cols], vec![1]) };
@@ -388,8 +389,9 @@ fn dot(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
     let mut case = Case::new(rng, name, threads);
     let tiling = case.tiling(m, n, true);
     let a_view = case.buffer("a", operand, &[tiling.height, k], false);
-    let b_view = case.buffer("b", weights, &[k, n], false);
-    let c_view = case.buffer("c", accumulate, &[tiling.height, n], true);
+    // Blocks along axis 1 own different output columns, so no block reads what another writes.
+    let b_view = case.buffer("b", weights, &[k, tiling.width], false);
+    let c_view = case.buffer("c", accumulate, &[tiling.height, tiling.width], true);
     let a = case.tile("a", operand, &layouts[0])?;
     let b = case.tile("b", operand, &layouts[1])?;
     let c = case.tile("c", accumulate, &layouts[2])?;
@@ -400,15 +402,16 @@ fn dot(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
         offsets: vec![rows.clone(), Expr::i32(0)],
         dims: vec![0, 1],
     });
-    let zero = vec![Expr::i32(0), Expr::i32(0)];
+    let columns = block_start(1, n, tiling.shift.1);
+    let b_offsets = vec![Expr::i32(0), columns.clone()];
     if weights == operand {
-        case.inst(Inst::LoadGlobal { dst: b, src: b_view, offsets: zero, dims: vec![0, 1] });
+        case.inst(Inst::LoadGlobal { dst: b, src: b_view, offsets: b_offsets, dims: vec![0, 1] });
     } else {
         let packed = case.tile("packed", weights, &layouts[1])?;
-        case.inst(Inst::LoadGlobal { dst: packed, src: b_view, offsets: zero, dims: vec![0, 1] });
+        case.inst(Inst::LoadGlobal { dst: packed, src: b_view, offsets: b_offsets, dims: vec![0, 1] });
         case.inst(Inst::Cast { dst: b, src: packed, rounding: Rounding::NearestEven });
     }
-    let c_offsets = vec![rows, Expr::i32(0)];
+    let c_offsets = vec![rows, columns];
     if load_accumulator {
         case.inst(Inst::LoadGlobal { dst: c, src: c_view, offsets: c_offsets.clone(), dims: vec![0, 1] });
     } else {

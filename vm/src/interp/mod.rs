@@ -57,6 +57,9 @@ pub struct RunOptions<'a> {
     /// The most statements the whole launch may execute before it stops with
     /// [`InterpError::StepLimit`]; `None` means [`DEFAULT_MAX_STEPS`].
     pub max_steps: Option<u64>,
+    /// Runs the blocks in reverse order (z, y, x descending). The order of blocks is unspecified on parallel
+    /// devices, so a kernel whose result changes with it has a cross-block race; tests use this to find one.
+    pub reverse_blocks: bool,
 }
 
 /// The default statement budget of a launch: far more than any test kernel needs, small enough that an
@@ -93,11 +96,15 @@ pub fn run_kernel_with(
     };
     let step_limit = options.max_steps.unwrap_or(DEFAULT_MAX_STEPS);
     let mut machine = exec::Machine::new(kernel, args, print, grid, step_limit);
-    for z in 0..grid[2] {
-        for y in 0..grid[1] {
-            for x in 0..grid[0] {
-                machine.run_block([x, y, z], &initial_vars)?;
-            }
+    let blocks =
+        (0..grid[2]).flat_map(|z| (0..grid[1]).flat_map(move |y| (0..grid[0]).map(move |x| [x, y, z])));
+    if options.reverse_blocks {
+        for block in blocks.collect::<Vec<_>>().into_iter().rev() {
+            machine.run_block(block, &initial_vars)?;
+        }
+    } else {
+        for block in blocks {
+            machine.run_block(block, &initial_vars)?;
         }
     }
     Ok(())
