@@ -66,12 +66,10 @@ pub(crate) fn float_from_f64(float: FloatType, value: f64) -> u64 {
     if value.is_nan() {
         return canonical_nan(float);
     }
+    // `as f32` rounds once; `half`'s `from_f64` may go through `f32` (with F16C), rounding twice, so
+    // `f16`/`bf16` go through the dtype encoder like every other format.
     if dtype == DataType::F32 {
         u64::from((value as f32).to_bits())
-    } else if dtype == DataType::F16 {
-        u64::from(half::f16::from_f64(value).to_bits())
-    } else if dtype == DataType::BF16 {
-        u64::from(half::bf16::from_f64(value).to_bits())
     } else {
         u64::from(float.encode_f64_at(value, Rounding::NearestEven, 0))
     }

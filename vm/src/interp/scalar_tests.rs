@@ -125,3 +125,16 @@ fn casts() {
     let u4 = DataType::Int(crate::dtype::IntType { signed: false, bits: 4 });
     assert_eq!(eval_cast(u4, F32, 13, nearest, 0), f32_code(13.0));
 }
+
+#[test]
+fn f16_fma_rounds_once_from_the_exact_value() {
+    use crate::ir::TernaryOp;
+    let f16 = |value: f32| u64::from(half::f16::from_f32(value).to_bits());
+    // x * y = 2^-11 - 2^-31, so z + x * y lies 2^-31 below the midpoint between 1 + 2^-10 and 1 + 2^-9.
+    // Rounded to f32 first it would land on the midpoint and tie to even (1 + 2^-9, 0x3c02); rounded
+    // once it stays below the midpoint: 1 + 2^-10 (0x3c01).
+    let x = f16(2f32.powi(-6) * (1.0 + 2f32.powi(-10)));
+    let y = f16(2f32.powi(-5) * (1.0 - 2f32.powi(-10)));
+    let z = f16(1.0 + 2f32.powi(-10));
+    assert_eq!(eval_ternary(TernaryOp::Fma, DataType::F16, x, y, z), 0x3c01);
+}
