@@ -125,7 +125,7 @@ pub struct WgslKernel {
 /// Why a kernel could not be translated to WGSL.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The kernel needs something WGSL or this GPU lacks (64-bit integers, stochastic rounding...).
+    /// The kernel needs something WGSL or this GPU lacks (64-bit integers...).
     #[error("kernel `{kernel}` is not supported on the GPU backend: {what}")]
     Unsupported {
         /// The kernel.
