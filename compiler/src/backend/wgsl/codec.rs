@@ -205,7 +205,7 @@ pub(super) fn require_decode(helpers: &mut Helpers, format: &FloatType) -> Strin
 /// `FloatType::encode_exact` rounds: onto the grid of the format with an unbounded exponent range, then
 /// overflow. Under stochastic rounding (`rm == 2`) the magnitude rounds up when `rnd` is below the first
 /// 32 bits of the discarded fraction.
-fn require_round(helpers: &mut Helpers, format: &FloatType) -> String {
+pub(super) fn require_round(helpers: &mut Helpers, format: &FloatType) -> String {
     let c = FormatConsts::new(format);
     let name = format!("round_{}", c.name);
     helpers.require(&name, || {

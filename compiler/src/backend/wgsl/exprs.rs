@@ -11,9 +11,9 @@
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{BinaryOp, Expr, ExprKind, Rounding, TernaryOp, UnaryOp};
 
-use super::codec;
 use super::writer::Ctx;
 use super::{META_GRID_SIZE, WgslResult};
+use super::{codec, fma};
 
 impl Ctx<'_> {
     /// The WGSL type of values of a compute dtype.
@@ -285,9 +285,16 @@ impl Ctx<'_> {
         self.value_type(dtype)?;
         match op {
             TernaryOp::Select => Ok(format!("select({c}, {b}, {a})")),
+            // WGSL's `fma` may round twice: emulate the interpreter's single rounding with integers.
+            TernaryOp::Fma if dtype == DataType::F32 => {
+                Ok(format!("{}({a}, {b}, {c})", fma::require_fma_f32(&mut self.helpers)))
+            }
             TernaryOp::Fma if dtype.is_float() => {
-                let fused = format!("fma({a}, {b}, {c})");
-                self.rounded(dtype, fused)
+                let DataType::Float(format) = dtype else {
+                    return Err(self.malformed(format!("fma on {dtype:?}")));
+                };
+                let code = format!("{}({a}, {b}, {c})", fma::require_fma_code(&mut self.helpers, &format));
+                self.decode_value(dtype, &code)
             }
             TernaryOp::Fma => Ok(format!("({a} * {b} + {c})")),
         }

@@ -16,6 +16,7 @@
 
 mod codec;
 mod exprs;
+mod fma;
 mod layout_index;
 mod memory;
 mod namer;
