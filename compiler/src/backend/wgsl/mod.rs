@@ -21,6 +21,7 @@ mod layout_index;
 mod memory;
 mod namer;
 mod tiles;
+mod vector_memory;
 mod writer;
 
 use std::fmt;
