@@ -11,9 +11,9 @@
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{BinaryOp, Expr, ExprKind, Rounding, TernaryOp, UnaryOp};
 
-use super::codec;
 use super::writer::Ctx;
 use super::{META_GRID_SIZE, WgslResult};
+use super::{codec, fma};
 
 impl Ctx<'_> {
     /// The WGSL type of values of a compute dtype.
@@ -54,7 +54,10 @@ impl Ctx<'_> {
             DataType::I32 | DataType::F32 => format!("bitcast<u32>({value})"),
             DataType::U32 => value.to_string(),
             DataType::Float(format) if dtype == DataType::F16 || dtype == DataType::BF16 => {
-                format!("{}(bitcast<u32>({value}), 0u)", codec::require_encode(&mut self.helpers, &format))
+                format!(
+                    "{}(bitcast<u32>({value}), 0u, 0u)",
+                    codec::require_encode(&mut self.helpers, &format)
+                )
             }
             _ => {
                 self.value_type(dtype)?;
@@ -143,7 +146,7 @@ impl Ctx<'_> {
         self.decode_value(to, &cast)
     }
 
-    /// Converts a code of `from` to a code of `to`.
+    /// Converts a code of `from` to a code of `to` (as element 0 for stochastic rounding).
     pub(super) fn cast_code(
         &mut self,
         from: DataType,
@@ -151,13 +154,25 @@ impl Ctx<'_> {
         code: &str,
         rounding: Rounding,
     ) -> WgslResult<String> {
+        self.cast_code_at(from, to, code, rounding, "0u")
+    }
+
+    /// Converts a code of `from` to a code of `to`; `index` (a `u32` expression) is the element index
+    /// that stochastic rounding hashes.
+    pub(super) fn cast_code_at(
+        &mut self,
+        from: DataType,
+        to: DataType,
+        code: &str,
+        rounding: Rounding,
+        index: &str,
+    ) -> WgslResult<String> {
         for dtype in [from, to] {
             if dtype.bits() > 32 {
                 return Err(self.unsupported(format!("{dtype:?} values (WGSL has no 64-bit integers)")));
             }
         }
-        codec::cast_code(&mut self.helpers, from, to, code, rounding)
-            .ok_or_else(|| self.unsupported("stochastic rounding".to_string()))
+        Ok(codec::cast_code(&mut self.helpers, from, to, code, rounding, index))
     }
 
     /// An integer value as an `i32` expression (for indices and offsets).
@@ -270,9 +285,16 @@ impl Ctx<'_> {
         self.value_type(dtype)?;
         match op {
             TernaryOp::Select => Ok(format!("select({c}, {b}, {a})")),
+            // WGSL's `fma` may round twice: emulate the interpreter's single rounding with integers.
+            TernaryOp::Fma if dtype == DataType::F32 => {
+                Ok(format!("{}({a}, {b}, {c})", fma::require_fma_f32(&mut self.helpers)))
+            }
             TernaryOp::Fma if dtype.is_float() => {
-                let fused = format!("fma({a}, {b}, {c})");
-                self.rounded(dtype, fused)
+                let DataType::Float(format) = dtype else {
+                    return Err(self.malformed(format!("fma on {dtype:?}")));
+                };
+                let code = format!("{}({a}, {b}, {c})", fma::require_fma_code(&mut self.helpers, &format));
+                self.decode_value(dtype, &code)
             }
             TernaryOp::Fma => Ok(format!("({a} * {b} + {c})")),
         }

@@ -16,10 +16,12 @@
 
 mod codec;
 mod exprs;
+mod fma;
 mod layout_index;
 mod memory;
 mod namer;
 mod tiles;
+mod vector_memory;
 mod writer;
 
 use std::fmt;
@@ -125,7 +127,7 @@ pub struct WgslKernel {
 /// Why a kernel could not be translated to WGSL.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The kernel needs something WGSL or this GPU lacks (64-bit integers, stochastic rounding...).
+    /// The kernel needs something WGSL or this GPU lacks (64-bit integers...).
     #[error("kernel `{kernel}` is not supported on the GPU backend: {what}")]
     Unsupported {
         /// The kernel.

@@ -170,3 +170,19 @@ fn invalid_wgsl_names_the_kernel_and_numbers_lines() {
     assert!(error.contains("kernel `broken`"), "{error}");
     assert!(error.contains("    1 | fn main( {"), "{error}");
 }
+
+#[test]
+fn stochastic_key_folds_the_seed_steps_of_stochastic_bits() {
+    use super::codec::{pcg_hash, stochastic_key};
+    use tilevm_vm::dtype::stochastic_bits;
+    for seed in [0u64, 1, 42, 0x0123_4567_89ab_cdef, u64::MAX] {
+        let key = stochastic_key(seed);
+        for index in [0u64, 1, 2, 255, 4096, 0xdead_beef, u64::from(u32::MAX)] {
+            assert_eq!(
+                pcg_hash(key ^ index as u32),
+                stochastic_bits(seed, index),
+                "seed {seed} index {index}"
+            );
+        }
+    }
+}

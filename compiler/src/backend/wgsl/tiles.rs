@@ -253,6 +253,7 @@ impl Ctx<'_> {
 
     fn cast(&mut self, dst: TileId, src: TileId, rounding: Rounding) -> WgslResult<()> {
         let (dst_dtype, dst_layout, dst_name) = self.tile_decl(dst)?;
+        let dst_shape = dst_layout.shape().to_vec();
         let (src_dtype, _, _) = self.tile_decl(src)?;
         self.open("{");
         let mut scratch = 0;
@@ -262,7 +263,9 @@ impl Ctx<'_> {
         self.slot_loop(&dst_layout, |ctx, coords| {
             let code = ctx.read(&access, coords);
             ctx.line(&format!("let code = {code};"));
-            let converted = ctx.cast_code(src_dtype, dst_dtype, "code", rounding)?;
+            // Stochastic rounding hashes the element's row-major index, as the interpreter does.
+            let index = row_major_linear(coords, &dst_shape);
+            let converted = ctx.cast_code_at(src_dtype, dst_dtype, "code", rounding, &index)?;
             ctx.line(&format!("{dst_name}[l] = {converted};"));
             Ok(())
         })?;

@@ -470,6 +470,13 @@ impl<'k> Ctx<'k> {
         self.indent += 1;
     }
 
+    /// Closes the innermost block with `} else {` and opens the else block.
+    pub(super) fn else_branch(&mut self) {
+        self.indent = self.indent.saturating_sub(1);
+        self.line("} else {");
+        self.indent += 1;
+    }
+
     /// Closes the innermost block.
     pub(super) fn close(&mut self) {
         self.indent = self.indent.saturating_sub(1);
