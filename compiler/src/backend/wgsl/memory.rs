@@ -130,24 +130,18 @@ impl Ctx<'_> {
         offsets: &[Expr],
         dims: &[usize],
     ) -> WgslResult<()> {
-        let tile = self
-            .kernel
-            .tiles
-            .get(dst.index())
-            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
-            .clone();
+        let (_, layout, tile_name) = self.tile_decl(dst)?;
         let bits = self.view_bits(src)?;
         let loader = self.require_buffer_load(src)?;
-        let tile_name = self.tile_names[dst.index()].clone();
         self.open("{");
         let offsets = self.bind_offsets(offsets, "go")?;
-        if let Some(plan) = plan_runs(&tile.layout, bits) {
+        if let Some(plan) = plan_runs(&layout, bits) {
             let buffer = self.buffer_access(src, loader, String::new())?;
-            self.load_global_runs(plan, &tile.layout, &tile_name, src, &offsets, dims, &buffer)?;
+            self.load_global_runs(plan, &layout, &tile_name, src, &offsets, dims, &buffer)?;
             self.close();
             return Ok(());
         }
-        self.slot_loop(&tile.layout, |ctx, coords| {
+        self.slot_loop(&layout, |ctx, coords| {
             let (in_range, element) = ctx.view_element(src, &offsets, coords, dims)?;
             ctx.line("var code = 0u;");
             ctx.line(&format!("if ({in_range}) {{ code = {loader}({element} * {bits}u, {bits}u); }}"));
@@ -165,26 +159,20 @@ impl Ctx<'_> {
         offsets: &[Expr],
         dims: &[usize],
     ) -> WgslResult<()> {
-        let tile = self
-            .kernel
-            .tiles
-            .get(src.index())
-            .ok_or_else(|| self.malformed(format!("unknown {src}")))?
-            .clone();
+        let (_, layout, tile_name) = self.tile_decl(src)?;
         let bits = self.view_bits(dst)?;
         let storer = self.require_buffer_store(dst)?;
-        let tile_name = self.tile_names[src.index()].clone();
         self.open("{");
         let offsets = self.bind_offsets(offsets, "go")?;
         // 32-bit elements already store one word each; only narrower ones gain (measured on lavapipe).
-        if let Some(plan) = plan_runs(&tile.layout, bits).filter(|_| bits < 32) {
+        if let Some(plan) = plan_runs(&layout, bits).filter(|_| bits < 32) {
             let buffer = self.buffer_access(dst, String::new(), storer)?;
-            self.store_global_runs(plan, &tile.layout, &tile_name, dst, &offsets, dims, &buffer)?;
+            self.store_global_runs(plan, &layout, &tile_name, dst, &offsets, dims, &buffer)?;
             self.close();
             self.line("storageBarrier();");
             return Ok(());
         }
-        self.slot_loop(&tile.layout, |ctx, coords| {
+        self.slot_loop(&layout, |ctx, coords| {
             let (in_range, element) = ctx.view_element(dst, &offsets, coords, dims)?;
             ctx.line(&format!(
                 "if ({in_range}) {{ {storer}({element} * {bits}u, {bits}u, {tile_name}[l]); }}"
@@ -249,17 +237,11 @@ impl Ctx<'_> {
     }
 
     fn load_shared(&mut self, dst: TileId, src: SharedId, offsets: &[Expr]) -> WgslResult<()> {
-        let tile = self
-            .kernel
-            .tiles
-            .get(dst.index())
-            .ok_or_else(|| self.malformed(format!("unknown {dst}")))?
-            .clone();
+        let (_, layout, tile_name) = self.tile_decl(dst)?;
         let loader = self.require_shared_access();
-        let tile_name = self.tile_names[dst.index()].clone();
         self.open("{");
         let offsets = self.bind_unsigned_offsets(offsets)?;
-        self.slot_loop(&tile.layout, |ctx, coords| {
+        self.slot_loop(&layout, |ctx, coords| {
             let index: Vec<String> = offsets.iter().zip(coords).map(|(o, c)| format!("{o} + {c}")).collect();
             let (bit, bits) = ctx.shared_bit(src, &index)?;
             ctx.line(&format!("{tile_name}[l] = {loader}({bit}, {bits}u);"));
@@ -270,18 +252,12 @@ impl Ctx<'_> {
     }
 
     fn store_shared(&mut self, dst: SharedId, src: TileId, offsets: &[Expr]) -> WgslResult<()> {
-        let tile = self
-            .kernel
-            .tiles
-            .get(src.index())
-            .ok_or_else(|| self.malformed(format!("unknown {src}")))?
-            .clone();
+        let (_, layout, tile_name) = self.tile_decl(src)?;
         self.require_shared_access();
-        let tile_name = self.tile_names[src.index()].clone();
         self.line("workgroupBarrier();");
         self.open("{");
         let offsets = self.bind_unsigned_offsets(offsets)?;
-        self.slot_loop(&tile.layout, |ctx, coords| {
+        self.slot_loop(&layout, |ctx, coords| {
             let index: Vec<String> = offsets.iter().zip(coords).map(|(o, c)| format!("{o} + {c}")).collect();
             let (bit, bits) = ctx.shared_bit(dst, &index)?;
             ctx.line(&format!("st_smem({bit}, {bits}u, {tile_name}[l]);"));

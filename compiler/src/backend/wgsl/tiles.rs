@@ -123,7 +123,8 @@ impl Ctx<'_> {
         }
     }
 
-    fn tile_decl(&self, tile: TileId) -> WgslResult<(DataType, RegisterLayout, String)> {
+    /// A register tile's dtype, layout and WGSL name.
+    pub(super) fn tile_decl(&self, tile: TileId) -> WgslResult<(DataType, RegisterLayout, String)> {
         let decl =
             self.kernel.tiles.get(tile.index()).ok_or_else(|| self.malformed(format!("unknown {tile}")))?;
         Ok((decl.dtype, decl.layout.clone(), self.tile_names[tile.index()].clone()))
