@@ -2,37 +2,21 @@
 //! in `tests/data/lowp/vectors/`: every decode row, and every encode row (NaN payloads not compared).
 
 mod cpu_support;
+mod lowp_support;
 
 use cpu_support::{cast_kernel, pack, run, unpack};
+use lowp_support::{VECTORS, vector_formats};
 use tilevm::runtime::KernelArg;
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::{FloatType, NanEncoding};
 use tilevm::vm::ir::Rounding;
 
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/lowp/vectors");
-
 /// The formats of `formats.tsv` the CLIF codec handles (signed, with mantissa bits).
 fn formats() -> Vec<(String, FloatType)> {
-    let text = std::fs::read_to_string(format!("{VECTORS}/formats.tsv")).unwrap();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            let nan = match fields[6] {
-                "ieee" => NanEncoding::Ieee,
-                "fn" => NanEncoding::Fn,
-                "fnuz" => NanEncoding::Fnuz,
-                _ => NanEncoding::None,
-            };
-            let float = FloatType {
-                exponent_bits: fields[2].parse().ok()?,
-                mantissa_bits: fields[3].parse().ok()?,
-                bias: fields[4].parse().ok()?,
-                signed: !fields[0].ends_with("fnu"),
-                nan,
-            };
-            (float.signed && float.mantissa_bits > 0).then(|| (fields[0].to_string(), float))
-        })
+    vector_formats()
+        .into_iter()
+        .filter_map(|(name, dtype)| dtype.as_float().map(|float| (name, float)))
+        .filter(|(_, float)| float.signed && float.mantissa_bits > 0)
         .collect()
 }
 

@@ -3,13 +3,12 @@
 //! loads and stores of each width.
 
 mod gpu_common;
-
-use std::path::Path;
+mod lowp_support;
 
 use gpu_common::{cast_kernel, gpu_device, pack, unpack};
+use lowp_support::{VECTORS, vector_formats};
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
-use tilevm::vm::dtype::{FloatType, NanEncoding};
 use tilevm::vm::ir::Rounding;
 
 struct Format {
@@ -18,35 +17,11 @@ struct Format {
 }
 
 fn formats() -> Vec<Format> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lowp/vectors");
-    let table = std::fs::read_to_string(root.join("formats.tsv")).expect("formats.tsv");
-    table
-        .lines()
-        .skip(1)
-        .map(|line| {
-            let fields: Vec<&str> = line.split('\t').collect();
-            let nan = match fields[6] {
-                "ieee" => NanEncoding::Ieee,
-                "fn" => NanEncoding::Fn,
-                "fnuz" => NanEncoding::Fnuz,
-                _ => NanEncoding::None,
-            };
-            let format = FloatType {
-                exponent_bits: fields[2].parse().expect("exponent bits"),
-                mantissa_bits: fields[3].parse().expect("mantissa bits"),
-                bias: fields[4].parse().expect("bias"),
-                signed: !fields[0].ends_with("fnu"),
-                nan,
-            };
-            Format { name: fields[0].to_string(), dtype: DataType::Float(format) }
-        })
-        .collect()
+    vector_formats().into_iter().map(|(name, dtype)| Format { name, dtype }).collect()
 }
 
 fn rows(name: &str, kind: &str) -> Option<Vec<(u32, Option<u32>)>> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/data/lowp/vectors/{name}.{kind}.tsv"));
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = std::fs::read_to_string(format!("{VECTORS}/{name}.{kind}.tsv")).ok()?;
     let hex = |field: &str| u32::from_str_radix(field.trim_start_matches("0x"), 16).ok();
     Some(
         text.lines()
