@@ -141,10 +141,45 @@ fn read_bandwidth(threads: usize) -> f64 {
     best
 }
 
-/// Sums 128-bit vectors with eight independent accumulators, so the loop is bound by loads, not by the
-/// latency of one chain of additions.
+/// Sums the words with the widest loads the host has (AVX2 when present, else SSE2), each into eight
+/// independent vector accumulators, so the loop is bound by memory, not by one chain of additions.
+/// Measured here: the SSE2 loop reads ~22 GB/s where AVX2 reads ~26–28 GB/s, so taking the SSE2 figure as
+/// the roofline would flatter every kernel.
 #[cfg(target_arch = "x86_64")]
 fn sum_words(words: &[u64]) -> u64 {
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the host has AVX2, checked just above.
+        return unsafe { sum_words_avx2(words) };
+    }
+    sum_words_sse2(words)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_words_avx2(words: &[u64]) -> u64 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi64, _mm256_loadu_si256, _mm256_setzero_si256, _mm256_storeu_si256,
+    };
+    let mut chunks = words.chunks_exact(32);
+    let mut lanes = [0u64; 32];
+    let mut accumulators = [_mm256_setzero_si256(); 8];
+    for chunk in &mut chunks {
+        let pointer = chunk.as_ptr().cast::<__m256i>();
+        for (i, accumulator) in accumulators.iter_mut().enumerate() {
+            // SAFETY: each load reads 32 bytes inside `chunk`, whose 32 words are 256 bytes.
+            *accumulator = _mm256_add_epi64(*accumulator, unsafe { _mm256_loadu_si256(pointer.add(i)) });
+        }
+    }
+    for (i, accumulator) in accumulators.iter().enumerate() {
+        // SAFETY: the stores write inside `lanes` (32 words, eight 32-byte vectors).
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast::<__m256i>().add(i), *accumulator) };
+    }
+    let tail: u64 = chunks.remainder().iter().fold(0, |sum, &word| sum.wrapping_add(word));
+    lanes.iter().fold(tail, |sum, &value| sum.wrapping_add(value))
+}
+
+#[cfg(target_arch = "x86_64")]
+fn sum_words_sse2(words: &[u64]) -> u64 {
     use std::arch::x86_64::{__m128i, _mm_add_epi64, _mm_loadu_si128, _mm_setzero_si128, _mm_storeu_si128};
     let mut chunks = words.chunks_exact(16);
     let mut lanes = [0u64; 16];
