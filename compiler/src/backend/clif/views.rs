@@ -69,42 +69,33 @@ impl ClifLowerer<'_> {
 
     /// `stream[t*L + l] = tile[map(t, l)]`.
     fn gather(&mut self, layout: &RegisterLayout, tile: &TileRef, stream: &TileRef) -> ClifResult<()> {
-        let slot = slot_type(tile.dtype);
-        let bytes = slot.bytes() as usize;
-        for (position, logical) in stream_positions(layout, &tile.shape)?.into_iter().enumerate() {
-            let value = self.builder.ins().load(
-                slot,
-                mem(),
-                self.scratch_ptr,
-                (tile.offset as usize + logical * bytes) as i32,
-            );
-            self.builder.ins().store(
-                mem(),
-                value,
-                self.scratch_ptr,
-                (stream.offset as usize + position * bytes) as i32,
-            );
-        }
-        Ok(())
+        self.copy_slots(layout, tile, stream, SlotCopy::TileToStream)
     }
 
     /// `tile[map(t, l)] = stream[t*L + l]` (replicas write equal values).
     fn scatter(&mut self, layout: &RegisterLayout, stream: &TileRef, tile: &TileRef) -> ClifResult<()> {
+        self.copy_slots(layout, tile, stream, SlotCopy::StreamToTile)
+    }
+
+    /// Copies every element between its logical place in `tile` and its (thread, slot) place in `stream`.
+    fn copy_slots(
+        &mut self,
+        layout: &RegisterLayout,
+        tile: &TileRef,
+        stream: &TileRef,
+        direction: SlotCopy,
+    ) -> ClifResult<()> {
         let slot = slot_type(tile.dtype);
         let bytes = slot.bytes() as usize;
         for (position, logical) in stream_positions(layout, &tile.shape)?.into_iter().enumerate() {
-            let value = self.builder.ins().load(
-                slot,
-                mem(),
-                self.scratch_ptr,
-                (stream.offset as usize + position * bytes) as i32,
-            );
-            self.builder.ins().store(
-                mem(),
-                value,
-                self.scratch_ptr,
-                (tile.offset as usize + logical * bytes) as i32,
-            );
+            let in_tile = (tile.offset as usize + logical * bytes) as i32;
+            let in_stream = (stream.offset as usize + position * bytes) as i32;
+            let (from, to) = match direction {
+                SlotCopy::TileToStream => (in_tile, in_stream),
+                SlotCopy::StreamToTile => (in_stream, in_tile),
+            };
+            let value = self.builder.ins().load(slot, mem(), self.scratch_ptr, from);
+            self.builder.ins().store(mem(), value, self.scratch_ptr, to);
         }
         Ok(())
     }
@@ -212,4 +203,11 @@ fn lcm(a: usize, b: usize) -> usize {
         if b == 0 { a } else { gcd(b, a % b) }
     }
     a / gcd(a, b).max(1) * b
+}
+
+/// Which way [`ClifLowerer::copy_slots`] copies.
+#[derive(Clone, Copy)]
+enum SlotCopy {
+    TileToStream,
+    StreamToTile,
 }
