@@ -243,7 +243,19 @@ fn view_bits(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
     let (source_name, target_name, source_slots) = rng.pick(PAIRS);
     let (source, target) = (named(source_name)?, named(target_name)?);
     let target_slots = source_slots * source.bits() as usize / target.bits() as usize;
-    let (source_cols, target_cols) = (8 * source_slots, 8 * target_slots);
+    // Row strips (thread t holds consecutive elements of one row) or column strips (thread t holds a
+    // [4, slots] block spread over all four rows: its slots are not consecutive in row-major order, which
+    // takes backends off their thread-major fast paths).
+    let column_strips = rng.chance(1, 3);
+    let threads_per_row = if column_strips { 32 } else { 8 };
+    let layout_of = |slots: usize| {
+        if column_strips {
+            format!("local(4, 1).spatial(1, 32).local(1, {slots})")
+        } else {
+            format!("spatial(4, 8).local(1, {slots})")
+        }
+    };
+    let (source_cols, target_cols) = (threads_per_row * source_slots, threads_per_row * target_slots);
     let mut case = Case::new(rng, name, 32);
     let tiling = case.tiling(4, source_cols, false);
     let blocks_y = tiling.width.div_ceil(source_cols);
@@ -254,9 +266,9 @@ fn view_bits(rng: &mut SplitMix64, name: &str) -> Option<CorpusCase> {
     let raw = case.buffer("raw", target, &[tiling.height, target_width], true);
     let compute = if target.is_float() { DataType::F32 } else { DataType::I32 };
     let converted = case.buffer("converted", compute, &[tiling.height, target_width], true);
-    let loaded = case.tile("loaded", source, &format!("spatial(4, 8).local(1, {source_slots})"))?;
-    let viewed = case.tile("viewed", target, &format!("spatial(4, 8).local(1, {target_slots})"))?;
-    let value = case.tile("value", compute, &format!("spatial(4, 8).local(1, {target_slots})"))?;
+    let loaded = case.tile("loaded", source, &layout_of(source_slots))?;
+    let viewed = case.tile("viewed", target, &layout_of(target_slots))?;
+    let value = case.tile("value", compute, &layout_of(target_slots))?;
     let rows = block_start(0, 4, row_shift);
     let source_offsets = vec![rows.clone(), block_start(1, source_cols, 0)];
     let target_offsets = vec![rows, block_start(1, target_cols, 0)];
