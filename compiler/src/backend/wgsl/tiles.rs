@@ -155,16 +155,7 @@ impl Ctx<'_> {
                 return Ok(Access::Slots { tile: src_name, table });
             }
         }
-        let base = *scratch_base;
-        let count: usize = src_shape.iter().product();
-        *scratch_base += count as u32;
-        self.scratch_words = self.scratch_words.max(*scratch_base);
-        self.slot_loop(&src_layout, |ctx, coords| {
-            let linear = row_major_linear(coords, &src_shape);
-            ctx.line(&format!("scratch[{base}u + {linear}] = {src_name}[l];"));
-            Ok(())
-        })?;
-        Ok(Access::Scratch { base, shape: src_shape, map })
+        self.stage_mapped(src, scratch_base, map)
     }
 
     /// The code read through `access` for the destination element at `coords` (inside a slot loop).
@@ -453,6 +444,12 @@ impl Ctx<'_> {
 
     /// Stages a whole tile through scratch (for instructions that read arbitrary elements).
     fn stage(&mut self, src: TileId, scratch: &mut u32) -> WgslResult<Access> {
+        self.stage_mapped(src, scratch, SourceMap::Identity)
+    }
+
+    /// Writes `src` to workgroup scratch at `*scratch` in row-major order (advancing it), to be read back
+    /// through `map` by any invocation.
+    fn stage_mapped(&mut self, src: TileId, scratch: &mut u32, map: SourceMap) -> WgslResult<Access> {
         let (_, src_layout, src_name) = self.tile_decl(src)?;
         let shape = src_layout.shape().to_vec();
         let base = *scratch;
@@ -463,7 +460,7 @@ impl Ctx<'_> {
             ctx.line(&format!("scratch[{base}u + {linear}] = {src_name}[l];"));
             Ok(())
         })?;
-        Ok(Access::Scratch { base, shape, map: SourceMap::Identity })
+        Ok(Access::Scratch { base, shape, map })
     }
 
     fn dot(&mut self, dst: TileId, a: TileId, b: TileId, acc: TileId) -> WgslResult<()> {
