@@ -70,6 +70,46 @@ fn the_gemv_runs_on_the_interpreter_with_random_data() {
     assert!(stdout.contains("check: `y` matches the reference interpreter (64 elements"), "{stdout}");
 }
 
+/// Every example kernel with arguments that make its grid ragged (sizes not multiples of its blocks).
+const EXAMPLE_RUNS: [&[&str]; 7] = [
+    &["examples/dequant_u4.tile", "--arg", "n=40", "--arg", "k=320"],
+    &["examples/dequant_u4.tile", "--set", "W=u3", "--arg", "n=17", "--arg", "k=192"],
+    &["examples/relu_rows.tile", "--arg", "m=37"],
+    &["examples/shared_stage.tile", "--arg", "n=1000"],
+    &["examples/unpack_view.tile", "--arg", "n=200", "--arg", "n2=400"],
+    &[GEMV, "--set", "W=u5", "--arg", "n=45", "--arg", "k=256"],
+    &[VECTOR_ADD, "--arg", "n=2500"],
+];
+
+/// Runs every example on `backend` with `--check` and demands a match with the interpreter.
+fn every_example_checks_on(backend: &str) {
+    let tag = format!("({backend})");
+    for run in EXAMPLE_RUNS {
+        let mut args = vec!["run", "--backend", backend, "--random", "--seed", "5", "--check"];
+        args.extend_from_slice(run);
+        let output = tilevm(&args);
+        assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.contains(&tag) && stdout.contains("matches the reference interpreter"),
+            "{args:?}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn every_example_checks_on_the_gpu() {
+    if gpu_common::gpu_device().is_none() {
+        return;
+    }
+    every_example_checks_on("gpu");
+}
+
+#[test]
+fn every_example_checks_on_the_cpu() {
+    every_example_checks_on("cpu");
+}
+
 #[test]
 fn the_gemv_and_vector_add_check_on_the_gpu() {
     if gpu_common::gpu_device().is_none() {

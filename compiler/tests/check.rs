@@ -81,3 +81,46 @@ fn shared_tiles_inside_loops_are_rejected() {
     let source = "kernel k() threads(32) { for i in 0..4 { let s = shared(f32, [32]); } }";
     assert!(errors(source, &[])[0].message.contains("top level"));
 }
+
+/// Compiles `root` with imports resolved from `files` (name → text).
+fn compile_with_files(root: &str, files: &[(&str, &str)]) -> Result<usize, Vec<Diagnostic>> {
+    use tilevm_compiler::{SourceSet, compile_sources};
+    let loader = |_importer: &str, path: &str| {
+        files
+            .iter()
+            .find(|(name, _)| *name == path)
+            .map(|(name, text)| (name.to_string(), text.to_string()))
+            .ok_or_else(|| format!("no file `{path}`"))
+    };
+    let mut sources = SourceSet::new();
+    let id = sources.add("root.tile", root);
+    compile_sources(&mut sources, id, &loader, &CompileOptions::default()).map(|module| module.kernels.len())
+}
+
+const USES_DOUBLE: &str = "import \"a.tile\";\nkernel k(x: global f32[32], y: global mut f32[32]) threads(32) {\n    store(y, quadruple(load(x, [0], [32])), [0]);\n}\n";
+
+#[test]
+fn imports_are_followed_transitively_and_cycles_end() {
+    // a imports b and b imports a again: each file is read once, and helpers of both are visible.
+    let files = [
+        ("a.tile", "import \"b.tile\";\nfn quadruple(t) { double(double(t)) }\n"),
+        ("b.tile", "import \"a.tile\";\nimport \"root.tile\";\nfn double(t) { t + t }\n"),
+    ];
+    assert_eq!(compile_with_files(USES_DOUBLE, &files).expect("compiles"), 1);
+}
+
+#[test]
+fn a_missing_import_is_a_diagnostic_at_the_import() {
+    let files = [("a.tile", "import \"gone.tile\";\nfn quadruple(t) { t }\n")];
+    let diagnostics = compile_with_files(USES_DOUBLE, &files).expect_err("the import fails");
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(diagnostics[0].message.contains("cannot import `gone.tile`"), "{diagnostics:?}");
+    assert!(diagnostics[0].labels[0].1.contains("no file `gone.tile`"), "{diagnostics:?}");
+}
+
+#[test]
+fn a_syntax_error_in_an_imported_file_is_reported() {
+    let files = [("a.tile", "fn quadruple(t) { t + }\n")];
+    let diagnostics = compile_with_files(USES_DOUBLE, &files).expect_err("the import does not parse");
+    assert!(!diagnostics.is_empty());
+}

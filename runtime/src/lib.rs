@@ -11,7 +11,7 @@ pub mod select;
 pub use cpu::CpuDevice;
 pub use device::{Backend, CompiledKernel, Device, RunStats};
 pub use error::{RuntimeError, RuntimeResult};
-pub use gpu::GpuDevice;
+pub use gpu::{GpuDevice, GpuOptions};
 pub use interp_device::InterpreterDevice;
 pub use select::{list_adapters, open_device};
 pub use tilevm_compiler as compiler;

@@ -1,4 +1,5 @@
-//! The a16wX GEMV benchmark kernel, built with `KernelBuilder` until the `.tile` front end lands.
+//! The a16wX GEMV benchmark kernel, built with `KernelBuilder` (the same computation as
+//! `examples/gemv_a16w4.tile`, with the scale applied once per group rather than per weight).
 //!
 //! `y[n] = sum_k x[k] * w[n, k] * scale[n, k / group]`, with `x`, `scale` and `y` in f16 and `w` packed
 //! `weight_dtype` codes (any integer width). Tilus-style structure: each block owns `ROWS` output rows;

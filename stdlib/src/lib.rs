@@ -1,5 +1,7 @@
-//! tilevm standard library: quantized-LLM kernels written in the `.tile` language (`stdlib/kernels/`),
-//! with typed Rust wrappers.
+//! tilevm standard library: quantized-LLM kernels with typed Rust wrappers.
+//!
+//! For now it holds the a16wX GEMV that `tilevm bench` measures, built with the IR's `KernelBuilder`
+//! (`gemv`); kernels written in the `.tile` language, under `stdlib/kernels/`, come with the stdlib issue.
 
 pub use tilevm_runtime as runtime;
 

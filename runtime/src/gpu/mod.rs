@@ -19,6 +19,13 @@ use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
 
 pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
 
+/// Features a device leaves unused even where the adapter has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GpuOptions {
+    /// Keep f16 values in `u32` words (the path of adapters without `SHADER_F16`).
+    pub no_native_f16: bool,
+}
+
 /// A wgpu device opened on one adapter, with a cache of compiled pipelines.
 pub struct GpuDevice {
     shared: Rc<Shared>,
@@ -51,10 +58,22 @@ impl GpuDevice {
     /// # Errors
     /// `Unsupported` when there is no (matching) adapter, `Device` when the device cannot be created.
     pub fn open(adapter: Option<&str>) -> RuntimeResult<GpuDevice> {
+        GpuDevice::open_with(adapter, GpuOptions::default())
+    }
+
+    /// [`GpuDevice::open`], with features switched off by `options` (to test the fallback paths on an
+    /// adapter that has the feature).
+    ///
+    /// # Errors
+    /// As [`GpuDevice::open`].
+    pub fn open_with(adapter: Option<&str>, options: GpuOptions) -> RuntimeResult<GpuDevice> {
         let instance = adapter::instance();
         let chosen = adapter::choose(&instance, adapter)?;
         let summary = adapter::summary(&chosen);
-        let features = chosen.features() & adapter::wanted_features();
+        let mut features = chosen.features() & adapter::wanted_features();
+        if options.no_native_f16 {
+            features.remove(wgpu::Features::SHADER_F16);
+        }
         let limits = chosen.limits();
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("tilevm"),
