@@ -8,7 +8,7 @@ pub mod gpu;
 mod interp_device;
 pub mod select;
 
-pub use cpu::CpuDevice;
+pub use cpu::{CpuDevice, CpuOptions};
 pub use device::{Backend, CompiledKernel, Device, RunStats};
 pub use error::{RuntimeError, RuntimeResult};
 pub use gpu::{GpuDevice, GpuOptions};

@@ -1,5 +1,7 @@
 //! `tilevm bench --suite gemv --backend cpu [--json FILE] [--threads N]`: the a16wX GEMV on the CPU backend
-//! against the machine's measured memory read bandwidth (the roofline), measured in the same run.
+//! against the machine's measured memory read bandwidth (the roofline), measured in the same run, in two
+//! variants: `a16` (f16 activations, f32 dot: `stdlib::gemv`) and `q8` (activations quantized per group
+//! to i8 by a first kernel, then an integer dot: `stdlib::gemv_q8`; its time is both kernels').
 //!
 //! The roofline is the best of several multi-threaded reads of a buffer far larger than the last-level cache,
 //! each thread summing its share with unrolled 128-bit loads into eight independent vector accumulators.
@@ -8,10 +10,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
-use tilevm_runtime::{CpuDevice, Device, KernelArg};
+use tilevm_runtime::{CompiledKernel, CpuDevice, Device, KernelArg};
 use tilevm_stdlib::gemv::gemv_a16wx;
-use tilevm_vm::DataType;
+use tilevm_stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
 use tilevm_vm::dtype::IntType;
+use tilevm_vm::ir::Kernel;
+use tilevm_vm::{DataType, LayoutError};
 
 use super::{CliError, CliResult};
 
@@ -40,6 +44,8 @@ pub struct BenchArgs {
 struct Record {
     backend: String,
     device: String,
+    /// `a16` (f16 activations, f32 dot) or `q8` (activations quantized to i8 per group, integer dot).
+    kernel: String,
     dtype: String,
     m: u32,
     n: u32,
@@ -55,6 +61,65 @@ const N: u32 = 8192;
 const K: u32 = 8192;
 const GROUP: u32 = 128;
 
+/// A benchmark's launches: compiled kernels with their arguments, run in order as one timed step.
+struct Launches {
+    kernels: Vec<(Box<dyn CompiledKernel>, Vec<KernelArg>)>,
+}
+
+impl Launches {
+    /// Runs every launch once; returns the sum of their kernel times in seconds.
+    fn run(&mut self) -> Result<f64, CliError> {
+        let mut seconds = 0.0;
+        for (compiled, args) in &mut self.kernels {
+            let stats = compiled.run(args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
+            seconds += stats.kernel_time.as_secs_f64();
+        }
+        Ok(seconds)
+    }
+
+    /// The median over `runs` timed steps, after one untimed warm-up step.
+    fn median(&mut self, runs: usize) -> Result<f64, CliError> {
+        self.run()?;
+        let mut times = Vec::with_capacity(runs.max(1));
+        for _ in 0..runs.max(1) {
+            times.push(self.run()?);
+        }
+        times.sort_by(f64::total_cmp);
+        Ok(times[times.len() / 2])
+    }
+}
+
+/// f16 bytes holding `code` (little-endian) `count` times.
+fn f16_buffer(count: usize, code: u16) -> Vec<u8> {
+    (0..count).flat_map(|_| code.to_le_bytes()).collect()
+}
+
+/// The launches of one GEMV variant: `a16` (one kernel) or `q8` (quantization, then the integer GEMV).
+fn gemv_launches(device: &CpuDevice, kernel: &str, dtype: DataType) -> Result<Launches, CliError> {
+    let compile = |built: Result<Kernel, LayoutError>| -> Result<Box<dyn CompiledKernel>, CliError> {
+        let built = built.map_err(|error| CliError::Input(error.to_string()))?;
+        device.compile(&built).map_err(|error| CliError::CheckFailed(error.to_string()))
+    };
+    let weight_bytes = (N as usize * K as usize * dtype.bits() as usize).div_ceil(8);
+    let groups = (K / GROUP) as usize;
+    let x = KernelArg::Buffer(f16_buffer(K as usize, 0x3c00));
+    let w = KernelArg::Buffer((0..weight_bytes).map(|i| (i * 131 % 251) as u8).collect());
+    let scale = KernelArg::Buffer(f16_buffer(N as usize * groups, 0x2c00));
+    let y = KernelArg::Buffer(vec![0; N as usize * 2]);
+    let kernels = match kernel {
+        "a16" => vec![(compile(gemv_a16wx(dtype, N, K, GROUP))?, vec![x, w, scale, y])],
+        _ => {
+            let mut quantize_args =
+                vec![x, KernelArg::Buffer(vec![0; K as usize]), KernelArg::Buffer(vec![0; 4 * groups])];
+            let quantize = compile(quantize_q8(K, GROUP))?;
+            quantize.run(&mut quantize_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
+            let gemv_args = vec![quantize_args[1].clone(), quantize_args[2].clone(), w, scale, y];
+            vec![(quantize, quantize_args), (compile(gemv_q8_wx(dtype, N, K, GROUP, Q8_ROWS))?, gemv_args)]
+        }
+    };
+    Ok(Launches { kernels })
+}
+
 /// Runs `tilevm bench`.
 pub fn run(args: &BenchArgs) -> CliResult {
     if args.suite != "gemv" || args.backend != "cpu" {
@@ -67,49 +132,37 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let roofline = read_bandwidth(device.threads());
     eprintln!("roofline: {:.2} GB/s ({} threads)", roofline / 1e9, device.threads());
     let mut records = Vec::new();
-    for bits in [4u8, 3, 5, 6] {
-        let dtype = DataType::Int(IntType { signed: false, bits });
-        let kernel = gemv_a16wx(dtype, N, K, GROUP).map_err(|error| CliError::Input(error.to_string()))?;
-        let compiled = device.compile(&kernel).map_err(|error| CliError::CheckFailed(error.to_string()))?;
-        let weight_bytes = (N as usize * K as usize * bits as usize).div_ceil(8);
-        let scale_bytes = N as usize * (K / GROUP) as usize * 2;
-        let mut kernel_args = vec![
-            KernelArg::Buffer((0..K as usize * 2).map(|i| if i % 2 == 1 { 0x3c } else { 0 }).collect()),
-            KernelArg::Buffer((0..weight_bytes).map(|i| (i * 131 % 251) as u8).collect()),
-            KernelArg::Buffer((0..scale_bytes).map(|i| if i % 2 == 1 { 0x2c } else { 0 }).collect()),
-            KernelArg::Buffer(vec![0; N as usize * 2]),
-        ];
-        let total_bytes = (weight_bytes + scale_bytes + K as usize * 2 + N as usize * 2) as f64;
-        compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
-        let mut times = Vec::with_capacity(args.runs.max(1));
-        for _ in 0..args.runs.max(1) {
-            let stats =
-                compiled.run(&mut kernel_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
-            times.push(stats.kernel_time.as_secs_f64());
+    for kernel in ["a16", "q8"] {
+        for bits in [4u8, 3, 5, 6] {
+            let dtype = DataType::Int(IntType { signed: false, bits });
+            let median = gemv_launches(&device, kernel, dtype)?.median(args.runs)?;
+            let weight_bytes = (N as usize * K as usize * bits as usize).div_ceil(8);
+            let scale_bytes = N as usize * (K / GROUP) as usize * 2;
+            // What the kernel must read and write: weights, scales, activations (f16) and outputs (f16).
+            let total_bytes = (weight_bytes + scale_bytes + K as usize * 2 + N as usize * 2) as f64;
+            let record = Record {
+                backend: "cpu".to_string(),
+                device: device.name(),
+                kernel: kernel.to_string(),
+                dtype: format!("u{bits}"),
+                m: 1,
+                n: N,
+                k: K,
+                median_s: median,
+                bytes_per_s: total_bytes / median,
+                weight_bytes_per_s: weight_bytes as f64 / median,
+                roofline_bytes_per_s: roofline,
+                roofline_fraction: total_bytes / median / roofline,
+            };
+            println!(
+                "gemv {kernel} w{bits} n={N} k={K}: {:.3} ms, {:.2} GB/s ({:.1}% of the {:.2} GB/s roofline)",
+                median * 1e3,
+                record.bytes_per_s / 1e9,
+                record.roofline_fraction * 100.0,
+                roofline / 1e9
+            );
+            records.push(record);
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
-        let record = Record {
-            backend: "cpu".to_string(),
-            device: device.name(),
-            dtype: format!("u{bits}"),
-            m: 1,
-            n: N,
-            k: K,
-            median_s: median,
-            bytes_per_s: total_bytes / median,
-            weight_bytes_per_s: weight_bytes as f64 / median,
-            roofline_bytes_per_s: roofline,
-            roofline_fraction: total_bytes / median / roofline,
-        };
-        println!(
-            "gemv a16w{bits} n={N} k={K}: {:.3} ms, {:.2} GB/s ({:.1}% of the {:.2} GB/s roofline)",
-            median * 1e3,
-            record.bytes_per_s / 1e9,
-            record.roofline_fraction * 100.0,
-            roofline / 1e9
-        );
-        records.push(record);
     }
     if let Some(path) = &args.json {
         let text =

@@ -6,3 +6,4 @@
 pub use tilevm_runtime as runtime;
 
 pub mod gemv;
+pub mod gemv_q8;

@@ -8,7 +8,7 @@ use tilevm_compiler::backend::clif::abi::{ArgSlot, BlockContext, Helper};
 use tilevm_compiler::backend::clif::{self, ClifError, ClifKernel};
 use tilevm_vm::ir::Kernel;
 
-use super::helpers;
+use super::{CpuOptions, helpers};
 use crate::RuntimeError;
 
 /// The per-block entry point.
@@ -54,9 +54,11 @@ pub(super) fn lowering_error(error: ClifError) -> RuntimeError {
 }
 
 /// Lowers `kernel` for the host and JIT-compiles it.
-pub(super) fn compile(kernel: &Kernel) -> Result<JitKernel, RuntimeError> {
+pub(super) fn compile(kernel: &Kernel, options: CpuOptions) -> Result<JitKernel, RuntimeError> {
     let isa = host_isa()?;
-    let lowered: ClifKernel = clif::lower_kernel(kernel, isa.frontend_config()).map_err(lowering_error)?;
+    let mut target = clif::ClifTarget::of(isa.as_ref());
+    target.byte_multiply_add &= !options.portable_simd;
+    let lowered: ClifKernel = clif::lower_kernel(kernel, target).map_err(lowering_error)?;
     let call_conv = isa.default_call_conv();
     let mut jit_builder = JITBuilder::with_isa(isa, default_libcall_names());
     for helper in Helper::ALL {

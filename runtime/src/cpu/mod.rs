@@ -20,9 +20,18 @@ use jit::JitKernel;
 /// The environment variable that sets the number of worker threads when `CpuDevice::new(None)`.
 pub const THREADS_ENV: &str = "TILEVM_CPU_THREADS";
 
+/// Target-specific instructions a device leaves unused even where the host has them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CpuOptions {
+    /// Use only the instructions every Cranelift target lowers (no `x86_pmaddubsw`): the path of hosts
+    /// without them, testable on hosts with them.
+    pub portable_simd: bool,
+}
+
 /// Runs kernels as native code on the host CPU.
 pub struct CpuDevice {
     pool: Arc<rayon::ThreadPool>,
+    options: CpuOptions,
     cache: Mutex<HashMap<String, Arc<JitKernel>>>,
     name: String,
 }
@@ -41,6 +50,14 @@ impl CpuDevice {
     /// [`RuntimeError::Device`] when the thread pool cannot start, [`RuntimeError::Unsupported`] when the
     /// host ISA is not supported by Cranelift.
     pub fn new(threads: Option<usize>) -> RuntimeResult<CpuDevice> {
+        CpuDevice::new_with(threads, CpuOptions::default())
+    }
+
+    /// [`CpuDevice::new`] with `options`.
+    ///
+    /// # Errors
+    /// As [`CpuDevice::new`].
+    pub fn new_with(threads: Option<usize>, options: CpuOptions) -> RuntimeResult<CpuDevice> {
         let threads = match threads {
             Some(threads) => threads,
             None => match std::env::var(THREADS_ENV) {
@@ -62,7 +79,7 @@ impl CpuDevice {
             .map_err(|error| RuntimeError::Device(error.to_string()))?;
         let isa = jit::host_isa()?;
         let name = format!("{} CPU (Cranelift, {threads} threads)", isa.triple().architecture);
-        Ok(CpuDevice { pool: Arc::new(pool), cache: Mutex::new(HashMap::new()), name })
+        Ok(CpuDevice { pool: Arc::new(pool), options, cache: Mutex::new(HashMap::new()), name })
     }
 
     /// The number of worker threads.
@@ -76,8 +93,11 @@ impl CpuDevice {
     /// As [`Device::compile`].
     pub fn clif_text(kernel: &Kernel) -> RuntimeResult<String> {
         let isa = jit::host_isa()?;
-        let lowered = tilevm_compiler::backend::clif::lower_kernel(kernel, isa.frontend_config())
-            .map_err(jit::lowering_error)?;
+        let lowered = tilevm_compiler::backend::clif::lower_kernel(
+            kernel,
+            tilevm_compiler::backend::clif::ClifTarget::of(isa.as_ref()),
+        )
+        .map_err(jit::lowering_error)?;
         Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
     }
 }
@@ -97,7 +117,7 @@ impl Device for CpuDevice {
         let compiled = match cached {
             Some(compiled) => compiled,
             None => {
-                let compiled = Arc::new(jit::compile(kernel)?);
+                let compiled = Arc::new(jit::compile(kernel, self.options)?);
                 if let Ok(mut cache) = self.cache.lock() {
                     cache.insert(key, compiled.clone());
                 }

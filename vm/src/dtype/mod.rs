@@ -195,6 +195,8 @@ impl DataType {
     pub const U64: DataType = DataType::Int(IntType { signed: false, bits: 64 });
     /// `u8`.
     pub const U8: DataType = DataType::Int(IntType { signed: false, bits: 8 });
+    /// `i8`.
+    pub const I8: DataType = DataType::Int(IntType { signed: true, bits: 8 });
     /// `f32`.
     pub const F32: DataType = DataType::Float(FloatType::F32);
     /// `f16`.

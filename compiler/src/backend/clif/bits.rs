@@ -21,6 +21,7 @@ use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::{Expr, GlobalId};
 
 use super::abi;
+use super::dots::DotRhs;
 use super::fuse::FusedLoad;
 use super::lowerer::{ClifLowerer, ViewVars, mem};
 use super::simd::{self, DotOperand};
@@ -245,7 +246,7 @@ impl<'a> ClifLowerer<'a> {
         codes: &TileRef,
         int: IntType,
         dst: &TileRef,
-        b: &TileRef,
+        rhs: DotRhs<'_>,
         acc: &TileRef,
     ) -> ClifResult<()> {
         let access = self.access(load.src, codes, &load.offsets, &load.dims)?;
@@ -269,11 +270,11 @@ impl<'a> ClifLowerer<'a> {
             base,
             row_stride: access.strides[access.dims[0]],
         };
-        let fused = self.vector_dot(dst, operand, b, acc)?;
+        let fused = self.fused_dot(dst, operand, rhs, acc)?;
         self.builder.ins().jump(done, &[]);
         self.builder.switch_to_block(staged);
         self.load_global(codes, load.src, &load.offsets, &load.dims)?;
-        let staged_ok = self.vector_dot(dst, DotOperand::Codes(codes, int), b, acc)?;
+        let staged_ok = self.fused_dot(dst, DotOperand::Codes(codes, int), rhs, acc)?;
         if !(fused && staged_ok) {
             return Err(ClifError::Malformed("a fused dot that is not vectorisable".to_string()));
         }

@@ -1,4 +1,14 @@
-//! `Dot` and `Reduce`: loop nests that accumulate (in f32 for f16/bf16), with the vector dot of `simd` first.
+//! `Dot` and `Reduce`: loop nests that accumulate (in f32 for f16/bf16), with the vector dots of `simd` and
+//! `byte_dot` first.
+
+/// The `b` operand of a dot whose `a` operand's cast was fused.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum DotRhs<'t> {
+    /// An f32 `[K, 1]` tile: the dot accumulates in f32 (`simd::vector_dot`).
+    F32(&'t TileRef),
+    /// The i8 codes `[K, 1]` of an i32 operand whose cast was fused too: exact in i32 (`byte_dot`).
+    Bytes(&'t TileRef),
+}
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
@@ -8,6 +18,7 @@ use tilevm_vm::ir::{ReduceOp, TileId};
 use super::exprs::{Family, family};
 use super::lowerer::ClifLowerer;
 use super::simd::DotOperand;
+use super::tiles::TileRef;
 use super::{ClifError, ClifResult};
 
 impl<'a> ClifLowerer<'a> {
@@ -26,10 +37,18 @@ impl<'a> ClifLowerer<'a> {
         }
         if let Some((codes, int)) = self.fusions.codes_of(a) {
             let codes_tile = self.tile_ref(codes)?;
+            let b_codes = match self.fusions.byte_operand_of(b) {
+                Some(b_codes) => Some(self.tile_ref(b_codes)?),
+                None => None,
+            };
+            let rhs = match &b_codes {
+                Some(b_codes) => DotRhs::Bytes(b_codes),
+                None => DotRhs::F32(&b_tile),
+            };
             if let Some(load) = self.fusions.load_of(codes).cloned() {
-                return self.load_dot(&load, &codes_tile, int, &target, &b_tile, &acc_tile);
+                return self.load_dot(&load, &codes_tile, int, &target, rhs, &acc_tile);
             }
-            if self.vector_dot(&target, DotOperand::Codes(&codes_tile, int), &b_tile, &acc_tile)? {
+            if self.fused_dot(&target, DotOperand::Codes(&codes_tile, int), rhs, &acc_tile)? {
                 return Ok(());
             }
             return Err(ClifError::Malformed(format!("dot of {a} fused with its cast but not vectorisable")));
@@ -93,6 +112,20 @@ impl<'a> ClifLowerer<'a> {
             lowerer.builder.switch_to_block(exit);
             lowerer.narrow_accumulator(dtype, compute, result)
         })
+    }
+
+    /// A dot whose `a` operand's cast was fused: the f32 vector dot or the integer dot of bytes.
+    pub(super) fn fused_dot(
+        &mut self,
+        dst: &TileRef,
+        a: DotOperand<'_>,
+        rhs: DotRhs<'_>,
+        acc: &TileRef,
+    ) -> ClifResult<bool> {
+        match rhs {
+            DotRhs::F32(b) => self.vector_dot(dst, a, b, acc),
+            DotRhs::Bytes(b) => self.byte_dot(dst, a, b, acc),
+        }
     }
 
     /// An element of `dtype` as an accumulator value (f32 for f16/bf16).

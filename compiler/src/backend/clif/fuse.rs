@@ -1,5 +1,5 @@
-//! Cast-into-dot fusion: which `Cast`s of small integer codes to f32 the lowerer skips, because their only
-//! reader is a `Dot` that converts the codes itself.
+//! Cast-into-dot fusion: which `Cast`s of small integer codes to f32 or i32 the lowerer skips, because
+//! their only reader is a `Dot` that converts the codes itself.
 //
 // A GEMV-like loop body loads packed weights into a tile of codes, casts them to an f32 tile and takes a
 // dot product with it. Materialising the f32 tile costs a store and a load per element; the dot can instead
@@ -10,6 +10,8 @@
 //     instruction or that redefines `codes` (so the dot sees the codes the cast would have converted);
 //   - of a shape and dtypes the fused vector dot handles (checked here, so that the dot never has to fall
 //     back after its cast was skipped).
+// An integer dot (`i32` operands) fuses the cast of its `b` operand from i8 codes as well, under the same
+// conditions, so that it can multiply bytes by bytes (`byte_dot`).
 // The analysis is one walk over the kernel, counting each tile's reads and writes, then one walk per
 // statement list looking for such pairs.
 
@@ -25,6 +27,8 @@ pub(super) struct Fusions {
     codes_of: HashMap<TileId, (TileId, IntType)>,
     /// Codes tiles whose `LoadGlobal` is skipped too: the fused dot reads them from global memory.
     loads: HashMap<TileId, FusedLoad>,
+    /// i32 `b` operands of integer dots whose `Cast` from i8 codes is skipped, mapped to the codes tile.
+    byte_operands: HashMap<TileId, TileId>,
 }
 
 /// A `LoadGlobal` that a fused dot performs itself.
@@ -53,6 +57,11 @@ impl Fusions {
         self.codes_of.get(&tile).copied()
     }
 
+    /// The i8 codes tile an integer dot's `b` operand stands for, when its cast was skipped.
+    pub(super) fn byte_operand_of(&self, tile: TileId) -> Option<TileId> {
+        self.byte_operands.get(&tile).copied()
+    }
+
     /// The load a fused dot performs for the codes tile `codes`, when the load was fused too.
     pub(super) fn load_of(&self, codes: TileId) -> Option<&FusedLoad> {
         self.loads.get(&codes)
@@ -69,9 +78,19 @@ impl Fusions {
                             if let Inst::Dot { dst: out, a, b, acc } = inst
                                 && *a == *dst
                             {
-                                if fusable_dot(kernel, *out, codes, *b, *acc) {
+                                let dot_index = index + 1 + offset;
+                                let dtype = kernel.tiles.get(dst.index()).map(|decl| decl.dtype);
+                                let rhs = match dtype {
+                                    Some(DataType::F32) => Some(None),
+                                    _ => byte_operand(kernel, body, *b, dot_index, uses).map(Some),
+                                };
+                                if let (Some(rhs), Some(dtype)) = (rhs, dtype)
+                                    && fusable_dot(kernel, dtype, *out, codes, *b, *acc)
+                                {
                                     self.codes_of.insert(*dst, (codes, int));
-                                    let dot_index = index + 1 + offset;
+                                    if let Some(b_codes) = rhs {
+                                        self.byte_operands.insert(*b, b_codes);
+                                    }
                                     if let Some(load) = fusable_load(body, codes, index, dot_index, uses) {
                                         self.loads.insert(codes, load);
                                     }
@@ -111,7 +130,37 @@ fn fusable_cast(
     let DataType::Int(int) = src_decl.dtype else { return None };
     let exact = matches!(rounding, Rounding::NearestEven | Rounding::TowardZero);
     let used_twice = uses.get(&dst).copied() == Some(2);
-    (dst != src && dst_decl.dtype == DataType::F32 && int.bits <= 8 && exact && used_twice).then_some(int)
+    // The integer dot multiplies unsigned bytes by signed ones without overflowing 16 bits.
+    let target_fits = match dst_decl.dtype {
+        DataType::F32 => int.bits <= 8,
+        DataType::I32 => !int.signed && int.bits <= 7,
+        _ => false,
+    };
+    (dst != src && target_fits && exact && used_twice).then_some(int)
+}
+
+/// The i8 codes whose `Cast` into the i32 tile `b` an integer dot at `dot_index` may perform itself: the
+/// most recent instruction before the dot that writes `b` is that cast, `b` has no other use, and nothing
+/// between the cast and the dot is a statement other than an instruction or writes the codes.
+fn byte_operand(
+    kernel: &Kernel,
+    body: &[Stmt],
+    b: TileId,
+    dot_index: usize,
+    uses: &HashMap<TileId, usize>,
+) -> Option<TileId> {
+    if uses.get(&b).copied() != Some(2) || kernel.tiles.get(b.index())?.dtype != DataType::I32 {
+        return None;
+    }
+    let cast_index = body[..dot_index]
+        .iter()
+        .rposition(|stmt| !matches!(&stmt.kind, StmtKind::Inst(inst) if inst.defined_tile() != Some(b)))?;
+    let StmtKind::Inst(Inst::Cast { dst, src, .. }) = &body[cast_index].kind else { return None };
+    let quiet = body[cast_index + 1..dot_index]
+        .iter()
+        .all(|stmt| matches!(&stmt.kind, StmtKind::Inst(inst) if inst.defined_tile() != Some(*src)));
+    let bytes = kernel.tiles.get(src.index())?.dtype == DataType::Int(IntType { signed: true, bits: 8 });
+    (*dst == b && *src != b && quiet && bytes).then_some(*src)
 }
 
 /// The `LoadGlobal` of `codes` before the cast at `cast_index`, when the dot at `dot_index` may perform it:
@@ -142,8 +191,9 @@ fn fusable_load(
     (*dst == codes && quiet).then(|| FusedLoad { src: *src, offsets: offsets.clone(), dims: dims.clone() })
 }
 
-/// Whether `dst = acc + a · b` with `a` of the codes' shape `[M, K]` suits the fused vector dot.
-fn fusable_dot(kernel: &Kernel, dst: TileId, codes: TileId, b: TileId, acc: TileId) -> bool {
+/// Whether `dst = acc + a · b` with `a` of the codes' shape `[M, K]` and `b`, `acc`, `dst` of `dtype` (the
+/// type `a` is cast to) suits the fused vector dot.
+fn fusable_dot(kernel: &Kernel, dtype: DataType, dst: TileId, codes: TileId, b: TileId, acc: TileId) -> bool {
     let decl = |tile: TileId| kernel.tiles.get(tile.index());
     let (Some(dst_decl), Some(codes_decl), Some(b_decl), Some(acc_decl)) =
         (decl(dst), decl(codes), decl(b), decl(acc))
@@ -151,8 +201,7 @@ fn fusable_dot(kernel: &Kernel, dst: TileId, codes: TileId, b: TileId, acc: Tile
         return false;
     };
     let [rows, depth] = codes_decl.layout.shape()[..] else { return false };
-    let f32_operands = [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == DataType::F32);
-    f32_operands
+    [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == dtype)
         && dst != b
         && depth > 0
         && depth.is_multiple_of(16)

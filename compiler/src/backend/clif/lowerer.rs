@@ -13,6 +13,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{Expr, GlobalId, Kernel, ParamKind, Stmt, StmtKind, VarId};
 
+use super::ClifTarget;
 use super::abi::{self, Helper};
 use super::frame::{Frame, slot_type};
 use super::fuse::Fusions;
@@ -42,6 +43,8 @@ pub struct ClifLowerer<'a> {
     helpers: HashMap<Helper, FuncRef>,
     assert_messages: Vec<String>,
     pub(super) fusions: Fusions,
+    /// Whether `x86_pmaddubsw` may be used (see [`super::ClifTarget`]).
+    pub(super) byte_multiply_add: bool,
 }
 
 /// Memory flags for accesses the lowerer has proven in bounds (scratch, checked buffer accesses).
@@ -62,11 +65,13 @@ impl<'a> ClifLowerer<'a> {
     pub fn new(
         kernel: &'a Kernel,
         frame: &'a Frame,
-        target: TargetFrontendConfig,
+        target: ClifTarget,
         func: &'a mut Function,
         func_ctx: &'a mut FunctionBuilderContext,
     ) -> ClifResult<ClifLowerer<'a>> {
-        ClifLowerer::start(kernel, frame, target, func, func_ctx, false)
+        let mut lowerer = ClifLowerer::start(kernel, frame, target.frontend, func, func_ctx, false)?;
+        lowerer.byte_multiply_add = target.byte_multiply_add;
+        Ok(lowerer)
     }
 
     /// Starts the kernel function (`grid == false`) or the grid function (`grid == true`).
@@ -120,6 +125,7 @@ impl<'a> ClifLowerer<'a> {
             helpers: HashMap::new(),
             assert_messages: Vec::new(),
             fusions: if grid { Fusions::default() } else { Fusions::analyse(kernel) },
+            byte_multiply_add: false,
         })
     }
 

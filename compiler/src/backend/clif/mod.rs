@@ -12,6 +12,7 @@
 
 pub mod abi;
 mod bits;
+mod byte_dot;
 mod casts;
 mod dots;
 mod exprs;
@@ -23,7 +24,7 @@ mod tiles;
 mod views;
 
 use cranelift_codegen::ir::Function;
-use cranelift_codegen::isa::TargetFrontendConfig;
+use cranelift_codegen::isa::{TargetFrontendConfig, TargetIsa};
 use cranelift_frontend::FunctionBuilderContext;
 use tilevm_vm::ir::Kernel;
 
@@ -48,6 +49,33 @@ pub enum ClifError {
 /// A result with a [`ClifError`].
 pub type ClifResult<T> = Result<T, ClifError>;
 
+/// What lowering needs to know of the target: its calling convention and pointer width, and which
+/// target-specific instructions it may use.
+#[derive(Clone, Copy)]
+pub struct ClifTarget {
+    /// Calling convention and pointer width (64 bits required).
+    pub frontend: TargetFrontendConfig,
+    /// Whether `x86_pmaddubsw` lowers (x86-64 with SSSE3): integer dots of bytes use it, and otherwise
+    /// widen to 16 bits first.
+    pub byte_multiply_add: bool,
+}
+
+impl std::fmt::Debug for ClifTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClifTarget")
+            .field("pointer_bits", &self.frontend.pointer_bits())
+            .field("byte_multiply_add", &self.byte_multiply_add)
+            .finish()
+    }
+}
+
+impl ClifTarget {
+    /// The target of `isa`.
+    pub fn of(isa: &dyn TargetIsa) -> ClifTarget {
+        ClifTarget { frontend: isa.frontend_config(), byte_multiply_add: isa.has_x86_pmaddubsw_lowering() }
+    }
+}
+
 /// A kernel lowered to CLIF: the per-block function, the grid function and what the runtime needs to call
 /// them.
 #[derive(Debug, Clone)]
@@ -68,7 +96,7 @@ pub struct ClifKernel {
 /// # Errors
 /// [`ClifError::Unsupported`] or [`ClifError::Limit`] for kernels beyond this backend, and
 /// [`ClifError::Malformed`] for kernels the verifier would reject.
-pub fn lower_kernel(kernel: &Kernel, target: TargetFrontendConfig) -> ClifResult<ClifKernel> {
+pub fn lower_kernel(kernel: &Kernel, target: ClifTarget) -> ClifResult<ClifKernel> {
     let frame = Frame::plan(kernel)?;
     let mut kernel_fn = Function::new();
     let mut func_ctx = FunctionBuilderContext::new();
@@ -78,7 +106,7 @@ pub fn lower_kernel(kernel: &Kernel, target: TargetFrontendConfig) -> ClifResult
         lowerer.finish()
     };
     let mut grid_fn = Function::new();
-    lowerer::lower_grid(kernel, target, &mut grid_fn)?;
+    lowerer::lower_grid(kernel, target.frontend, &mut grid_fn)?;
     Ok(ClifKernel { kernel_fn, grid_fn, scratch_bytes: frame.size_bytes(), assert_messages })
 }
 
@@ -97,11 +125,11 @@ mod tests {
 
     use super::*;
 
-    /// The frontend config of x86-64 System V (Cranelift's own triple parser, so no extra dependency).
-    fn target() -> TargetFrontendConfig {
+    /// x86-64 System V (Cranelift's own triple parser, so no extra dependency).
+    fn target() -> ClifTarget {
         let builder = cranelift_codegen::isa::lookup_by_name("x86_64-unknown-linux-gnu").unwrap();
         let isa = builder.finish(settings::Flags::new(settings::builder())).unwrap();
-        isa.frontend_config()
+        ClifTarget::of(isa.as_ref())
     }
 
     #[test]

@@ -83,18 +83,18 @@ pub(super) enum DotOperand<'t> {
 }
 
 /// Memory flags of vector accesses (proven in bounds, little-endian lanes).
-fn vector_mem() -> MemFlagsData {
+pub(super) fn vector_mem() -> MemFlagsData {
     mem().with_endianness(Endianness::Little)
 }
 
 /// The flags of vector-to-vector bitcasts: lanes in little-endian order.
-fn lane_order() -> MemFlagsData {
+pub(super) fn lane_order() -> MemFlagsData {
     MemFlagsData::new().with_endianness(Endianness::Little)
 }
 
 /// What unpacking codes of one width needs, created once per loop nest.
 #[derive(Clone, Copy, Debug)]
-struct UnpackConstants {
+pub(super) struct UnpackConstants {
     masks: [Immediate; 2],
     multipliers: Value,
 }
@@ -120,7 +120,7 @@ fn unpack_tables(bits: u32) -> ([u8; 16], [u8; 16], [u8; 16]) {
 
 impl<'a> ClifLowerer<'a> {
     /// The shuffle masks and the lane multipliers of unpacking `bits`-bit codes.
-    fn unpack_constants(&mut self, bits: u32) -> UnpackConstants {
+    pub(super) fn unpack_constants(&mut self, bits: u32) -> UnpackConstants {
         let (low_mask, high_mask, multipliers) = unpack_tables(bits);
         let low_mask = self.builder.func.dfg.immediates.push(ConstantData::from(low_mask.to_vec()));
         let high_mask = self.builder.func.dfg.immediates.push(ConstantData::from(high_mask.to_vec()));
@@ -130,7 +130,7 @@ impl<'a> ClifLowerer<'a> {
 
     /// The 16 codes at the start of `bytes` as two `I16X8` vectors (codes 0..8 and 8..16), each code in the
     /// low bits of its lane with its higher neighbours' bits above it.
-    fn unpack_halves(&mut self, bytes: Value, constants: UnpackConstants) -> [Value; 2] {
+    pub(super) fn unpack_halves(&mut self, bytes: Value, constants: UnpackConstants) -> [Value; 2] {
         constants.masks.map(|mask| {
             let pairs = self.builder.ins().shuffle(bytes, bytes, mask);
             let lanes = self.builder.ins().bitcast(types::I16X8, lane_order(), pairs);
@@ -329,6 +329,24 @@ impl<'a> ClifLowerer<'a> {
         ins.ins().bitcast(types::F32X4, lane_order(), bits)
     }
 
+    /// The address of the first code of row `row` of a dot's `a` operand (`row_bytes` apart in scratch).
+    pub(super) fn dot_row_address(&mut self, a: DotOperand<'_>, row: Value, row_bytes: i64) -> Value {
+        match a {
+            DotOperand::Packed { int, pointer, base, row_stride, .. } => {
+                let row_start = self.builder.ins().imul(row, row_stride);
+                let element = self.builder.ins().iadd(base, row_start);
+                let bit = self.builder.ins().imul_imm_s(element, i64::from(int.bits));
+                let byte = self.builder.ins().ushr_imm_u(bit, 3);
+                self.builder.ins().iadd(pointer, byte)
+            }
+            DotOperand::F32(tile) | DotOperand::Codes(tile, _) => {
+                let row_offset = self.builder.ins().imul_imm_s(row, row_bytes);
+                let a_row = self.builder.ins().iadd(self.scratch_ptr, row_offset);
+                self.builder.ins().iadd_imm_s(a_row, i64::from(tile.offset))
+            }
+        }
+    }
+
     /// `dst = acc + a · b` for `a: [M, K]`, `b: f32[K, 1]`, with 4-wide vectors and independent accumulators
     /// along K; returns whether it applied (`K` a multiple of 4, or of 16 for codes; `dst` not aliasing `a`
     /// or `b`).
@@ -382,20 +400,7 @@ impl<'a> ClifLowerer<'a> {
             _ => None,
         };
         self.counted_loop(rows as i64, &mut |lowerer, row| {
-            let a_row = match a {
-                DotOperand::Packed { int, pointer, base, row_stride, .. } => {
-                    let row_start = lowerer.builder.ins().imul(row, row_stride);
-                    let element = lowerer.builder.ins().iadd(base, row_start);
-                    let bit = lowerer.builder.ins().imul_imm_s(element, i64::from(int.bits));
-                    let byte = lowerer.builder.ins().ushr_imm_u(bit, 3);
-                    lowerer.builder.ins().iadd(pointer, byte)
-                }
-                _ => {
-                    let row_offset = lowerer.builder.ins().imul_imm_s(row, a_row_bytes);
-                    let a_row = lowerer.builder.ins().iadd(lowerer.scratch_ptr, row_offset);
-                    lowerer.builder.ins().iadd_imm_s(a_row, i64::from(a_tile.offset))
-                }
-            };
+            let a_row = lowerer.dot_row_address(a, row, a_row_bytes);
             let b_start = lowerer.builder.ins().iadd_imm_s(lowerer.scratch_ptr, i64::from(b.offset));
             let zero = lowerer.builder.ins().f32const(0.0);
             let zero = lowerer.builder.ins().splat(types::F32X4, zero);

@@ -229,7 +229,7 @@ impl<'a> ClifLowerer<'a> {
             }
             Inst::View { dst, src } => self.view(*dst, *src),
             Inst::Cast { dst, src, rounding } => {
-                if self.fusions.codes_of(*dst).is_some() {
+                if self.fusions.codes_of(*dst).is_some() || self.fusions.byte_operand_of(*dst).is_some() {
                     // Its only reader, a dot, converts the codes itself (see `fuse`).
                     return Ok(());
                 }

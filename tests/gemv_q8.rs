@@ -1,0 +1,184 @@
+//! The GEMV with activations quantized to 8 bits (`stdlib::gemv_q8`): the quantization and the integer dot
+//! agree bit for bit with the reference interpreter on the CPU (with and without `x86_pmaddubsw`), for
+//! every weight width the fast paths distinguish (4-bit nibbles, other widths, ragged row
+//! counts that take the staged path), and the result is close to the exact a16 product.
+
+use tilevm::runtime::{CpuDevice, CpuOptions, Device, KernelArg};
+use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
+use tilevm::vm::DataType;
+use tilevm::vm::dtype::{FloatType, IntType, Rounding};
+use tilevm::vm::interp;
+use tilevm::vm::packing::pack;
+
+const GROUP: u32 = 128;
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+    }
+
+    /// Roughly normal, with a few large outliers (as activations have).
+    fn activation(&mut self) -> f32 {
+        let sum: f32 = (0..4).map(|_| self.next() as f32 / u32::MAX as f32 - 0.5).sum();
+        if self.next() % 97 == 0 { sum * 40.0 } else { sum }
+    }
+}
+
+fn f16_bytes(values: &[f32]) -> Vec<u8> {
+    values
+        .iter()
+        .flat_map(|&v| (FloatType::F16.encode_f32(v, Rounding::NearestEven) as u16).to_le_bytes())
+        .collect()
+}
+
+fn f16_values(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks(2)
+        .map(|pair| FloatType::F16.decode_f32(u32::from(u16::from_le_bytes([pair[0], pair[1]]))))
+        .collect()
+}
+
+/// The inputs of one case: activations (with an all-zero group), weights, scales.
+struct Case {
+    bits: u8,
+    n: u32,
+    k: u32,
+    x: Vec<f32>,
+    weights: Vec<u64>,
+    scales: Vec<f32>,
+}
+
+impl Case {
+    fn new(bits: u8, n: u32, k: u32, seed: u64) -> Case {
+        let mut rng = Rng(seed | 1);
+        let mut x: Vec<f32> = (0..k).map(|_| rng.activation()).collect();
+        if k >= 2 * GROUP {
+            x[GROUP as usize..2 * GROUP as usize].fill(0.0);
+        }
+        let weights = (0..n * k).map(|_| u64::from(rng.next()) % (1 << bits)).collect();
+        let scales = (0..n * (k / GROUP)).map(|_| (rng.next() % 64) as f32 / 512.0 + 0.01).collect();
+        Case { bits, n, k, x, weights, scales }
+    }
+
+    fn dtype(&self) -> DataType {
+        DataType::Int(IntType { signed: false, bits: self.bits })
+    }
+
+    /// The quantization's arguments: `x`, `xq`, `xd`.
+    fn quantize_args(&self) -> Vec<KernelArg> {
+        vec![
+            KernelArg::Buffer(f16_bytes(&self.x)),
+            KernelArg::Buffer(vec![0x5a; self.k as usize]),
+            KernelArg::Buffer(vec![0x5a; 4 * (self.k / GROUP) as usize]),
+        ]
+    }
+
+    /// The GEMV's arguments, given the quantization's outputs.
+    fn gemv_args(&self, quantized: &[KernelArg]) -> Vec<KernelArg> {
+        vec![
+            quantized[1].clone(),
+            quantized[2].clone(),
+            KernelArg::Buffer(pack(u32::from(self.bits), &self.weights)),
+            KernelArg::Buffer(f16_bytes(&self.scales)),
+            KernelArg::Buffer(vec![0xa5; 2 * self.n as usize]),
+        ]
+    }
+}
+
+fn buffer(arg: &KernelArg) -> &[u8] {
+    match arg {
+        KernelArg::Buffer(bytes) => bytes,
+        KernelArg::Scalar(_) => panic!("expected a buffer"),
+    }
+}
+
+/// Runs both kernels of `case` on `device` and on the interpreter; asserts equal bits for every output.
+//
+// The kernels are CPU-shaped (one thread holds a block's whole tiles), so they do not run on the GPU
+// backend, whose compilers choke on per-invocation arrays that large; the GPU's integer dots are covered by
+// the corpus.
+fn check_against_interpreter(device: &dyn Device, case: &Case, rows: usize, what: &str) {
+    let quantize = quantize_q8(case.k, GROUP).unwrap();
+    let gemv = gemv_q8_wx(case.dtype(), case.n, case.k, GROUP, rows).unwrap();
+    let mut expected_q = case.quantize_args();
+    interp::run_kernel(&quantize, &mut expected_q).unwrap();
+    let mut actual_q = case.quantize_args();
+    device.compile(&quantize).unwrap().run(&mut actual_q).unwrap();
+    for index in [1, 2] {
+        assert_eq!(buffer(&actual_q[index]), buffer(&expected_q[index]), "{what}: quantize output {index}");
+    }
+    let mut expected = case.gemv_args(&expected_q);
+    interp::run_kernel(&gemv, &mut expected).unwrap();
+    let mut actual = case.gemv_args(&expected_q);
+    device.compile(&gemv).unwrap().run(&mut actual).unwrap();
+    assert_eq!(buffer(&actual[4]), buffer(&expected[4]), "{what}: u{} n={} k={}", case.bits, case.n, case.k);
+}
+
+/// Widths and shapes: 4 bits takes the nibble path, the others the unpacking path, and n = 70 or 33 leaves
+/// a last block whose rows run past the end (the staged, masked path).
+const CASES: [(u8, u32, u32); 6] =
+    [(4, 128, 512), (4, 70, 256), (3, 64, 384), (5, 33, 256), (6, 64, 256), (7, 64, 128)];
+
+#[test]
+fn the_cpu_agrees_bit_for_bit_with_the_interpreter() {
+    for options in [CpuOptions::default(), CpuOptions { portable_simd: true }] {
+        let device = CpuDevice::new_with(Some(2), options).unwrap();
+        for (i, (bits, n, k)) in CASES.into_iter().enumerate() {
+            check_against_interpreter(
+                &device,
+                &Case::new(bits, n, k, i as u64 + 11),
+                Q8_ROWS,
+                &format!("cpu {options:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn the_result_is_close_to_the_f16_activation_product() {
+    let device = CpuDevice::new(Some(2)).unwrap();
+    let mut case = Case::new(4, 64, 1024, 5);
+    // Without outliers, so that the worst-case bound below is tight enough to mean something.
+    case.x.iter_mut().for_each(|v| *v = v.clamp(-2.0, 2.0));
+    let x = f16_values(&f16_bytes(&case.x));
+    let scales = f16_values(&f16_bytes(&case.scales));
+    let mut quantized = case.quantize_args();
+    device.compile(&quantize_q8(case.k, GROUP).unwrap()).unwrap().run(&mut quantized).unwrap();
+    let mut args = case.gemv_args(&quantized);
+    device
+        .compile(&gemv_q8_wx(case.dtype(), case.n, case.k, GROUP, Q8_ROWS).unwrap())
+        .unwrap()
+        .run(&mut args)
+        .unwrap();
+    let y = f16_values(buffer(&args[4]));
+    let k = case.k as usize;
+    let groups = k / GROUP as usize;
+    let group_max: Vec<f64> = x
+        .chunks(GROUP as usize)
+        .map(|chunk| chunk.iter().fold(0.0, |max: f64, &v| max.max(f64::from(v).abs())))
+        .collect();
+    let (mut errors, mut sizes) = (0.0f64, 0.0f64);
+    for (row, &got) in y.iter().enumerate() {
+        let (mut exact, mut bound) = (0.0f64, 0.0f64);
+        for col in 0..k {
+            let weight =
+                case.weights[row * k + col] as f64 * f64::from(scales[row * groups + col / GROUP as usize]);
+            exact += f64::from(x[col]) * weight;
+            // 8-bit activations: each is off by at most half a step of its group, max|x| / 254.
+            bound += group_max[col / GROUP as usize] / 254.0 * weight;
+        }
+        // Plus the f32 arithmetic and the final rounding to f16.
+        let bound = bound * 1.01 + exact.abs() / 1024.0 + 1e-3;
+        assert!((f64::from(got) - exact).abs() <= bound, "row {row}: {got} vs {exact} (bound {bound})");
+        errors += (f64::from(got) - exact).powi(2);
+        sizes += exact.powi(2);
+    }
+    // Typically far inside the bound: the 8-bit rounding errors of the activations are independent.
+    assert!(errors.sqrt() < sizes.sqrt() / 100.0, "relative error {}", (errors / sizes).sqrt());
+}
