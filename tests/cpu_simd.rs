@@ -254,3 +254,108 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
         }
     }
 }
+
+/// `out = op(a, b[, c])` on `[64, 1]` f32 tiles, `b` a single broadcast element when `broadcast_b`, and a
+/// scalar `0.75` as the last operand of `fma` when `scalar_c`; then `i32 → f32` of `ints` into `cast`.
+fn arith_kernel(op: tilevm::vm::ir::ElementwiseOp, broadcast_b: bool, scalar_c: bool) -> Kernel {
+    use tilevm::vm::ir::Operand;
+    let mut builder = KernelBuilder::new("arith", 1);
+    let names = ["a", "b", "c", "ints", "out", "cast"];
+    let params: Vec<_> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let dtype = if *name == "ints" { DataType::I32 } else { DataType::F32 };
+            builder.global_param(name, dtype, i >= 4)
+        })
+        .collect();
+    builder.grid(vec![Expr::u32(1)]);
+    let column = layout::local(&[64, 1]).unwrap();
+    let mut tiles = Vec::new();
+    for (i, (&param, name)) in params.iter().zip(names).enumerate() {
+        let dtype = if name == "ints" { DataType::I32 } else { DataType::F32 };
+        let rows = if name == "b" && broadcast_b { 1 } else { 64 };
+        let shape = vec![Expr::u32(rows), Expr::u32(1)];
+        let view =
+            builder.view_global(name, param, dtype, shape, vec![Expr::u32(1), Expr::u32(1)], Expr::u32(0));
+        let tile_layout = if rows == 1 { layout::local(&[1, 1]).unwrap() } else { column.clone() };
+        let tile = builder.tile(name, dtype, tile_layout);
+        if i < 4 {
+            builder.inst(Inst::LoadGlobal {
+                dst: tile,
+                src: view,
+                offsets: vec![Expr::u32(0); 2],
+                dims: vec![0, 1],
+            });
+        }
+        tiles.push((tile, view));
+    }
+    let (a, b, c) = (tiles[0].0, tiles[1].0, tiles[2].0);
+    let mut operands = vec![Operand::Tile(a), Operand::Tile(b)];
+    if matches!(op, tilevm::vm::ir::ElementwiseOp::Ternary(_)) {
+        operands.push(if scalar_c { Operand::Scalar(Expr::f32(0.75)) } else { Operand::Tile(c) });
+    }
+    builder.inst(Inst::Elementwise { dst: tiles[4].0, op, operands });
+    builder.inst(Inst::Cast { dst: tiles[5].0, src: tiles[3].0, rounding: Rounding::NearestEven });
+    for (tile, view) in &tiles[4..] {
+        builder.inst(Inst::StoreGlobal {
+            dst: *view,
+            src: *tile,
+            offsets: vec![Expr::u32(0); 2],
+            dims: vec![0, 1],
+        });
+    }
+    builder.finish()
+}
+
+#[test]
+fn vector_arithmetic_and_int_casts_match_the_interpreter_bit_for_bit() {
+    use tilevm::vm::interp;
+    use tilevm::vm::ir::{ElementwiseOp, TernaryOp};
+    // Zeros of both signs, subnormals, infinities, NaNs with payloads, huge and tiny values, cancellation.
+    let specials =
+        [0.0f32, -0.0, 1e-45, -3e-39, f32::INFINITY, f32::NEG_INFINITY, f32::MAX, 1e-30, 3.0, -3.0];
+    let bits = |seed: u32| -> Vec<u8> {
+        (0..64u32)
+            .map(|i| match i % 5 {
+                0 => specials[(i / 5 % 10) as usize].to_bits(),
+                1 => 0x7fc0_0000 | seed.wrapping_mul(i + 1) & 0x3f_ffff,
+                _ => (i.wrapping_mul(2_654_435_761) ^ seed).rotate_left(i % 32),
+            })
+            .flat_map(u32::to_le_bytes)
+            .collect()
+    };
+    let ints: Vec<u8> =
+        (0..64i32).flat_map(|i| (i.wrapping_mul(-1_640_531_527) >> (i % 24)).to_le_bytes()).collect();
+    let ops = [
+        ElementwiseOp::Binary(BinaryOp::Add),
+        ElementwiseOp::Binary(BinaryOp::Sub),
+        ElementwiseOp::Binary(BinaryOp::Mul),
+        ElementwiseOp::Binary(BinaryOp::Div),
+        ElementwiseOp::Ternary(TernaryOp::Fma),
+    ];
+    for op in ops {
+        for (broadcast_b, scalar_c) in [(false, false), (true, false), (false, true)] {
+            let kernel = arith_kernel(op, broadcast_b, scalar_c);
+            let args = vec![
+                KernelArg::Buffer(bits(1)),
+                KernelArg::Buffer(bits(7)),
+                KernelArg::Buffer(bits(13)),
+                KernelArg::Buffer(ints.clone()),
+                KernelArg::Buffer(vec![0; 256]),
+                KernelArg::Buffer(vec![0; 256]),
+            ];
+            let mut expected = args.clone();
+            interp::run_kernel(&kernel, &mut expected).unwrap();
+            let mut actual = args;
+            run(&kernel, &mut actual).unwrap();
+            for index in [4, 5] {
+                let (KernelArg::Buffer(got), KernelArg::Buffer(want)) = (&actual[index], &expected[index])
+                else {
+                    unreachable!()
+                };
+                assert_eq!(got, want, "{op:?} broadcast {broadcast_b} scalar {scalar_c}: output {index}");
+            }
+        }
+    }
+}

@@ -9,9 +9,22 @@
 
 use tilevm_vm::DataType;
 use tilevm_vm::ir::{
-    BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, Rounding, TernaryOp,
+    BinaryOp, ElementwiseOp, Expr, GlobalId, Inst, Kernel, KernelBuilder, Operand, Rounding, TernaryOp,
+    TileId,
 };
 use tilevm_vm::layout::{LayoutError, local};
+
+/// Emits `values = cast(load(view at offsets))` through the codes tile `codes` (rank-2 views and tiles).
+pub(crate) fn load_as(
+    builder: &mut KernelBuilder,
+    codes: TileId,
+    values: TileId,
+    view: GlobalId,
+    offsets: Vec<Expr>,
+) {
+    builder.inst(Inst::LoadGlobal { dst: codes, src: view, offsets, dims: vec![0, 1] });
+    builder.inst(Inst::Cast { dst: values, src: codes, rounding: Rounding::NearestEven });
+}
 
 /// Output rows per block.
 pub const ROWS: usize = 32;
@@ -79,29 +92,11 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
     builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::f32(0.0)) });
     builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
         let g = Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group));
-        builder.inst(Inst::LoadGlobal {
-            dst: w_codes,
-            src: w_view,
-            offsets: vec![row.clone(), k0.clone()],
-            dims: vec![0, 1],
-        });
-        builder.inst(Inst::Cast { dst: w_values, src: w_codes, rounding: Rounding::NearestEven });
-        builder.inst(Inst::LoadGlobal {
-            dst: x_codes,
-            src: x_view,
-            offsets: vec![k0, Expr::u32(0)],
-            dims: vec![0, 1],
-        });
-        builder.inst(Inst::Cast { dst: x_values, src: x_codes, rounding: Rounding::NearestEven });
+        load_as(builder, w_codes, w_values, w_view, vec![row.clone(), k0.clone()]);
+        load_as(builder, x_codes, x_values, x_view, vec![k0, Expr::u32(0)]);
         builder.inst(Inst::AllocRegister { dst: part, init: Some(Expr::f32(0.0)) });
         builder.inst(Inst::Dot { dst: part, a: w_values, b: x_values, acc: part });
-        builder.inst(Inst::LoadGlobal {
-            dst: s_codes,
-            src: s_view,
-            offsets: vec![row.clone(), g],
-            dims: vec![0, 1],
-        });
-        builder.inst(Inst::Cast { dst: s_values, src: s_codes, rounding: Rounding::NearestEven });
+        load_as(builder, s_codes, s_values, s_view, vec![row.clone(), g]);
         builder.inst(Inst::Elementwise {
             dst: acc,
             op: ElementwiseOp::Ternary(TernaryOp::Fma),

@@ -19,6 +19,8 @@ use tilevm_vm::ir::{
 };
 use tilevm_vm::layout::{LayoutError, local};
 
+use crate::gemv::load_as;
+
 /// Output rows per block of [`gemv_q8_wx`] that suit the CPU backend (the GPU backend stages a block's
 /// `[rows, group]` weights through workgroup memory, so fewer rows fit there).
 pub const Q8_ROWS: usize = 64;
@@ -162,30 +164,12 @@ pub fn gemv_q8_wx(
     builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::f32(0.0)) });
     builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
         let g = builder.let_var("g", Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group)));
-        builder.inst(Inst::LoadGlobal {
-            dst: w_codes,
-            src: w_view,
-            offsets: vec![row.clone(), k0.clone()],
-            dims: vec![0, 1],
-        });
-        builder.inst(Inst::Cast { dst: w_ints, src: w_codes, rounding: Rounding::NearestEven });
-        builder.inst(Inst::LoadGlobal {
-            dst: q_codes,
-            src: q_view,
-            offsets: vec![k0, Expr::u32(0)],
-            dims: vec![0, 1],
-        });
-        builder.inst(Inst::Cast { dst: q_ints, src: q_codes, rounding: Rounding::NearestEven });
+        load_as(builder, w_codes, w_ints, w_view, vec![row.clone(), k0.clone()]);
+        load_as(builder, q_codes, q_ints, q_view, vec![k0, Expr::u32(0)]);
         builder.inst(Inst::AllocRegister { dst: dot, init: Some(Expr::i32(0)) });
         builder.inst(Inst::Dot { dst: dot, a: w_ints, b: q_ints, acc: dot });
         builder.inst(Inst::Cast { dst: part, src: dot, rounding: Rounding::NearestEven });
-        builder.inst(Inst::LoadGlobal {
-            dst: s16,
-            src: s_view,
-            offsets: vec![row.clone(), g.clone()],
-            dims: vec![0, 1],
-        });
-        builder.inst(Inst::Cast { dst: s, src: s16, rounding: Rounding::NearestEven });
+        load_as(builder, s16, s, s_view, vec![row.clone(), g.clone()]);
         builder.inst(Inst::LoadGlobal {
             dst: d,
             src: d_view,

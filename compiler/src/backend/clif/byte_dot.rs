@@ -19,7 +19,7 @@ use tilevm_vm::dtype::DataType;
 
 use super::ClifResult;
 use super::frame::element_count;
-use super::lowerer::{ClifLowerer, mem};
+use super::lowerer::ClifLowerer;
 use super::simd::{DotOperand, VECTOR_BYTES, lane_order, vector_mem};
 use super::tiles::TileRef;
 
@@ -145,16 +145,7 @@ impl<'a> ClifLowerer<'a> {
                     }
                 };
             }
-            let mut total = lowerer.builder.ins().extractlane(sum, 0);
-            for lane in 1..4u8 {
-                let value = lowerer.builder.ins().extractlane(sum, lane);
-                total = lowerer.builder.ins().iadd(total, value);
-            }
-            let element_offset = lowerer.builder.ins().imul_imm_s(row, 4);
-            let element = lowerer.builder.ins().iadd(lowerer.scratch_ptr, element_offset);
-            let initial = lowerer.builder.ins().load(types::I32, mem(), element, acc.offset as i32);
-            let result = lowerer.builder.ins().iadd(initial, total);
-            lowerer.builder.ins().store(mem(), result, element, dst.offset as i32);
+            lowerer.store_dot_row(sum, row, acc, dst);
             Ok(())
         })?;
         Ok(true)

@@ -21,6 +21,7 @@ mod fuse;
 mod lowerer;
 mod simd;
 mod tiles;
+mod vector_arith;
 mod views;
 
 use cranelift_codegen::ir::Function;

@@ -241,6 +241,19 @@ impl<'a> ClifLowerer<'a> {
                 })?;
                 Ok(true)
             }
+            // `fcvt_from_sint` rounds to nearest even, as `dtype::cast` does under that rounding.
+            DataType::I32 if count.is_multiple_of(4) && rounding == Rounding::NearestEven => {
+                self.counted_loop((count / 4) as i64, &mut |lowerer, group| {
+                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
+                    let from_address = lowerer.builder.ins().iadd(src, offset);
+                    let ints = lowerer.builder.ins().load(types::I32X4, vector_mem(), from_address, 0);
+                    let values = lowerer.builder.ins().fcvt_from_sint(types::F32X4, ints);
+                    let to_address = lowerer.builder.ins().iadd(dst, offset);
+                    lowerer.builder.ins().store(vector_mem(), values, to_address, 0);
+                    Ok(())
+                })?;
+                Ok(true)
+            }
             DataType::F16 if count.is_multiple_of(8) => {
                 self.counted_loop((count / 8) as i64, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
@@ -460,18 +473,29 @@ impl<'a> ClifLowerer<'a> {
             for &other in &finals[1..] {
                 total = lowerer.builder.ins().fadd(total, other);
             }
-            let mut scalar = lowerer.builder.ins().extractlane(total, 0);
-            for lane in 1..4u8 {
-                let value = lowerer.builder.ins().extractlane(total, lane);
-                scalar = lowerer.builder.ins().fadd(scalar, value);
-            }
-            let element_offset = lowerer.builder.ins().imul_imm_s(row, 4);
-            let element = lowerer.builder.ins().iadd(lowerer.scratch_ptr, element_offset);
-            let initial = lowerer.builder.ins().load(types::F32, mem(), element, acc.offset as i32);
-            let result = lowerer.builder.ins().fadd(initial, scalar);
-            lowerer.builder.ins().store(mem(), result, element, dst.offset as i32);
+            lowerer.store_dot_row(total, row, acc, dst);
             Ok(())
         })?;
         Ok(true)
+    }
+
+    /// `dst[row] = acc[row] + (the sum of the four lanes of `sums`)`, for `[M, 1]` tiles of f32 (`sums` an
+    /// `F32X4`) or i32 (an `I32X4`).
+    pub(super) fn store_dot_row(&mut self, sums: Value, row: Value, acc: &TileRef, dst: &TileRef) {
+        let float = self.builder.func.dfg.value_type(sums) == types::F32X4;
+        let add = |lowerer: &mut Self, x: Value, y: Value| {
+            if float { lowerer.builder.ins().fadd(x, y) } else { lowerer.builder.ins().iadd(x, y) }
+        };
+        let mut total = self.builder.ins().extractlane(sums, 0);
+        for lane in 1..4u8 {
+            let value = self.builder.ins().extractlane(sums, lane);
+            total = add(self, total, value);
+        }
+        let element_offset = self.builder.ins().imul_imm_s(row, 4);
+        let element = self.builder.ins().iadd(self.scratch_ptr, element_offset);
+        let scalar_type = if float { types::F32 } else { types::I32 };
+        let initial = self.builder.ins().load(scalar_type, mem(), element, acc.offset as i32);
+        let result = add(self, initial, total);
+        self.builder.ins().store(mem(), result, element, dst.offset as i32);
     }
 }

@@ -437,6 +437,9 @@ impl<'a> ClifLowerer<'a> {
     }
 
     fn elementwise(&mut self, dst: TileId, op: ElementwiseOp, operands: &[Operand]) -> ClifResult<()> {
+        if self.vector_elementwise(dst, op, operands)? {
+            return Ok(());
+        }
         let target = self.tile_ref(dst)?;
         let rank = target.shape.len();
         // Scalars are evaluated once, before the nest; tiles are read with broadcast strides.

@@ -1,0 +1,115 @@
+//! Elementwise f32 arithmetic (`+ - * /` and `fma`) on whole tiles with `F32X4` vectors.
+//
+// Applies when the result and every tile operand are f32 tiles of one shape (row-major slots, so the
+// operands line up lane for lane) or single-element tiles (broadcast), the other operands are f32 scalars,
+// and the element count is a multiple of 4. The vector instructions round exactly like the scalar ones
+// (IEEE binary32, and one rounding for `fma`), and NaN results are made canonical as the interpreter makes
+// them, so the result is bit for bit the interpreter's. Each
+// lane reads only its own index of the result, so updating in place is safe, as in the scalar nest.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{InstBuilder, Value, types};
+use tilevm_vm::dtype::DataType;
+use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Operand, TernaryOp, TileId};
+
+use super::ClifResult;
+use super::frame::element_count;
+use super::lowerer::{ClifLowerer, mem};
+use super::simd::{VECTOR_BYTES, lane_order, vector_mem};
+use super::tiles::TileRef;
+
+/// Where one lane group of an operand comes from.
+enum Lanes {
+    /// The same value in every lane (a scalar, or a single-element tile read once).
+    Splat(Value),
+    /// Four consecutive slots of a tile of the result's shape.
+    Tile(u32),
+}
+
+impl ClifLowerer<'_> {
+    /// Lowers `dst = op(operands)` with vectors; returns whether it applied.
+    pub(super) fn vector_elementwise(
+        &mut self,
+        dst: TileId,
+        op: ElementwiseOp,
+        operands: &[Operand],
+    ) -> ClifResult<bool> {
+        let supported = matches!(
+            op,
+            ElementwiseOp::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div)
+                | ElementwiseOp::Ternary(TernaryOp::Fma)
+        );
+        let target = self.tile_ref(dst)?;
+        let count = element_count(&target.shape);
+        if !supported || target.dtype != DataType::F32 || count == 0 || !count.is_multiple_of(4) {
+            return Ok(false);
+        }
+        let mut tiles: Vec<Option<TileRef>> = Vec::with_capacity(operands.len());
+        for operand in operands {
+            tiles.push(match operand {
+                Operand::Scalar(expr) if expr.dtype == DataType::F32 => None,
+                Operand::Tile(tile) => {
+                    let tile = self.tile_ref(*tile)?;
+                    let fits = tile.shape == target.shape || element_count(&tile.shape) == 1;
+                    if tile.dtype != DataType::F32 || !fits {
+                        return Ok(false);
+                    }
+                    Some(tile)
+                }
+                Operand::Scalar(_) => return Ok(false),
+            });
+        }
+        let mut lanes = Vec::with_capacity(operands.len());
+        for (operand, tile) in operands.iter().zip(&tiles) {
+            lanes.push(match (operand, tile) {
+                (_, Some(tile)) if tile.shape == target.shape => Lanes::Tile(tile.offset),
+                (_, Some(tile)) => {
+                    let value =
+                        self.builder.ins().load(types::F32, mem(), self.scratch_ptr, tile.offset as i32);
+                    Lanes::Splat(self.builder.ins().splat(types::F32X4, value))
+                }
+                (Operand::Scalar(expr), None) => {
+                    let value = self.expr(expr)?;
+                    Lanes::Splat(self.builder.ins().splat(types::F32X4, value))
+                }
+                (Operand::Tile(_), None) => return Ok(false),
+            });
+        }
+        let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
+        let canonical = self.builder.ins().splat(types::F32X4, canonical);
+        self.counted_loop((count / 4) as i64, &mut |lowerer, group| {
+            let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
+            let base = lowerer.builder.ins().iadd(lowerer.scratch_ptr, offset);
+            let values: Vec<Value> = lanes
+                .iter()
+                .map(|lane| match lane {
+                    Lanes::Splat(value) => *value,
+                    Lanes::Tile(at) => {
+                        lowerer.builder.ins().load(types::F32X4, vector_mem(), base, *at as i32)
+                    }
+                })
+                .collect();
+            let ins = lowerer.builder.ins();
+            let result = match (op, values.as_slice()) {
+                (ElementwiseOp::Binary(BinaryOp::Add), [x, y]) => ins.fadd(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Sub), [x, y]) => ins.fsub(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Mul), [x, y]) => ins.fmul(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Div), [x, y]) => ins.fdiv(*x, *y),
+                (ElementwiseOp::Ternary(TernaryOp::Fma), [x, y, z]) => ins.fma(*x, *y, *z),
+                _ => {
+                    return Err(super::ClifError::Malformed(format!(
+                        "{op:?} with {} operands",
+                        values.len()
+                    )));
+                }
+            };
+            // NaN results are the canonical quiet NaN, as in the interpreter (the hardware keeps payloads).
+            let nan = lowerer.builder.ins().fcmp(FloatCC::Unordered, result, result);
+            let nan = lowerer.builder.ins().bitcast(types::F32X4, lane_order(), nan);
+            let result = lowerer.builder.ins().bitselect(nan, canonical, result);
+            lowerer.builder.ins().store(vector_mem(), result, base, target.offset as i32);
+            Ok(())
+        })?;
+        Ok(true)
+    }
+}
