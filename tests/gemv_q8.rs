@@ -26,7 +26,7 @@ impl Rng {
     /// Roughly normal, with a few large outliers (as activations have).
     fn activation(&mut self) -> f32 {
         let sum: f32 = (0..4).map(|_| self.next() as f32 / u32::MAX as f32 - 0.5).sum();
-        if self.next() % 97 == 0 { sum * 40.0 } else { sum }
+        if self.next().is_multiple_of(97) { sum * 40.0 } else { sum }
     }
 }
 

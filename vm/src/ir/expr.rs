@@ -134,7 +134,8 @@ pub enum BinaryOp {
 /// Three-operand operators.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TernaryOp {
-    /// `a * b + c` with a single rounding (for `f16`/`bf16`: computed exactly in `f64`, rounded once).
+    /// `a * b + c`: for `f32` with a single rounding; for `f16`/`bf16` the product is exact in `f64`, the sum
+    /// is rounded to `f64` and then once more to the format (exact unless the sum needs more than 53 bits).
     Fma,
     /// `if a { b } else { c }`; `a` is `bool`.
     Select,
