@@ -105,6 +105,7 @@ fn imports_are_followed_transitively_and_cycles_end() {
     let files = [
         ("a.tile", "import \"b.tile\";\nfn quadruple(t) { double(double(t)) }\n"),
         ("b.tile", "import \"a.tile\";\nimport \"root.tile\";\nfn double(t) { t + t }\n"),
+        ("root.tile", USES_DOUBLE),
     ];
     assert_eq!(compile_with_files(USES_DOUBLE, &files).expect("compiles"), 1);
 }

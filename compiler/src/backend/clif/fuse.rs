@@ -201,7 +201,10 @@ fn fusable_dot(kernel: &Kernel, dtype: DataType, dst: TileId, codes: TileId, b: 
         return false;
     };
     let [rows, depth] = codes_decl.layout.shape()[..] else { return false };
-    [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == dtype)
+    // The integer dot unrolls its K loop (`byte_dot`), so its depth is bounded.
+    let depth_fits = dtype != DataType::I32 || depth <= 4096;
+    depth_fits
+        && [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == dtype)
         && dst != b
         && depth > 0
         && depth.is_multiple_of(16)
