@@ -3,6 +3,9 @@
 //! every weight width the fast paths distinguish (4-bit nibbles, other widths, ragged row
 //! counts that take the staged path), and the result is close to the exact a16 product.
 
+mod rng;
+
+use rng::Rng;
 use tilevm::runtime::{CpuDevice, CpuOptions, Device, KernelArg};
 use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
 use tilevm::vm::DataType;
@@ -12,22 +15,10 @@ use tilevm::vm::packing::pack;
 
 const GROUP: u32 = 128;
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-
-    /// Roughly normal, with a few large outliers (as activations have).
-    fn activation(&mut self) -> f32 {
-        let sum: f32 = (0..4).map(|_| self.next() as f32 / u32::MAX as f32 - 0.5).sum();
-        if self.next().is_multiple_of(97) { sum * 40.0 } else { sum }
-    }
+/// Roughly normal, with a few large outliers (as activations have).
+fn activation(rng: &mut Rng) -> f32 {
+    let sum: f32 = (0..4).map(|_| rng.next() as f32 / u32::MAX as f32 - 0.5).sum();
+    if rng.next().is_multiple_of(97) { sum * 40.0 } else { sum }
 }
 
 fn f16_bytes(values: &[f32]) -> Vec<u8> {
@@ -57,7 +48,7 @@ struct Case {
 impl Case {
     fn new(bits: u8, n: u32, k: u32, seed: u64) -> Case {
         let mut rng = Rng(seed | 1);
-        let mut x: Vec<f32> = (0..k).map(|_| rng.activation()).collect();
+        let mut x: Vec<f32> = (0..k).map(|_| activation(&mut rng)).collect();
         if k >= 2 * GROUP {
             x[GROUP as usize..2 * GROUP as usize].fill(0.0);
         }

@@ -8,8 +8,10 @@
 //! reference here; the test reports how often it differs.
 
 mod gpu_common;
+mod rng;
 
 use gpu_common::{BLOCK, gpu_device, pack, stream_layout, unpack};
+use rng::Rng;
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::FloatType;
@@ -81,22 +83,10 @@ fn run_fma(device: &dyn Device, dtype: DataType, triples: &[[u32; 3]]) -> Vec<u3
     }
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
-
-    /// A random finite f32 with exponent field in `low..=high` and a random sign.
-    fn f32_in(&mut self, low: u32, high: u32) -> f32 {
-        let exponent = low + self.next() % (high - low + 1);
-        f32::from_bits((self.next() & 0x807f_ffff) | (exponent << 23))
-    }
+/// A random finite f32 with exponent field in `low..=high` and a random sign.
+fn f32_in(rng: &mut Rng, low: u32, high: u32) -> f32 {
+    let exponent = low + rng.next() % (high - low + 1);
+    f32::from_bits((rng.next() & 0x807f_ffff) | (exponent << 23))
 }
 
 fn f32_triples() -> Vec<[u32; 3]> {
@@ -132,18 +122,18 @@ fn f32_triples() -> Vec<[u32; 3]> {
     let mut rng = Rng(0x0123_4567_89ab_cdef);
     for _ in 0..20_000 {
         // Ordinary magnitudes, and c cancelling the product exactly, nearly, or far below its last bit.
-        let a = rng.f32_in(100, 154);
-        let b = rng.f32_in(100, 154);
+        let a = f32_in(&mut rng, 100, 154);
+        let b = f32_in(&mut rng, 100, 154);
         let product = a * b;
-        let tiny = rng.f32_in(1, 120);
-        for c in [rng.f32_in(90, 164), -product, -product + tiny, product * -1.000_000_1, tiny, -tiny] {
+        let tiny = f32_in(&mut rng, 1, 120);
+        for c in [f32_in(&mut rng, 90, 164), -product, -product + tiny, product * -1.000_000_1, tiny, -tiny] {
             triples.push([a.to_bits(), b.to_bits(), c.to_bits()]);
         }
         // Products that overflow or land among the subnormals, with small and large addends.
-        let (big_a, big_b) = (rng.f32_in(190, 254), rng.f32_in(190, 254));
-        let (small_a, small_b) = (rng.f32_in(0, 70), rng.f32_in(0, 90));
+        let (big_a, big_b) = (f32_in(&mut rng, 190, 254), f32_in(&mut rng, 190, 254));
+        let (small_a, small_b) = (f32_in(&mut rng, 0, 70), f32_in(&mut rng, 0, 90));
         for (a, b) in [(big_a, big_b), (small_a, small_b), (small_a, big_b)] {
-            for c in [rng.f32_in(0, 10), rng.f32_in(0, 254), -(a * b), f32::MAX] {
+            for c in [f32_in(&mut rng, 0, 10), f32_in(&mut rng, 0, 254), -(a * b), f32::MAX] {
                 triples.push([a.to_bits(), b.to_bits(), c.to_bits()]);
             }
         }

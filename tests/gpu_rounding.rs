@@ -4,8 +4,10 @@
 //! formats runs by default; `TILEVM_FULL_SWEEP=1` runs every one.
 
 mod gpu_common;
+mod rng;
 
 use gpu_common::{BLOCK, gpu_device, pack, stream_layout, unpack};
+use rng::Rng;
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::{FloatType, NanEncoding, cast};
@@ -39,18 +41,6 @@ fn formats() -> Vec<FloatType> {
         }
     }
     formats
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
 }
 
 /// `f32` bit patterns that exercise every rounding decision of `format`: each of (up to 1024) codes, its

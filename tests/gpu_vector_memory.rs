@@ -5,8 +5,10 @@
 //! so bits that neighbouring elements share and bits no element covers are checked too.
 
 mod gpu_common;
+mod rng;
 
 use gpu_common::gpu_device;
+use rng::Rng;
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::interp;
@@ -50,18 +52,6 @@ fn copy_kernel(dtype: DataType, layout: &RegisterLayout, transposed: bool) -> Ke
         dims: vec![0, 1],
     });
     builder.finish()
-}
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
-    }
 }
 
 #[test]

@@ -94,8 +94,27 @@ fn f16_buffer(count: usize, code: u16) -> Vec<u8> {
     (0..count).flat_map(|_| code.to_le_bytes()).collect()
 }
 
-/// The launches of one GEMV variant: `a16` (one kernel) or `q8` (quantization, then the integer GEMV).
-fn gemv_launches(device: &CpuDevice, kernel: &str, dtype: DataType) -> Result<Launches, CliError> {
+/// The GEMV variants the suite measures.
+#[derive(Clone, Copy, Debug)]
+enum GemvVariant {
+    /// f16 activations, f32 dot (`stdlib::gemv`): one kernel.
+    A16,
+    /// Activations quantized per group to i8, integer dot (`stdlib::gemv_q8`): quantization, then the GEMV.
+    Q8,
+}
+
+impl GemvVariant {
+    /// The name in the records and the output.
+    fn name(self) -> &'static str {
+        match self {
+            GemvVariant::A16 => "a16",
+            GemvVariant::Q8 => "q8",
+        }
+    }
+}
+
+/// The launches of one GEMV variant.
+fn gemv_launches(device: &CpuDevice, variant: GemvVariant, dtype: DataType) -> Result<Launches, CliError> {
     let compile = |built: Result<Kernel, LayoutError>| -> Result<Box<dyn CompiledKernel>, CliError> {
         let built = built.map_err(|error| CliError::Input(error.to_string()))?;
         device.compile(&built).map_err(|error| CliError::CheckFailed(error.to_string()))
@@ -106,9 +125,9 @@ fn gemv_launches(device: &CpuDevice, kernel: &str, dtype: DataType) -> Result<La
     let w = KernelArg::Buffer((0..weight_bytes).map(|i| (i * 131 % 251) as u8).collect());
     let scale = KernelArg::Buffer(f16_buffer(N as usize * groups, 0x2c00));
     let y = KernelArg::Buffer(vec![0; N as usize * 2]);
-    let kernels = match kernel {
-        "a16" => vec![(compile(gemv_a16wx(dtype, N, K, GROUP))?, vec![x, w, scale, y])],
-        _ => {
+    let kernels = match variant {
+        GemvVariant::A16 => vec![(compile(gemv_a16wx(dtype, N, K, GROUP))?, vec![x, w, scale, y])],
+        GemvVariant::Q8 => {
             let mut quantize_args =
                 vec![x, KernelArg::Buffer(vec![0; K as usize]), KernelArg::Buffer(vec![0; 4 * groups])];
             let quantize = compile(quantize_q8(K, GROUP))?;
@@ -132,10 +151,11 @@ pub fn run(args: &BenchArgs) -> CliResult {
     let roofline = read_bandwidth(device.threads());
     eprintln!("roofline: {:.2} GB/s ({} threads)", roofline / 1e9, device.threads());
     let mut records = Vec::new();
-    for kernel in ["a16", "q8"] {
+    for variant in [GemvVariant::A16, GemvVariant::Q8] {
+        let kernel = variant.name();
         for bits in [4u8, 3, 5, 6] {
             let dtype = DataType::Int(IntType { signed: false, bits });
-            let median = gemv_launches(&device, kernel, dtype)?.median(args.runs)?;
+            let median = gemv_launches(&device, variant, dtype)?.median(args.runs)?;
             let weight_bytes = (N as usize * K as usize * bits as usize).div_ceil(8);
             let scale_bytes = N as usize * (K / GROUP) as usize * 2;
             // What the kernel must read and write: weights, scales, activations (f16) and outputs (f16).

@@ -18,7 +18,6 @@ use cranelift_codegen::ir::{InstBuilder, StackSlotData, StackSlotKind, Value, ty
 use tilevm_vm::dtype::DataType;
 
 use super::ClifResult;
-use super::frame::element_count;
 use super::lowerer::ClifLowerer;
 use super::simd::{DotOperand, VECTOR_BYTES, lane_order, vector_mem};
 use super::tiles::TileRef;
@@ -34,8 +33,9 @@ enum ByteDotPlan {
     Wide,
 }
 
-/// The most unrolled steps per row: `fuse` fuses only depths up to 4096 (256 steps of 16 codes).
-const MAX_STEPS: usize = 256;
+/// The deepest dot lowered (its K loop is unrolled: at most 256 steps of 16 codes); `fuse` fuses no deeper
+/// ones, so that a fused dot always applies.
+pub(super) const MAX_DEPTH: usize = 4096;
 
 impl<'a> ClifLowerer<'a> {
     /// Lowers the integer dot; returns whether it applied (the shapes and types `fuse` checked).
@@ -62,6 +62,7 @@ impl<'a> ClifLowerer<'a> {
             || rows == 0
             || depth == 0
             || !depth.is_multiple_of(16)
+            || depth > MAX_DEPTH
         {
             return Ok(false);
         }
@@ -73,9 +74,6 @@ impl<'a> ClifLowerer<'a> {
         };
         let codes_per_step = if nibbles { 32 } else { 16 };
         let steps = depth / codes_per_step;
-        if steps > MAX_STEPS || element_count(&b.shape) != depth as u64 {
-            return Ok(false);
-        }
         let prepared = self.prepare_bytes(b, depth, plan);
         let code_mask = self.builder.ins().iconst(types::I16, (1i64 << int.bits) - 1);
         let code_mask = self.builder.ins().splat(types::I16X8, code_mask);

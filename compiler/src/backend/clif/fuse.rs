@@ -202,7 +202,7 @@ fn fusable_dot(kernel: &Kernel, dtype: DataType, dst: TileId, codes: TileId, b: 
     };
     let [rows, depth] = codes_decl.layout.shape()[..] else { return false };
     // The integer dot unrolls its K loop (`byte_dot`), so its depth is bounded.
-    let depth_fits = dtype != DataType::I32 || depth <= 4096;
+    let depth_fits = dtype != DataType::I32 || depth <= super::byte_dot::MAX_DEPTH;
     depth_fits
         && [dst_decl, b_decl, acc_decl].iter().all(|decl| decl.dtype == dtype)
         && dst != b

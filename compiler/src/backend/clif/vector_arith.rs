@@ -10,13 +10,22 @@
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use tilevm_vm::dtype::DataType;
-use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Operand, TernaryOp, TileId};
+use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Operand, TernaryOp, TileId};
 
 use super::ClifResult;
 use super::frame::element_count;
 use super::lowerer::{ClifLowerer, mem};
 use super::simd::{VECTOR_BYTES, lane_order, vector_mem};
-use super::tiles::TileRef;
+
+/// An operand the vector path accepts.
+enum Source<'e> {
+    /// An f32 scalar expression.
+    Scalar(&'e Expr),
+    /// A tile of the result's shape, at this scratch offset.
+    Whole(u32),
+    /// A single-element tile, at this scratch offset, broadcast.
+    Single(u32),
+}
 
 /// Where one lane group of an operand comes from.
 enum Lanes {
@@ -44,36 +53,40 @@ impl ClifLowerer<'_> {
         if !supported || target.dtype != DataType::F32 || count == 0 || !count.is_multiple_of(4) {
             return Ok(false);
         }
-        let mut tiles: Vec<Option<TileRef>> = Vec::with_capacity(operands.len());
+        // Classify every operand before emitting anything, so that a misfit leaves no code behind.
+        let mut sources = Vec::with_capacity(operands.len());
         for operand in operands {
-            tiles.push(match operand {
-                Operand::Scalar(expr) if expr.dtype == DataType::F32 => None,
+            sources.push(match operand {
+                Operand::Scalar(expr) if expr.dtype == DataType::F32 => Source::Scalar(expr),
                 Operand::Tile(tile) => {
                     let tile = self.tile_ref(*tile)?;
-                    let fits = tile.shape == target.shape || element_count(&tile.shape) == 1;
-                    if tile.dtype != DataType::F32 || !fits {
+                    if tile.dtype != DataType::F32 {
                         return Ok(false);
                     }
-                    Some(tile)
+                    if tile.shape == target.shape {
+                        Source::Whole(tile.offset)
+                    } else if element_count(&tile.shape) == 1 {
+                        Source::Single(tile.offset)
+                    } else {
+                        return Ok(false);
+                    }
                 }
                 Operand::Scalar(_) => return Ok(false),
             });
         }
-        let mut lanes = Vec::with_capacity(operands.len());
-        for (operand, tile) in operands.iter().zip(&tiles) {
-            lanes.push(match (operand, tile) {
-                (_, Some(tile)) if tile.shape == target.shape => Lanes::Tile(tile.offset),
-                (_, Some(tile)) => {
-                    let value =
-                        self.builder.ins().load(types::F32, mem(), self.scratch_ptr, tile.offset as i32);
-                    Lanes::Splat(self.builder.ins().splat(types::F32X4, value))
+        let mut lanes = Vec::with_capacity(sources.len());
+        for source in sources {
+            let splat = match source {
+                Source::Whole(offset) => {
+                    lanes.push(Lanes::Tile(offset));
+                    continue;
                 }
-                (Operand::Scalar(expr), None) => {
-                    let value = self.expr(expr)?;
-                    Lanes::Splat(self.builder.ins().splat(types::F32X4, value))
+                Source::Single(offset) => {
+                    self.builder.ins().load(types::F32, mem(), self.scratch_ptr, offset as i32)
                 }
-                (Operand::Tile(_), None) => return Ok(false),
-            });
+                Source::Scalar(expr) => self.expr(expr)?,
+            };
+            lanes.push(Lanes::Splat(self.builder.ins().splat(types::F32X4, splat)));
         }
         let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
         let canonical = self.builder.ins().splat(types::F32X4, canonical);
