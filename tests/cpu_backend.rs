@@ -289,7 +289,15 @@ type AdversarialCase = ([i64; 2], [i64; 2], i64, [i64; 2]);
 #[test]
 fn adversarial_offsets_never_touch_memory_outside_the_buffers() {
     // Huge, negative and overflowing strides and offsets: every access is masked, nothing is written.
-    let cases: [AdversarialCase; 6] = [
+    // Views with small constant extents, strides and offsets have their bounds checked in 64 bits
+    // (`view_bounds`); offsets near the ends of i64 must not wrap into range there.
+    let cases: [AdversarialCase; 12] = [
+        ([4, 4], [4, 1], 0, [i64::MAX, 0]),
+        ([4, 4], [4, 1], 0, [i64::MAX - 1, i64::MAX - 1]),
+        ([4, 4], [4, 1], 0, [i64::MIN, 0]),
+        ([4, 4], [4, 1], 0, [1, i64::MIN + 1]),
+        ([4, 4], [-4, -1], 15, [-1, i64::MAX - 3]),
+        ([2, 8], [8, 1], 0, [-1, -1]),
         ([4, 4], [i64::MAX, 1], 0, [0, 0]),
         ([4, 4], [4, 1], i64::MIN, [0, 0]),
         ([i64::MAX, i64::MAX], [i64::MAX / 2, i64::MAX / 3], i64::MAX, [0, 0]),

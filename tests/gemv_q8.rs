@@ -7,7 +7,7 @@ mod rng;
 
 use rng::Rng;
 use tilevm::runtime::{CpuDevice, CpuOptions, Device, KernelArg};
-use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
+use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8, tile_weights};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::{FloatType, IntType, Rounding};
 use tilevm::vm::interp;
@@ -70,16 +70,23 @@ impl Case {
         ]
     }
 
-    /// The GEMV's arguments, given the quantization's outputs.
-    fn gemv_args(&self, quantized: &[KernelArg]) -> Vec<KernelArg> {
+    /// The GEMV's arguments for blocks of `rows`, given the quantization's outputs.
+    fn gemv_args(&self, quantized: &[KernelArg], rows: usize) -> Vec<KernelArg> {
+        let (n, k) = (self.n as usize, self.k as usize);
+        let tiled = tile_weights(&self.weights, n, k, GROUP as usize, rows);
         vec![
             quantized[1].clone(),
             quantized[2].clone(),
-            KernelArg::Buffer(pack(u32::from(self.bits), &self.weights)),
-            KernelArg::Buffer(f16_bytes(&self.scales)),
+            KernelArg::Buffer(pack(u32::from(self.bits), &tiled)),
+            KernelArg::Buffer(f16_bytes(&group_major(&self.scales, n, k / GROUP as usize))),
             KernelArg::Buffer(vec![0xa5; 2 * self.n as usize]),
         ]
     }
+}
+
+/// Row-major `[n, groups]` scales in the group-major order the GEMV reads.
+fn group_major(scales: &[f32], n: usize, groups: usize) -> Vec<f32> {
+    (0..groups).flat_map(|g| (0..n).map(move |row| scales[row * groups + g])).collect()
 }
 
 fn buffer(arg: &KernelArg) -> &[u8] {
@@ -104,15 +111,15 @@ fn check_against_interpreter(device: &dyn Device, case: &Case, rows: usize, what
     for index in [1, 2] {
         assert_eq!(buffer(&actual_q[index]), buffer(&expected_q[index]), "{what}: quantize output {index}");
     }
-    let mut expected = case.gemv_args(&expected_q);
+    let mut expected = case.gemv_args(&expected_q, rows);
     interp::run_kernel(&gemv, &mut expected).unwrap();
-    let mut actual = case.gemv_args(&expected_q);
+    let mut actual = case.gemv_args(&expected_q, rows);
     device.compile(&gemv).unwrap().run(&mut actual).unwrap();
     assert_eq!(buffer(&actual[4]), buffer(&expected[4]), "{what}: u{} n={} k={}", case.bits, case.n, case.k);
 }
 
 /// Widths and shapes: 4 bits takes the nibble path, the others the unpacking path, and n = 70 or 33 leaves
-/// a last block whose rows run past the end (the staged, masked path).
+/// a last block whose rows run past the end (padding rows of the tiled weights, masked scales and outputs).
 const CASES: [(u8, u32, u32); 6] =
     [(4, 128, 512), (4, 70, 256), (3, 64, 384), (5, 33, 256), (6, 64, 256), (7, 64, 128)];
 
@@ -141,7 +148,7 @@ fn the_result_is_close_to_the_f16_activation_product() {
     let scales = f16_values(&f16_bytes(&case.scales));
     let mut quantized = case.quantize_args();
     device.compile(&quantize_q8(case.k, GROUP).unwrap()).unwrap().run(&mut quantized).unwrap();
-    let mut args = case.gemv_args(&quantized);
+    let mut args = case.gemv_args(&quantized, Q8_ROWS);
     device
         .compile(&gemv_q8_wx(case.dtype(), case.n, case.k, GROUP, Q8_ROWS).unwrap())
         .unwrap()

@@ -1,12 +1,12 @@
-//! `tilevm compile FILE.tile [--kernel NAME] [--set K=V ...] --emit ast|ir|wgsl`: compile and print a stage.
+//! `tilevm compile FILE.tile [--kernel NAME] [--set K=V ...] --emit ast|ir|clif|asm|wgsl`: compile and print a stage.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use tilevm_compiler::backend::wgsl::{GpuCaps, to_wgsl};
-use tilevm_compiler::vm::ir::Module;
+use tilevm_compiler::vm::ir::{Kernel, Module};
 use tilevm_compiler::{CompileOptions, check_program, parse_program};
-use tilevm_runtime::GpuDevice;
+use tilevm_runtime::{GpuDevice, RuntimeResult};
 
 use super::check::{MessageFormat, load_relative, parse_set, read_root, report};
 use super::{CliError, CliResult};
@@ -20,6 +20,9 @@ pub enum Emit {
     Ir,
     /// The Cranelift IR of each kernel for this host (the grid function, then the per-block function).
     Clif,
+    /// The host machine code of each kernel's per-block function on the CPU backend (Cranelift's
+    /// disassembly after register allocation).
+    Asm,
     /// The WGSL compute shader of each kernel (validated by naga), for the capabilities of the GPU
     /// adapter `tilevm run --backend gpu` would pick; without an adapter, for the WebGPU defaults
     /// (`GpuCaps::default()`: no `f16`, no subgroups, 16 KiB of workgroup memory, 256 threads).
@@ -60,14 +63,10 @@ pub fn run(args: &CompileArgs) -> CliResult {
         return Ok(());
     }
     match check_program(&parsed, &sources, &options) {
-        Ok(module) if args.emit == Emit::Clif => {
-            for kernel in &module.kernels {
-                let text = tilevm_runtime::CpuDevice::clif_text(kernel)
-                    .map_err(|error| CliError::CheckFailed(format!("kernel `{}`: {error}", kernel.name)))?;
-                print!("{text}");
-            }
-            Ok(())
-        }
+        Ok(module) if args.emit == Emit::Clif => print_cpu(&module, tilevm_runtime::CpuDevice::clif_text),
+        Ok(module) if args.emit == Emit::Asm => print_cpu(&module, |kernel| {
+            tilevm_runtime::CpuDevice::asm_text(kernel, tilevm_runtime::CpuOptions::default())
+        }),
         Ok(module) if args.emit == Emit::Wgsl => print_wgsl(&module),
         Ok(module) => {
             print!("{}", tilevm_compiler::vm::text::print_module(&module));
@@ -75,6 +74,16 @@ pub fn run(args: &CompileArgs) -> CliResult {
         }
         Err(diagnostics) => Err(report(&diagnostics, &sources, args.message_format)),
     }
+}
+
+/// Prints `text` of each kernel: a CPU backend stage.
+fn print_cpu(module: &Module, text: impl Fn(&Kernel) -> RuntimeResult<String>) -> CliResult {
+    for kernel in &module.kernels {
+        let text = text(kernel)
+            .map_err(|error| CliError::CheckFailed(format!("kernel `{}`: {error}", kernel.name)))?;
+        print!("{text}");
+    }
+    Ok(())
 }
 
 /// Prints each kernel's WGSL, headed by a comment naming the kernel and the capabilities used.

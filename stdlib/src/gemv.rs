@@ -21,8 +21,9 @@ pub(crate) fn load_as(
     values: TileId,
     view: GlobalId,
     offsets: Vec<Expr>,
+    dims: Vec<usize>,
 ) {
-    builder.inst(Inst::LoadGlobal { dst: codes, src: view, offsets, dims: vec![0, 1] });
+    builder.inst(Inst::LoadGlobal { dst: codes, src: view, offsets, dims });
     builder.inst(Inst::Cast { dst: values, src: codes, rounding: Rounding::NearestEven });
 }
 
@@ -92,11 +93,11 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
     builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::f32(0.0)) });
     builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
         let g = Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group));
-        load_as(builder, w_codes, w_values, w_view, vec![row.clone(), k0.clone()]);
-        load_as(builder, x_codes, x_values, x_view, vec![k0, Expr::u32(0)]);
+        load_as(builder, w_codes, w_values, w_view, vec![row.clone(), k0.clone()], vec![0, 1]);
+        load_as(builder, x_codes, x_values, x_view, vec![k0, Expr::u32(0)], vec![0, 1]);
         builder.inst(Inst::AllocRegister { dst: part, init: Some(Expr::f32(0.0)) });
         builder.inst(Inst::Dot { dst: part, a: w_values, b: x_values, acc: part });
-        load_as(builder, s_codes, s_values, s_view, vec![row.clone(), g]);
+        load_as(builder, s_codes, s_values, s_view, vec![row.clone(), g], vec![0, 1]);
         builder.inst(Inst::Elementwise {
             dst: acc,
             op: ElementwiseOp::Ternary(TernaryOp::Fma),

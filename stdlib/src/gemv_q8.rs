@@ -118,8 +118,9 @@ pub fn quantize_q8(k: u32, group: u32) -> Result<Kernel, LayoutError> {
 /// The integer-dot GEMV for `n` outputs, `k` inputs and one scale per `group` weights along k, `rows`
 /// outputs per block.
 ///
-/// Parameters, in order: `xq: i8[k]` and `xd: f32[k / group]` (from [`quantize_q8`]), `w: weight_dtype[n,
-/// k]` (row-major, packed), `scale: f16[n, k / group]`, `y: f16[n]` (written).
+/// Parameters, in order: `xq: i8[k]` and `xd: f32[k / group]` (from [`quantize_q8`]), `w` (the weight
+/// codes in the row-block tiled order of [`tile_weights`], packed), `scale: f16[k / group, n]` (group-major, as GPTQ stores them),
+/// `y: f16[n]` (written).
 ///
 /// # Errors
 /// A [`LayoutError`] when `group` or `rows` is 0.
@@ -138,13 +139,22 @@ pub fn gemv_q8_wx(
     let w = builder.global_param("w", weight_dtype, false);
     let scale = builder.global_param("scale", DataType::F16, false);
     let y = builder.global_param("y", DataType::F16, true);
-    builder.grid(vec![Expr::u32(n.div_ceil(rows as u32))]);
+    let blocks = n.div_ceil(rows as u32);
+    builder.grid(vec![Expr::u32(blocks)]);
     let pair = |a: u32, b: u32| vec![Expr::u32(a), Expr::u32(b)];
     let q_view = builder.view_global("xq", xq, DataType::I8, pair(k, 1), pair(1, 1), Expr::u32(0));
     let d_view = builder.view_global("xd", xd, DataType::F32, pair(1, groups), pair(groups, 1), Expr::u32(0));
-    let w_view = builder.view_global("w", w, weight_dtype, pair(n, k), pair(k, 1), Expr::u32(0));
+    let tile_codes = rows as u32 * group;
+    let w_view = builder.view_global(
+        "w",
+        w,
+        weight_dtype,
+        vec![Expr::u32(blocks), Expr::u32(groups), Expr::u32(rows as u32), Expr::u32(group)],
+        vec![Expr::u32(groups * tile_codes), Expr::u32(tile_codes), Expr::u32(group), Expr::u32(1)],
+        Expr::u32(0),
+    );
     let s_view =
-        builder.view_global("scale", scale, DataType::F16, pair(n, groups), pair(groups, 1), Expr::u32(0));
+        builder.view_global("scale", scale, DataType::F16, pair(n, groups), pair(1, n), Expr::u32(0));
     let y_view = builder.view_global("y", y, DataType::F16, pair(n, 1), pair(1, 1), Expr::u32(0));
     let column = local(&[rows, 1])?;
     let acc = builder.tile("acc", DataType::F32, column.clone());
@@ -164,12 +174,14 @@ pub fn gemv_q8_wx(
     builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::f32(0.0)) });
     builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
         let g = builder.let_var("g", Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group)));
-        load_as(builder, w_codes, w_ints, w_view, vec![row.clone(), k0.clone()]);
-        load_as(builder, q_codes, q_ints, q_view, vec![k0, Expr::u32(0)]);
+        let tile_at = vec![Expr::block_index(0), g.clone(), Expr::u32(0), Expr::u32(0)];
+        load_as(builder, w_codes, w_ints, w_view, tile_at, vec![2, 3]);
+        load_as(builder, q_codes, q_ints, q_view, vec![k0, Expr::u32(0)], vec![0, 1]);
         builder.inst(Inst::AllocRegister { dst: dot, init: Some(Expr::i32(0)) });
         builder.inst(Inst::Dot { dst: dot, a: w_ints, b: q_ints, acc: dot });
         builder.inst(Inst::Cast { dst: part, src: dot, rounding: Rounding::NearestEven });
-        load_as(builder, s16, s, s_view, vec![row.clone(), g.clone()]);
+        // The block's scales of group `g` are contiguous in the group-major scale layout.
+        load_as(builder, s16, s, s_view, vec![row.clone(), g.clone()], vec![0, 1]);
         builder.inst(Inst::LoadGlobal {
             dst: d,
             src: d_view,
@@ -195,4 +207,42 @@ pub fn gemv_q8_wx(
         dims: vec![0, 1],
     });
     Ok(builder.finish())
+}
+
+/// Reorders row-major `[n, k]` weight codes into the order [`gemv_q8_wx`] reads them: one `[rows, group]`
+/// tile after another, tile `(b, g)` holding rows `b * rows ..` and columns `g * group ..` row by row, the
+/// tiles of block `b` in group order before those of block `b + 1`. Rows past `n` and columns past `k` of the
+/// last tiles are zero.
+//
+// Why: a block walks its rows' groups in order, so with this order it streams one contiguous run, where
+// row-major weights would have it read `rows` separate streams, `k` codes apart, which the CPU's
+// prefetchers do not follow (a preprocessing step like the weight layouts of Marlin and Tilus, done once
+// when a model is loaded).
+pub fn tile_weights<T: Copy + Default>(codes: &[T], n: usize, k: usize, group: usize, rows: usize) -> Vec<T> {
+    let (group, rows) = (group.max(1), rows.max(1));
+    let groups = k.div_ceil(group);
+    let mut tiled = Vec::with_capacity(n.div_ceil(rows) * rows * groups * group);
+    for block in 0..n.div_ceil(rows) {
+        for g in 0..groups {
+            for row in block * rows..(block + 1) * rows {
+                for col in g * group..(g + 1) * group {
+                    let inside = row < n && col < k;
+                    tiled.push(if inside { codes[row * k + col] } else { T::default() });
+                }
+            }
+        }
+    }
+    tiled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tile_weights;
+
+    #[test]
+    fn tiles_follow_blocks_then_groups_and_pad_with_zeros() {
+        let codes: Vec<u8> = (0..12).collect();
+        let tiled = tile_weights(&codes, 3, 4, 2, 2);
+        assert_eq!(tiled, [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 0, 0, 10, 11, 0, 0]);
+    }
 }

@@ -1,6 +1,8 @@
 //! JIT compilation of a lowered kernel with `cranelift-jit` for the host ISA.
 
-use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::Context;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
@@ -53,12 +55,37 @@ pub(super) fn lowering_error(error: ClifError) -> RuntimeError {
     }
 }
 
+/// Lowers `kernel` for `isa` with the lowering choices `options` make.
+fn lower_for(kernel: &Kernel, isa: &dyn TargetIsa, options: CpuOptions) -> Result<ClifKernel, RuntimeError> {
+    let mut target = clif::ClifTarget::of(isa);
+    target.byte_multiply_add &= !options.portable_simd;
+    clif::lower_kernel(kernel, target).map_err(lowering_error)
+}
+
+/// The disassembly of `kernel`'s per-block function for the host.
+pub(super) fn disassemble(kernel: &Kernel, options: CpuOptions) -> Result<String, RuntimeError> {
+    let isa = host_isa()?;
+    let lowered = lower_for(kernel, isa.as_ref(), options)?;
+    let mut context = Context::for_function(lowered.kernel_fn);
+    context.set_disasm(true);
+    let compiled = context
+        .compile(isa.as_ref(), &mut ControlPlane::default())
+        .map_err(|error| RuntimeError::Internal(format!("{:?}", error.inner)))?;
+    let text = compiled.vcode.clone().unwrap_or_default();
+    if let Ok(path) = std::env::var("TILEVM_DUMP_CODE") {
+        let _ = std::fs::write(path, compiled.code_buffer());
+    }
+    Ok(format!(
+        "; kernel `{}` ({} bytes of machine code)\n{text}",
+        kernel.name,
+        compiled.code_info().total_size
+    ))
+}
+
 /// Lowers `kernel` for the host and JIT-compiles it.
 pub(super) fn compile(kernel: &Kernel, options: CpuOptions) -> Result<JitKernel, RuntimeError> {
     let isa = host_isa()?;
-    let mut target = clif::ClifTarget::of(isa.as_ref());
-    target.byte_multiply_add &= !options.portable_simd;
-    let lowered: ClifKernel = clif::lower_kernel(kernel, target).map_err(lowering_error)?;
+    let lowered = lower_for(kernel, isa.as_ref(), options)?;
     let call_conv = isa.default_call_conv();
     let mut jit_builder = JITBuilder::with_isa(isa, default_libcall_names());
     for helper in Helper::ALL {

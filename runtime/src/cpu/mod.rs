@@ -100,6 +100,16 @@ impl CpuDevice {
         .map_err(jit::lowering_error)?;
         Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
     }
+
+    /// The host machine code the device would run for `kernel`'s per-block function, as Cranelift
+    /// disassembles it after register allocation: what to read when a kernel is slower than its
+    /// instruction count suggests.
+    ///
+    /// # Errors
+    /// As [`Device::compile`].
+    pub fn asm_text(kernel: &Kernel, options: CpuOptions) -> RuntimeResult<String> {
+        jit::disassemble(kernel, options)
+    }
 }
 
 impl Device for CpuDevice {

@@ -239,6 +239,24 @@ impl Kernel {
         }
     }
 
+    /// Calls `visit` on every instruction of the body, in program order, loop and branch bodies included.
+    pub fn for_each_inst(&self, mut visit: impl FnMut(&Inst)) {
+        fn walk(body: &[Stmt], visit: &mut dyn FnMut(&Inst)) {
+            for stmt in body {
+                match &stmt.kind {
+                    StmtKind::Inst(inst) => visit(inst),
+                    StmtKind::For { body, .. } | StmtKind::While { body, .. } => walk(body, visit),
+                    StmtKind::If { then_body, else_body, .. } => {
+                        walk(then_body, visit);
+                        walk(else_body, visit);
+                    }
+                    StmtKind::Assign { .. } | StmtKind::Break => {}
+                }
+            }
+        }
+        walk(&self.body, &mut visit);
+    }
+
     /// The declaration of a variable. Handles are valid for the kernel that made them (checked by the verifier).
     pub fn var(&self, var: VarId) -> &VarDecl {
         &self.vars[var.index()]

@@ -15,7 +15,7 @@
 // of one byte.
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Value, types};
+use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Type, Value, types};
 use cranelift_frontend::Variable;
 use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::{Expr, GlobalId};
@@ -41,6 +41,8 @@ struct Access {
     pointer: Value,
     length: Value,
     bits: u32,
+    /// The type of its bounds arithmetic: `i128`, or `i64` for a narrow view (`view_bounds`).
+    index_type: Type,
 }
 
 impl<'a> ClifLowerer<'a> {
@@ -133,6 +135,11 @@ impl<'a> ClifLowerer<'a> {
             pointer,
             length,
             bits: decl.dtype.bits(),
+            index_type: if self.narrow_views.get(global.index()).copied().unwrap_or(false) {
+                types::I64
+            } else {
+                types::I128
+            },
         })
     }
 
@@ -187,7 +194,7 @@ impl<'a> ClifLowerer<'a> {
             let zero = lowerer.builder.ins().iconst(types::I64, 0);
             lowerer.builder.ins().brif(valid, read, &[], merge, &[zero.into()]);
             lowerer.builder.switch_to_block(read);
-            let bit = lowerer.builder.ins().ireduce(types::I64, bit);
+            let bit = lowerer.index_to_i64(&access, bit);
             let loaded = lowerer.read_checked(&access, bit);
             lowerer.builder.ins().jump(merge, &[loaded.into()]);
             lowerer.builder.switch_to_block(merge);
@@ -217,7 +224,7 @@ impl<'a> ClifLowerer<'a> {
             let merge = lowerer.builder.create_block();
             lowerer.builder.ins().brif(valid, write, &[], merge, &[]);
             lowerer.builder.switch_to_block(write);
-            let bit = lowerer.builder.ins().ireduce(types::I64, bit);
+            let bit = lowerer.index_to_i64(&access, bit);
             let value = lowerer.load_element(tile, &strides, coords);
             let code = super::lowerer::to_u64_bits(&mut lowerer.builder, value);
             lowerer.write_checked(&access, bit, code);
@@ -335,26 +342,27 @@ impl<'a> ClifLowerer<'a> {
     /// element's first byte, inside the buffer.
     fn tile_in_bounds(&mut self, access: &Access, shape: &[usize], slack: i64) -> Value {
         let mut ok = self.builder.ins().iconst(types::I8, 1);
-        let mut low = self.wide(access.offset);
+        let mut low = self.widen(access, access.offset);
         let mut high = low;
         for d in 0..access.starts.len() {
             let extent = access.dims.iter().position(|&dim| dim == d).map_or(1, |j| shape[j] as i64);
-            // 0 <= start and start + extent <= shape[d] (extent >= 1; an empty tile never gets here).
+            // 0 <= start <= shape[d] - extent (extent >= 1; an empty tile never gets here), which cannot
+            // wrap: the shape is far from the ends of the index type.
             let start = access.starts[d];
             let nonnegative = self.builder.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, start, 0);
-            let start_wide = self.wide(start);
-            let end = self.builder.ins().iadd_imm_s(start_wide, extent);
-            let limit = self.wide(access.shape[d]);
-            let fits = self.builder.ins().icmp(IntCC::SignedLessThanOrEqual, end, limit);
+            let start_wide = self.widen(access, start);
+            let limit = self.widen(access, access.shape[d]);
+            let last_start = self.builder.ins().iadd_imm_s(limit, -extent);
+            let fits = self.builder.ins().icmp(IntCC::SignedLessThanOrEqual, start_wide, last_start);
             ok = self.builder.ins().band(ok, nonnegative);
             ok = self.builder.ins().band(ok, fits);
             // The element-offset range over this dimension: start*stride + [0, extent-1]*stride.
-            let stride = self.wide(access.strides[d]);
+            let stride = self.widen(access, access.strides[d]);
             let first = self.builder.ins().imul(start_wide, stride);
             let span = self.builder.ins().imul_imm_s(stride, extent - 1);
             // min(0, span) and max(0, span) by the sign mask (Cranelift has no i128 smin/smax, and its
             // optimiser turns compare-and-select back into them).
-            let negative = self.builder.ins().sshr_imm_u(span, 127);
+            let negative = self.builder.ins().sshr_imm_u(span, i64::from(access.index_type.bits()) - 1);
             let below_zero = self.builder.ins().band(span, negative);
             let above_zero = self.builder.ins().band_not(span, negative);
             let smaller = self.builder.ins().iadd(first, below_zero);
@@ -369,42 +377,59 @@ impl<'a> ClifLowerer<'a> {
         // (high_bit >> 3) + slack <= length, so that a read of `slack` bytes at any element's byte stays inside.
         let high_byte = self.builder.ins().sshr_imm_s(high_bit, 3);
         let high_end = self.builder.ins().iadd_imm_s(high_byte, slack);
-        let length = self.builder.ins().uextend(types::I128, access.length);
+        let length = self.widen_length(access);
         let inside = self.builder.ins().icmp(IntCC::SignedLessThanOrEqual, high_end, length);
         ok = self.builder.ins().band(ok, nonnegative);
         self.builder.ins().band(ok, inside)
     }
 
-    fn wide(&mut self, value: Value) -> Value {
-        self.builder.ins().sextend(types::I128, value)
+    /// The buffer's length in bytes in the access's index type (lengths are below 2^63).
+    fn widen_length(&mut self, access: &Access) -> Value {
+        if access.index_type == types::I64 {
+            access.length
+        } else {
+            self.builder.ins().uextend(access.index_type, access.length)
+        }
     }
 
-    /// Whether one element is in range, and its bit position (`i128`).
+    /// An index-type value (known to be in range) as `i64`.
+    fn index_to_i64(&mut self, access: &Access, value: Value) -> Value {
+        if access.index_type == types::I64 { value } else { self.builder.ins().ireduce(types::I64, value) }
+    }
+
+    /// `value` (an `i64`) in the access's index type.
+    fn widen(&mut self, access: &Access, value: Value) -> Value {
+        if access.index_type == types::I64 {
+            value
+        } else {
+            self.builder.ins().sextend(access.index_type, value)
+        }
+    }
+
+    /// Whether one element is in range, and its bit position (in the access's index type).
     fn element_bit(&mut self, access: &Access, coords: &[Value]) -> (Value, Value) {
         let mut valid = self.builder.ins().iconst(types::I8, 1);
-        let mut element = self.wide(access.offset);
+        let mut element = self.widen(access, access.offset);
         for d in 0..access.starts.len() {
-            let mut index = access.starts[d];
-            let mut index_wide = self.wide(index);
+            // In i64 a start near the top of the range wraps to a negative index, which is rejected.
+            let mut index_wide = self.widen(access, access.starts[d]);
             if let Some(j) = access.dims.iter().position(|&dim| dim == d) {
-                let coord = self.wide(coords[j]);
+                let coord = self.widen(access, coords[j]);
                 index_wide = self.builder.ins().iadd(index_wide, coord);
-                index = self.builder.ins().ireduce(types::I64, index_wide);
             }
-            let limit = self.wide(access.shape[d]);
+            let limit = self.widen(access, access.shape[d]);
             let nonnegative = self.builder.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, index_wide, 0);
             let below = self.builder.ins().icmp(IntCC::SignedLessThan, index_wide, limit);
             valid = self.builder.ins().band(valid, nonnegative);
             valid = self.builder.ins().band(valid, below);
-            let _ = index;
-            let stride = self.wide(access.strides[d]);
+            let stride = self.widen(access, access.strides[d]);
             let scaled = self.builder.ins().imul(index_wide, stride);
             element = self.builder.ins().iadd(element, scaled);
         }
         let bit = self.builder.ins().imul_imm_s(element, i64::from(access.bits));
         let nonnegative = self.builder.ins().icmp_imm_s(IntCC::SignedGreaterThanOrEqual, bit, 0);
         let end = self.builder.ins().iadd_imm_s(bit, i64::from(access.bits));
-        let length = self.builder.ins().uextend(types::I128, access.length);
+        let length = self.widen_length(access);
         let length_bits = self.builder.ins().ishl_imm_u(length, 3);
         let inside = self.builder.ins().icmp(IntCC::SignedLessThanOrEqual, end, length_bits);
         valid = self.builder.ins().band(valid, nonnegative);

@@ -33,6 +33,14 @@ enum ByteDotPlan {
     Wide,
 }
 
+/// The most vectors of prepared `b` kept in registers across the row loop (x64 has 16 vector registers;
+/// the loop needs a few more for the codes, masks and sums).
+const RESIDENT_VECTORS: usize = 8;
+
+/// Steps of `pmaddubsw` pairs summed in 16 bits before widening: each adds at most 2 · 2 · 15 · 128 = 7680
+/// in magnitude to a lane, and four such are 30720 < 2^15.
+const NARROW_STEPS: usize = 4;
+
 /// The deepest dot lowered (its K loop is unrolled: at most 256 steps of 16 codes); `fuse` fuses no deeper
 /// ones, so that a fused dot always applies.
 pub(super) const MAX_DEPTH: usize = 4096;
@@ -84,52 +92,66 @@ impl<'a> ClifLowerer<'a> {
             _ => None,
         };
         let a_row_bytes = depth as i64;
+        // With few enough vectors of `b`, they are loaded once, before the row loop, and stay in registers.
+        let resident: Option<Vec<Value>> =
+            (plan == ByteDotPlan::NibblesBytes && 2 * steps <= RESIDENT_VECTORS).then(|| {
+                (0..2 * steps)
+                    .map(|v| self.builder.ins().load(types::I8X16, vector_mem(), prepared, 16 * v as i32))
+                    .collect()
+            });
         self.counted_loop(rows as i64, &mut |lowerer, row| {
             let a_row = lowerer.dot_row_address(a, row, a_row_bytes);
             let zero = lowerer.builder.ins().iconst(types::I32, 0);
             let mut sum = lowerer.builder.ins().splat(types::I32X4, zero);
+            // `pmaddubsw` pairs of one step, summed in 16 bits for up to `NARROW_STEPS` steps.
+            let mut narrow: Option<Value> = None;
             for step in 0..steps {
                 let b_at = |lane_bytes: usize, vector: usize| {
                     (step * codes_per_step * lane_bytes + vector * 16) as i32
                 };
-                sum = match (plan, unpack) {
-                    (ByteDotPlan::NibblesBytes | ByteDotPlan::NibblesWide, _) => {
-                        let at = (step * 16) as i32;
-                        let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_row, at);
-                        let low = lowerer.builder.ins().band(bytes, nibble_mask);
-                        let wide = lowerer.builder.ins().bitcast(types::I16X8, lane_order(), bytes);
-                        let shifted = lowerer.builder.ins().ushr_imm_u(wide, 4);
-                        let shifted = lowerer.builder.ins().bitcast(types::I8X16, lane_order(), shifted);
-                        let high = lowerer.builder.ins().band(shifted, nibble_mask);
-                        if plan == ByteDotPlan::NibblesBytes {
-                            let even =
-                                lowerer.builder.ins().load(types::I8X16, vector_mem(), prepared, b_at(1, 0));
-                            let odd =
-                                lowerer.builder.ins().load(types::I8X16, vector_mem(), prepared, b_at(1, 1));
-                            let even = lowerer.builder.ins().x86_pmaddubsw(even, low);
-                            let odd = lowerer.builder.ins().x86_pmaddubsw(odd, high);
-                            // Each lane is at most 2 · 15 · 128 per half, so the sum fits 16 bits.
-                            let pairs = lowerer.builder.ins().iadd(even, odd);
-                            let low = lowerer.builder.ins().swiden_low(pairs);
-                            let high = lowerer.builder.ins().swiden_high(pairs);
+                match (plan, unpack) {
+                    (ByteDotPlan::NibblesBytes, _) => {
+                        let (low, high) = lowerer.split_nibbles(a_row, step, nibble_mask);
+                        let mut b_vector = |v: usize| match &resident {
+                            Some(vectors) => vectors[2 * step + v],
+                            None => {
+                                lowerer.builder.ins().load(types::I8X16, vector_mem(), prepared, b_at(1, v))
+                            }
+                        };
+                        let (even, odd) = (b_vector(0), b_vector(1));
+                        let even = lowerer.builder.ins().x86_pmaddubsw(even, low);
+                        let odd = lowerer.builder.ins().x86_pmaddubsw(odd, high);
+                        // Each lane is at most 2 · 15 · 128 per half, so `NARROW_STEPS` steps fit 16 bits.
+                        let pairs = lowerer.builder.ins().iadd(even, odd);
+                        let total = match narrow {
+                            Some(partial) => lowerer.builder.ins().iadd(partial, pairs),
+                            None => pairs,
+                        };
+                        narrow = Some(total);
+                        if (step + 1) % NARROW_STEPS == 0 || step + 1 == steps {
+                            let low = lowerer.builder.ins().swiden_low(total);
+                            let high = lowerer.builder.ins().swiden_high(total);
                             let products = lowerer.builder.ins().iadd_pairwise(low, high);
-                            lowerer.builder.ins().iadd(sum, products)
-                        } else {
-                            let halves = [
-                                lowerer.builder.ins().uwiden_low(low),
-                                lowerer.builder.ins().uwiden_high(low),
-                                lowerer.builder.ins().uwiden_low(high),
-                                lowerer.builder.ins().uwiden_high(high),
-                            ];
-                            lowerer.wide_products(sum, &halves, prepared, b_at(2, 0))
+                            sum = lowerer.builder.ins().iadd(sum, products);
+                            narrow = None;
                         }
+                    }
+                    (ByteDotPlan::NibblesWide, _) => {
+                        let (low, high) = lowerer.split_nibbles(a_row, step, nibble_mask);
+                        let halves = [
+                            lowerer.builder.ins().uwiden_low(low),
+                            lowerer.builder.ins().uwiden_high(low),
+                            lowerer.builder.ins().uwiden_low(high),
+                            lowerer.builder.ins().uwiden_high(high),
+                        ];
+                        sum = lowerer.wide_products(sum, &halves, prepared, b_at(2, 0));
                     }
                     (ByteDotPlan::Wide, Some(constants)) => {
                         let at = (step as i64 * 2 * i64::from(int.bits)) as i32;
                         let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_row, at);
                         let halves = lowerer.unpack_halves(bytes, constants);
                         let halves = halves.map(|half| lowerer.builder.ins().band(half, code_mask));
-                        lowerer.wide_products(sum, &halves, prepared, b_at(2, 0))
+                        sum = lowerer.wide_products(sum, &halves, prepared, b_at(2, 0));
                     }
                     (ByteDotPlan::Wide, None) => {
                         let at = (step * 16) as i32;
@@ -139,14 +161,25 @@ impl<'a> ClifLowerer<'a> {
                             lowerer.builder.ins().uwiden_high(codes),
                         ];
                         let halves = halves.map(|half| lowerer.builder.ins().band(half, code_mask));
-                        lowerer.wide_products(sum, &halves, prepared, b_at(2, 0))
+                        sum = lowerer.wide_products(sum, &halves, prepared, b_at(2, 0));
                     }
-                };
+                }
             }
             lowerer.store_dot_row(sum, row, acc, dst);
             Ok(())
         })?;
         Ok(true)
+    }
+
+    /// The low and high nibbles of the 16 bytes of step `step` of the row at `a_row`, each in the low four
+    /// bits of a byte lane: the even and the odd codes of the step's 32.
+    fn split_nibbles(&mut self, a_row: Value, step: usize, nibble_mask: Value) -> (Value, Value) {
+        let bytes = self.builder.ins().load(types::I8X16, vector_mem(), a_row, (step * 16) as i32);
+        let low = self.builder.ins().band(bytes, nibble_mask);
+        let wide = self.builder.ins().bitcast(types::I16X8, lane_order(), bytes);
+        let shifted = self.builder.ins().ushr_imm_u(wide, 4);
+        let shifted = self.builder.ins().bitcast(types::I8X16, lane_order(), shifted);
+        (low, self.builder.ins().band(shifted, nibble_mask))
     }
 
     /// `sum + sum_i halves[i] · b16[i]` with `I32X4` pairwise sums, `b16[i]` the `I16X8` vector of the

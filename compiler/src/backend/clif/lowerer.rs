@@ -39,6 +39,8 @@ pub struct ClifLowerer<'a> {
     pub(super) scratch_ptr: Value,
     vars: Vec<Variable>,
     pub(super) views: Vec<Option<ViewVars>>,
+    /// Per view, whether its accesses' index arithmetic fits 64 bits (`view_bounds`).
+    pub(super) narrow_views: Vec<bool>,
     loop_exits: Vec<Block>,
     helpers: HashMap<Helper, FuncRef>,
     assert_messages: Vec<String>,
@@ -121,6 +123,7 @@ impl<'a> ClifLowerer<'a> {
             scratch_ptr,
             vars,
             views: vec![None; kernel.globals.len()],
+            narrow_views: super::view_bounds::narrow_views(kernel),
             loop_exits: Vec::new(),
             helpers: HashMap::new(),
             assert_messages: Vec::new(),

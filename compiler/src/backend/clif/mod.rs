@@ -22,6 +22,7 @@ mod lowerer;
 mod simd;
 mod tiles;
 mod vector_arith;
+mod view_bounds;
 mod views;
 
 use cranelift_codegen::ir::Function;

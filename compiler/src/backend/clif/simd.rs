@@ -486,11 +486,20 @@ impl<'a> ClifLowerer<'a> {
         let add = |lowerer: &mut Self, x: Value, y: Value| {
             if float { lowerer.builder.ins().fadd(x, y) } else { lowerer.builder.ins().iadd(x, y) }
         };
-        let mut total = self.builder.ins().extractlane(sums, 0);
-        for lane in 1..4u8 {
-            let value = self.builder.ins().extractlane(sums, lane);
-            total = add(self, total, value);
-        }
+        let total = if float {
+            // In lane order, as the other float dots sum.
+            let mut total = self.builder.ins().extractlane(sums, 0);
+            for lane in 1..4u8 {
+                let value = self.builder.ins().extractlane(sums, lane);
+                total = add(self, total, value);
+            }
+            total
+        } else {
+            // Exact in any order: two pairwise adds (`phaddd`) leave the total in every lane.
+            let pairs = self.builder.ins().iadd_pairwise(sums, sums);
+            let total = self.builder.ins().iadd_pairwise(pairs, pairs);
+            self.builder.ins().extractlane(total, 0)
+        };
         let element_offset = self.builder.ins().imul_imm_s(row, 4);
         let element = self.builder.ins().iadd(self.scratch_ptr, element_offset);
         let scalar_type = if float { types::F32 } else { types::I32 };
