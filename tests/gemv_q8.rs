@@ -139,6 +139,18 @@ fn the_cpu_agrees_bit_for_bit_with_the_interpreter() {
 }
 
 #[test]
+fn blocks_whose_rows_are_not_a_multiple_of_four_agree_too() {
+    // The integer dot takes rows four at a time, then the rest one by one.
+    for options in [CpuOptions::default(), CpuOptions { portable_simd: true }] {
+        let device = CpuDevice::new_with(Some(2), options).unwrap();
+        for (i, (bits, n, k)) in [(4u8, 13u32, 256u32), (3, 7, 128), (6, 10, 256)].into_iter().enumerate() {
+            let case = Case::new(bits, n, k, i as u64 + 31);
+            check_against_interpreter(&device, &case, 6, &format!("cpu {options:?}, 6 rows"));
+        }
+    }
+}
+
+#[test]
 fn the_result_is_close_to_the_f16_activation_product() {
     let device = CpuDevice::new(Some(2)).unwrap();
     let mut case = Case::new(4, 64, 1024, 5);

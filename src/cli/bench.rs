@@ -133,7 +133,19 @@ fn gemv_launches(device: &CpuDevice, variant: GemvVariant, dtype: DataType) -> R
             let quantize = compile(quantize_q8(K, GROUP))?;
             quantize.run(&mut quantize_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
             let gemv_args = vec![quantize_args[1].clone(), quantize_args[2].clone(), w, scale, y];
-            vec![(quantize, quantize_args), (compile(gemv_q8_wx(dtype, N, K, GROUP, Q8_ROWS))?, gemv_args)]
+            vec![
+                (quantize, quantize_args),
+                (
+                    compile(gemv_q8_wx(
+                        dtype,
+                        N,
+                        K,
+                        GROUP,
+                        std::env::var("Q8R").ok().and_then(|v| v.parse().ok()).unwrap_or(Q8_ROWS),
+                    ))?,
+                    gemv_args,
+                ),
+            ]
         }
     };
     Ok(Launches { kernels })

@@ -23,7 +23,7 @@ use crate::gemv::load_as;
 
 /// Output rows per block of [`gemv_q8_wx`] that suit the CPU backend (the GPU backend stages a block's
 /// `[rows, group]` weights through workgroup memory, so fewer rows fit there).
-pub const Q8_ROWS: usize = 64;
+pub const Q8_ROWS: usize = 128;
 
 /// The quantization kernel: `x: f16[k]` in, `xq: i8[k]` and `xd: f32[k / group]` out, one block per group.
 ///

@@ -101,10 +101,12 @@ impl CompiledKernel for CpuKernel {
         let slots = &slots;
         let failure_ref = &failure;
         self.pool.install(|| {
-            (0..chunks).into_par_iter().for_each(|chunk| {
+            // Scratch is allocated per rayon job, not per chunk: a job runs several chunks in a row, and a
+            // block's code initialises every tile it reads, so reusing the buffer is safe.
+            let scratch = || vec![0u128; scratch_words];
+            (0..chunks).into_par_iter().for_each_init(scratch, |scratch, chunk| {
                 let first = blocks * chunk / chunks;
                 let end = blocks * (chunk + 1) / chunks;
-                let mut scratch = vec![0u128; scratch_words];
                 for block in first..end {
                     if failure_ref.load(Ordering::Relaxed) != abi::STATUS_OK {
                         return;

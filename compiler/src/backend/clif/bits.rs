@@ -18,7 +18,7 @@ use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{AtomicRmwOp, InstBuilder, Type, Value, types};
 use cranelift_frontend::Variable;
 use tilevm_vm::dtype::{DataType, IntType};
-use tilevm_vm::ir::{Expr, GlobalId};
+use tilevm_vm::ir::{Expr, GlobalId, ParamKind};
 
 use super::abi;
 use super::dots::DotRhs;
@@ -43,6 +43,8 @@ struct Access {
     bits: u32,
     /// The type of its bounds arithmetic: `i128`, or `i64` for a narrow view (`view_bounds`).
     index_type: Type,
+    /// Whether the buffer is a parameter the kernel cannot store to.
+    read_only: bool,
 }
 
 impl<'a> ClifLowerer<'a> {
@@ -135,6 +137,10 @@ impl<'a> ClifLowerer<'a> {
             pointer,
             length,
             bits: decl.dtype.bits(),
+            read_only: matches!(
+                self.kernel.params[param_index].kind,
+                ParamKind::Global { mutable: false, .. }
+            ),
             index_type: if self.narrow_views.get(global.index()).copied().unwrap_or(false) {
                 types::I64
             } else {
@@ -157,7 +163,7 @@ impl<'a> ClifLowerer<'a> {
         if let Some(plan) = simd::run_copy(access.bits, tile) {
             let vector = self.builder.create_block();
             let other = self.builder.create_block();
-            let vector_ok = self.vector_load_ok(&access, &shape);
+            let vector_ok = self.vector_load_ok(&access, &shape, simd::VECTOR_BYTES);
             self.builder.ins().brif(vector_ok, vector, &[], other, &[]);
             self.builder.switch_to_block(vector);
             self.vector_load(&access, tile, plan)?;
@@ -266,7 +272,11 @@ impl<'a> ClifLowerer<'a> {
         let direct = self.builder.create_block();
         let staged = self.builder.create_block();
         let done = self.builder.create_block();
-        let ok = self.vector_load_ok(&access, &codes.shape);
+        // The nibble path of an integer dot reads whole rows and nothing past them, so the tile may end
+        // where the buffer does; the other paths read up to a vector past their last code's byte.
+        let whole_rows = matches!(rhs, DotRhs::Bytes(_)) && super::byte_dot::reads_whole_rows(int, inner);
+        let slack = if whole_rows { 1 } else { simd::VECTOR_BYTES };
+        let ok = self.vector_load_ok(&access, &codes.shape, slack);
         self.builder.ins().brif(ok, direct, &[], staged, &[]);
         self.builder.switch_to_block(direct);
         let base = self.base_offset(&access);
@@ -276,6 +286,7 @@ impl<'a> ClifLowerer<'a> {
             pointer: access.pointer,
             base,
             row_stride: access.strides[access.dims[0]],
+            read_only: access.read_only,
         };
         let fused = self.fused_dot(dst, operand, rhs, acc)?;
         self.builder.ins().jump(done, &[]);
@@ -292,9 +303,9 @@ impl<'a> ClifLowerer<'a> {
 
     /// Whether the vector path applies: the tile inside (16 bytes of slack), unit stride along its innermost
     /// dimension, and every row starting on a byte boundary.
-    fn vector_load_ok(&mut self, access: &Access, shape: &[usize]) -> Value {
+    fn vector_load_ok(&mut self, access: &Access, shape: &[usize], slack: i64) -> Value {
         let last = simd::innermost_dim(shape).unwrap_or(0);
-        let mut ok = self.tile_in_bounds(access, shape, simd::VECTOR_BYTES);
+        let mut ok = self.tile_in_bounds(access, shape, slack);
         let inner_stride = access.strides[access.dims[last]];
         let unit = self.builder.ins().icmp_imm_s(IntCC::Equal, inner_stride, 1);
         ok = self.builder.ins().band(ok, unit);

@@ -14,12 +14,12 @@
 //     `b` in natural order, widened to i16, multiplied pairwise into i32 (`pmaddwd` on x64).
 // The K loop is unrolled (K is a compile-time tile extent), leaving one loop over the rows.
 
-use cranelift_codegen::ir::{InstBuilder, StackSlotData, StackSlotKind, Value, types};
-use tilevm_vm::dtype::DataType;
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value, types};
+use tilevm_vm::dtype::{DataType, IntType};
 
 use super::ClifResult;
 use super::lowerer::ClifLowerer;
-use super::simd::{DotOperand, VECTOR_BYTES, lane_order, vector_mem};
+use super::simd::{DotOperand, UnpackConstants, VECTOR_BYTES, code_loads, lane_order, vector_mem};
 use super::tiles::TileRef;
 
 /// How `b` is laid out for the loop, and how `a` is decoded.
@@ -29,21 +29,60 @@ enum ByteDotPlan {
     NibblesBytes,
     /// 4-bit codes from memory, nibbles widened against even/odd 16-bit `b`.
     NibblesWide,
+    /// Codes of other widths from memory, unpacked 16 per step to bytes against `b` with `x86_pmaddubsw`.
+    UnpackedBytes,
     /// Codes of other widths from memory, or codes in slots, 16 per step against 16-bit `b`.
     Wide,
+}
+
+/// What the row loop of one byte dot needs, created once before it.
+struct RowDot<'r> {
+    plan: ByteDotPlan,
+    bits: u8,
+    steps: usize,
+    codes_per_step: usize,
+    /// The address of the prepared `b`.
+    prepared: Value,
+    /// The prepared `b` in registers, when it is small enough (`RESIDENT_VECTORS`).
+    resident: Option<&'r [Value]>,
+    unpack: Option<UnpackConstants>,
+    nibble_mask: Value,
+    code_mask: Value,
+    byte_mask: Value,
+    /// Steps whose 16-bit sums are added up before widening (`narrow_steps`).
+    narrow_steps: usize,
+    /// An `I32X4` zero.
+    zero: Value,
+    /// The flags of the loads of `a`'s codes (`simd::code_loads`).
+    loads: MemFlagsData,
 }
 
 /// The most vectors of prepared `b` kept in registers across the row loop (x64 has 16 vector registers;
 /// the loop needs a few more for the codes, masks and sums).
 const RESIDENT_VECTORS: usize = 8;
 
-/// Steps of `pmaddubsw` pairs summed in 16 bits before widening: each adds at most 2 · 2 · 15 · 128 = 7680
-/// in magnitude to a lane, and four such are 30720 < 2^15.
-const NARROW_STEPS: usize = 4;
+/// Steps of `pmaddubsw` sums added up in 16 bits before widening: as many as cannot overflow. A nibble step
+/// adds two `pmaddubsw` results, at most 2 · 2 · 15 · 128 = 7680 in magnitude per lane (four steps fit); an
+/// unpacked step one, 2 · (2^bits - 1) · 128 (which itself fits 16 bits for up to 7 bits).
+fn narrow_steps(plan: ByteDotPlan, bits: u8) -> usize {
+    let largest_code = (1i64 << bits) - 1;
+    let per_step = match plan {
+        ByteDotPlan::NibblesBytes => 4 * largest_code * 128,
+        ByteDotPlan::UnpackedBytes => 2 * largest_code * 128,
+        ByteDotPlan::NibblesWide | ByteDotPlan::Wide => return 1,
+    };
+    (i64::from(i16::MAX) / per_step).max(1) as usize
+}
 
 /// The deepest dot lowered (its K loop is unrolled: at most 256 steps of 16 codes); `fuse` fuses no deeper
 /// ones, so that a fused dot always applies.
 pub(super) const MAX_DEPTH: usize = 4096;
+
+/// Whether the dot of packed `int` codes `depth` deep takes the nibble path, whose 16-byte loads cover each
+/// row exactly (32 codes each), reading nothing past a row's last byte.
+pub(super) fn reads_whole_rows(int: IntType, depth: usize) -> bool {
+    int.bits == 4 && depth.is_multiple_of(32)
+}
 
 impl<'a> ClifLowerer<'a> {
     /// Lowers the integer dot; returns whether it applied (the shapes and types `fuse` checked).
@@ -74,10 +113,12 @@ impl<'a> ClifLowerer<'a> {
         {
             return Ok(false);
         }
-        let nibbles = matches!(a, DotOperand::Packed { .. }) && int.bits == 4 && depth.is_multiple_of(32);
+        let nibbles = matches!(a, DotOperand::Packed { .. }) && reads_whole_rows(int, depth);
+        let packed = matches!(a, DotOperand::Packed { .. });
         let plan = match (nibbles, self.byte_multiply_add) {
             (true, true) => ByteDotPlan::NibblesBytes,
             (true, false) => ByteDotPlan::NibblesWide,
+            (false, true) if packed => ByteDotPlan::UnpackedBytes,
             (false, _) => ByteDotPlan::Wide,
         };
         let codes_per_step = if nibbles { 32 } else { 16 };
@@ -85,6 +126,8 @@ impl<'a> ClifLowerer<'a> {
         let prepared = self.prepare_bytes(b, depth, plan);
         let code_mask = self.builder.ins().iconst(types::I16, (1i64 << int.bits) - 1);
         let code_mask = self.builder.ins().splat(types::I16X8, code_mask);
+        let byte_mask = self.builder.ins().iconst(types::I8, (1i64 << int.bits) - 1);
+        let byte_mask = self.builder.ins().splat(types::I8X16, byte_mask);
         let nibble_mask = self.builder.ins().iconst(types::I8, 0x0f);
         let nibble_mask = self.builder.ins().splat(types::I8X16, nibble_mask);
         let unpack = match a {
@@ -93,88 +136,158 @@ impl<'a> ClifLowerer<'a> {
         };
         let a_row_bytes = depth as i64;
         // With few enough vectors of `b`, they are loaded once, before the row loop, and stay in registers.
-        let resident: Option<Vec<Value>> =
-            (plan == ByteDotPlan::NibblesBytes && 2 * steps <= RESIDENT_VECTORS).then(|| {
-                (0..2 * steps)
-                    .map(|v| self.builder.ins().load(types::I8X16, vector_mem(), prepared, 16 * v as i32))
-                    .collect()
+        let b_vectors = match plan {
+            ByteDotPlan::NibblesBytes => 2 * steps,
+            ByteDotPlan::UnpackedBytes => steps,
+            ByteDotPlan::NibblesWide | ByteDotPlan::Wide => usize::MAX,
+        };
+        let resident: Option<Vec<Value>> = (b_vectors <= RESIDENT_VECTORS).then(|| {
+            (0..b_vectors)
+                .map(|v| self.builder.ins().load(types::I8X16, vector_mem(), prepared, 16 * v as i32))
+                .collect()
+        });
+        let a_rows = self.dot_rows(a, a_row_bytes);
+        let zero = self.builder.ins().iconst(types::I32, 0);
+        let zero = self.builder.ins().splat(types::I32X4, zero);
+        let row_dot = RowDot {
+            plan,
+            bits: int.bits,
+            steps,
+            codes_per_step,
+            prepared,
+            resident: resident.as_deref(),
+            unpack,
+            nibble_mask,
+            code_mask,
+            byte_mask,
+            narrow_steps: narrow_steps(plan, int.bits),
+            zero,
+            loads: code_loads(a),
+        };
+        // Four rows per iteration, reduced together; then the rows left over one by one.
+        let quads = rows / 4;
+        self.counted_loop(quads as i64, &mut |lowerer, quad| {
+            let first = lowerer.builder.ins().imul_imm_s(quad, 4);
+            let sums = [0, 1, 2, 3].map(|j| {
+                let row = lowerer.builder.ins().iadd_imm_s(first, j);
+                let a_row = lowerer.dot_row_address(a_rows, row);
+                lowerer.byte_row_sum(&row_dot, a_row)
             });
-        self.counted_loop(rows as i64, &mut |lowerer, row| {
-            let a_row = lowerer.dot_row_address(a, row, a_row_bytes);
-            let zero = lowerer.builder.ins().iconst(types::I32, 0);
-            let mut sum = lowerer.builder.ins().splat(types::I32X4, zero);
-            // `pmaddubsw` pairs of one step, summed in 16 bits for up to `NARROW_STEPS` steps.
-            let mut narrow: Option<Value> = None;
-            for step in 0..steps {
-                let b_at = |lane_bytes: usize, vector: usize| {
-                    (step * codes_per_step * lane_bytes + vector * 16) as i32
-                };
-                match (plan, unpack) {
-                    (ByteDotPlan::NibblesBytes, _) => {
-                        let (low, high) = lowerer.split_nibbles(a_row, step, nibble_mask);
-                        let mut b_vector = |v: usize| match &resident {
-                            Some(vectors) => vectors[2 * step + v],
-                            None => {
-                                lowerer.builder.ins().load(types::I8X16, vector_mem(), prepared, b_at(1, v))
-                            }
-                        };
-                        let (even, odd) = (b_vector(0), b_vector(1));
-                        let even = lowerer.builder.ins().x86_pmaddubsw(even, low);
-                        let odd = lowerer.builder.ins().x86_pmaddubsw(odd, high);
-                        // Each lane is at most 2 · 15 · 128 per half, so `NARROW_STEPS` steps fit 16 bits.
-                        let pairs = lowerer.builder.ins().iadd(even, odd);
-                        let total = match narrow {
-                            Some(partial) => lowerer.builder.ins().iadd(partial, pairs),
-                            None => pairs,
-                        };
-                        narrow = Some(total);
-                        if (step + 1) % NARROW_STEPS == 0 || step + 1 == steps {
-                            let low = lowerer.builder.ins().swiden_low(total);
-                            let high = lowerer.builder.ins().swiden_high(total);
-                            let products = lowerer.builder.ins().iadd_pairwise(low, high);
-                            sum = lowerer.builder.ins().iadd(sum, products);
-                            narrow = None;
-                        }
-                    }
-                    (ByteDotPlan::NibblesWide, _) => {
-                        let (low, high) = lowerer.split_nibbles(a_row, step, nibble_mask);
-                        let halves = [
-                            lowerer.builder.ins().uwiden_low(low),
-                            lowerer.builder.ins().uwiden_high(low),
-                            lowerer.builder.ins().uwiden_low(high),
-                            lowerer.builder.ins().uwiden_high(high),
-                        ];
-                        sum = lowerer.wide_products(sum, &halves, prepared, b_at(2, 0));
-                    }
-                    (ByteDotPlan::Wide, Some(constants)) => {
-                        let at = (step as i64 * 2 * i64::from(int.bits)) as i32;
-                        let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_row, at);
-                        let halves = lowerer.unpack_halves(bytes, constants);
-                        let halves = halves.map(|half| lowerer.builder.ins().band(half, code_mask));
-                        sum = lowerer.wide_products(sum, &halves, prepared, b_at(2, 0));
-                    }
-                    (ByteDotPlan::Wide, None) => {
-                        let at = (step * 16) as i32;
-                        let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), a_row, at);
-                        let halves = [
-                            lowerer.builder.ins().uwiden_low(codes),
-                            lowerer.builder.ins().uwiden_high(codes),
-                        ];
-                        let halves = halves.map(|half| lowerer.builder.ins().band(half, code_mask));
-                        sum = lowerer.wide_products(sum, &halves, prepared, b_at(2, 0));
-                    }
-                }
-            }
+            lowerer.store_dot_rows4(sums, first, acc, dst);
+            Ok(())
+        })?;
+        self.counted_loop((rows % 4) as i64, &mut |lowerer, rest| {
+            let row = lowerer.builder.ins().iadd_imm_s(rest, (quads * 4) as i64);
+            let a_row = lowerer.dot_row_address(a_rows, row);
+            let sum = lowerer.byte_row_sum(&row_dot, a_row);
             lowerer.store_dot_row(sum, row, acc, dst);
             Ok(())
         })?;
         Ok(true)
     }
 
+    /// The four `I32X4` partial sums of one row's dot, whose lanes add up to the row's result.
+    fn byte_row_sum(&mut self, dot: &RowDot<'_>, a_row: Value) -> Value {
+        let mut sum = dot.zero;
+        // 16-bit sums of products, added up for up to `narrow_steps` steps.
+        let mut narrow: Option<Value> = None;
+        for step in 0..dot.steps {
+            let b_at = |lane_bytes: usize, vector: usize| {
+                (step * dot.codes_per_step * lane_bytes + vector * 16) as i32
+            };
+            match (dot.plan, dot.unpack) {
+                (ByteDotPlan::NibblesBytes, _) => {
+                    let (low, high) = self.split_nibbles(a_row, dot.loads, step, dot.nibble_mask);
+                    let mut b_vector = |v: usize| match dot.resident {
+                        Some(vectors) => vectors[2 * step + v],
+                        None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, b_at(1, v)),
+                    };
+                    let (even, odd) = (b_vector(0), b_vector(1));
+                    let even = self.builder.ins().x86_pmaddubsw(even, low);
+                    let odd = self.builder.ins().x86_pmaddubsw(odd, high);
+                    let pairs = self.builder.ins().iadd(even, odd);
+                    (sum, narrow) = self.add_narrow(dot, step, sum, narrow, pairs);
+                }
+                (ByteDotPlan::UnpackedBytes, Some(constants)) => {
+                    let at = (step as i64 * 2 * i64::from(dot.bits)) as i32;
+                    let bytes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
+                    // Each half holds its codes below bit 8 of a 16-bit lane, so the saturating narrowing
+                    // keeps them, with the neighbours' bits above each code for the mask to clear.
+                    let [low, high] = self.unpack_halves(bytes, constants);
+                    let codes = self.builder.ins().unarrow(low, high);
+                    let codes = self.builder.ins().band(codes, dot.byte_mask);
+                    let b = match dot.resident {
+                        Some(vectors) => vectors[step],
+                        None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, b_at(1, 0)),
+                    };
+                    let pairs = self.builder.ins().x86_pmaddubsw(b, codes);
+                    (sum, narrow) = self.add_narrow(dot, step, sum, narrow, pairs);
+                }
+                (ByteDotPlan::NibblesWide, _) => {
+                    let (low, high) = self.split_nibbles(a_row, dot.loads, step, dot.nibble_mask);
+                    let halves = [
+                        self.builder.ins().uwiden_low(low),
+                        self.builder.ins().uwiden_high(low),
+                        self.builder.ins().uwiden_low(high),
+                        self.builder.ins().uwiden_high(high),
+                    ];
+                    sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
+                }
+                (ByteDotPlan::UnpackedBytes, None) => unreachable!("unpacked bytes come from memory"),
+                (ByteDotPlan::Wide, Some(constants)) => {
+                    let at = (step as i64 * 2 * i64::from(dot.bits)) as i32;
+                    let bytes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
+                    let halves = self.unpack_halves(bytes, constants);
+                    let halves = halves.map(|half| self.builder.ins().band(half, dot.code_mask));
+                    sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
+                }
+                (ByteDotPlan::Wide, None) => {
+                    let at = (step * 16) as i32;
+                    let codes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
+                    let halves =
+                        [self.builder.ins().uwiden_low(codes), self.builder.ins().uwiden_high(codes)];
+                    let halves = halves.map(|half| self.builder.ins().band(half, dot.code_mask));
+                    sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
+                }
+            }
+        }
+        sum
+    }
+
+    /// Adds one step's `I16X8` sums of products to the 16-bit partial sum, and every `narrow_steps` steps
+    /// (and after the last) the partial sum, widened by `pmaddwd` with ones, to the `I32X4` sum.
+    fn add_narrow(
+        &mut self,
+        dot: &RowDot<'_>,
+        step: usize,
+        sum: Value,
+        narrow: Option<Value>,
+        pairs: Value,
+    ) -> (Value, Option<Value>) {
+        let total = match narrow {
+            Some(partial) => self.builder.ins().iadd(partial, pairs),
+            None => pairs,
+        };
+        if (step + 1) % dot.narrow_steps != 0 && step + 1 != dot.steps {
+            return (sum, Some(total));
+        }
+        let low = self.builder.ins().swiden_low(total);
+        let high = self.builder.ins().swiden_high(total);
+        let products = self.builder.ins().iadd_pairwise(low, high);
+        let sum = if step < dot.narrow_steps { products } else { self.builder.ins().iadd(sum, products) };
+        (sum, None)
+    }
+
     /// The low and high nibbles of the 16 bytes of step `step` of the row at `a_row`, each in the low four
     /// bits of a byte lane: the even and the odd codes of the step's 32.
-    fn split_nibbles(&mut self, a_row: Value, step: usize, nibble_mask: Value) -> (Value, Value) {
-        let bytes = self.builder.ins().load(types::I8X16, vector_mem(), a_row, (step * 16) as i32);
+    fn split_nibbles(
+        &mut self,
+        a_row: Value,
+        flags: MemFlagsData,
+        step: usize,
+        nibble_mask: Value,
+    ) -> (Value, Value) {
+        let bytes = self.builder.ins().load(types::I8X16, flags, a_row, (step * 16) as i32);
         let low = self.builder.ins().band(bytes, nibble_mask);
         let wide = self.builder.ins().bitcast(types::I16X8, lane_order(), bytes);
         let shifted = self.builder.ins().ushr_imm_u(wide, 4);
@@ -206,7 +319,8 @@ impl<'a> ClifLowerer<'a> {
     /// Copies the i8 codes of `b` into a fresh stack slot in the order and width `plan` needs; returns its
     /// address.
     fn prepare_bytes(&mut self, b: &TileRef, depth: usize, plan: ByteDotPlan) -> Value {
-        let wide = plan != ByteDotPlan::NibblesBytes;
+        let wide = matches!(plan, ByteDotPlan::NibblesWide | ByteDotPlan::Wide);
+        let split_parity = matches!(plan, ByteDotPlan::NibblesBytes | ByteDotPlan::NibblesWide);
         let size = (depth * if wide { 2 } else { 1 }) as u32;
         let slot =
             self.builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
@@ -218,7 +332,7 @@ impl<'a> ClifLowerer<'a> {
         let chunk = VECTOR_BYTES as usize;
         for start in (0..depth).step_by(2 * chunk) {
             let first = self.builder.ins().load(types::I8X16, vector_mem(), source, start as i32);
-            let vectors = if plan == ByteDotPlan::Wide {
+            let vectors = if !split_parity {
                 let second = if start + chunk < depth {
                     Some(self.builder.ins().load(types::I8X16, vector_mem(), source, (start + chunk) as i32))
                 } else {

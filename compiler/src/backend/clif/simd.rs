@@ -78,8 +78,28 @@ pub(super) enum DotOperand<'t> {
     Codes(&'t TileRef, IntType),
     /// The codes of `tile` read straight from global memory (its load and cast fused into the dot): row `r`
     /// starts, byte-aligned, at element `base + r * row_stride` of the buffer at `pointer`, and 16 bytes are
-    /// readable at the first byte of every 16 codes (the caller checked both).
-    Packed { tile: &'t TileRef, int: IntType, pointer: Value, base: Value, row_stride: Value },
+    /// readable at the first byte of every 16 codes (the caller checked both). `read_only`: the buffer is
+    /// a parameter the kernel cannot store to, so its loads may be scheduled freely (see `code_loads`).
+    Packed {
+        tile: &'t TileRef,
+        int: IntType,
+        pointer: Value,
+        base: Value,
+        row_stride: Value,
+        read_only: bool,
+    },
+}
+
+/// The memory flags of vector loads of a dot's codes from `a`'s memory. Codes of a read-only buffer are
+/// loaded as `readonly` and `can_move`, which makes the loads pure: Cranelift then places each where its
+/// row's arithmetic needs it, instead of keeping every load of an unrolled block of rows in program order
+/// (which kept all of them live at once and spilled). Moving them is safe because their address depends on
+/// the row loop's index, so they can never rise above the loop, which the bounds check dominates.
+pub(super) fn code_loads(a: DotOperand<'_>) -> MemFlagsData {
+    match a {
+        DotOperand::Packed { read_only: true, .. } => vector_mem().with_readonly().with_can_move(),
+        _ => vector_mem(),
+    }
 }
 
 /// Memory flags of vector accesses (proven in bounds, little-endian lanes).
@@ -342,22 +362,31 @@ impl<'a> ClifLowerer<'a> {
         ins.ins().bitcast(types::F32X4, lane_order(), bits)
     }
 
-    /// The address of the first code of row `row` of a dot's `a` operand (`row_bytes` apart in scratch).
-    pub(super) fn dot_row_address(&mut self, a: DotOperand<'_>, row: Value, row_bytes: i64) -> Value {
+    /// The byte address of row 0 of a dot's `a` operand and the bytes from one row to the next (`row_bytes`
+    /// apart in scratch), computed once before a loop over the rows: row `r` starts at `first + r * step`.
+    pub(super) fn dot_rows(&mut self, a: DotOperand<'_>, row_bytes: i64) -> (Value, Value) {
         match a {
             DotOperand::Packed { int, pointer, base, row_stride, .. } => {
-                let row_start = self.builder.ins().imul(row, row_stride);
-                let element = self.builder.ins().iadd(base, row_start);
-                let bit = self.builder.ins().imul_imm_s(element, i64::from(int.bits));
-                let byte = self.builder.ins().ushr_imm_u(bit, 3);
-                self.builder.ins().iadd(pointer, byte)
+                // Every row starts on a byte boundary (the caller checked), so both divide exactly; the
+                // stride may be negative.
+                let bits = i64::from(int.bits);
+                let base_bit = self.builder.ins().imul_imm_s(base, bits);
+                let base_byte = self.builder.ins().ushr_imm_u(base_bit, 3);
+                let first = self.builder.ins().iadd(pointer, base_byte);
+                let stride_bits = self.builder.ins().imul_imm_s(row_stride, bits);
+                (first, self.builder.ins().sshr_imm_s(stride_bits, 3))
             }
             DotOperand::F32(tile) | DotOperand::Codes(tile, _) => {
-                let row_offset = self.builder.ins().imul_imm_s(row, row_bytes);
-                let a_row = self.builder.ins().iadd(self.scratch_ptr, row_offset);
-                self.builder.ins().iadd_imm_s(a_row, i64::from(tile.offset))
+                let first = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(tile.offset));
+                (first, self.builder.ins().iconst(types::I64, row_bytes))
             }
         }
+    }
+
+    /// The address of row `row` of rows laid out as [`Self::dot_rows`] returned them.
+    pub(super) fn dot_row_address(&mut self, (first, step): (Value, Value), row: Value) -> Value {
+        let offset = self.builder.ins().imul(row, step);
+        self.builder.ins().iadd(first, offset)
     }
 
     /// `dst = acc + a · b` for `a: [M, K]`, `b: f32[K, 1]`, with 4-wide vectors and independent accumulators
@@ -412,8 +441,9 @@ impl<'a> ClifLowerer<'a> {
             }
             _ => None,
         };
+        let a_rows = self.dot_rows(a, a_row_bytes);
         self.counted_loop(rows as i64, &mut |lowerer, row| {
-            let a_row = lowerer.dot_row_address(a, row, a_row_bytes);
+            let a_row = lowerer.dot_row_address(a_rows, row);
             let b_start = lowerer.builder.ins().iadd_imm_s(lowerer.scratch_ptr, i64::from(b.offset));
             let zero = lowerer.builder.ins().f32const(0.0);
             let zero = lowerer.builder.ins().splat(types::F32X4, zero);
@@ -477,6 +507,19 @@ impl<'a> ClifLowerer<'a> {
             Ok(())
         })?;
         Ok(true)
+    }
+
+    /// `dst[first + j] = acc[first + j] + (the sum of the lanes of `sums[j]`)` for `j` in `0..4`, for `[M, 1]`
+    /// i32 tiles: three pairwise adds (`phaddd`) leave the four totals in one vector, exact in any order.
+    pub(super) fn store_dot_rows4(&mut self, sums: [Value; 4], first: Value, acc: &TileRef, dst: &TileRef) {
+        let low = self.builder.ins().iadd_pairwise(sums[0], sums[1]);
+        let high = self.builder.ins().iadd_pairwise(sums[2], sums[3]);
+        let totals = self.builder.ins().iadd_pairwise(low, high);
+        let element_offset = self.builder.ins().imul_imm_s(first, 4);
+        let element = self.builder.ins().iadd(self.scratch_ptr, element_offset);
+        let initial = self.builder.ins().load(types::I32X4, vector_mem(), element, acc.offset as i32);
+        let result = self.builder.ins().iadd(initial, totals);
+        self.builder.ins().store(vector_mem(), result, element, dst.offset as i32);
     }
 
     /// `dst[row] = acc[row] + (the sum of the four lanes of `sums`)`, for `[M, 1]` tiles of f32 (`sums` an

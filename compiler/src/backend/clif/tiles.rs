@@ -13,6 +13,7 @@ use tilevm_vm::ir::{ElementwiseOp, Expr, Inst, Operand, SharedId, TileId};
 
 use super::frame::{element_count, slot_type};
 use super::lowerer::{ClifLowerer, mem};
+use super::simd;
 use super::{ClifError, ClifResult};
 
 use super::abi::STATUS_WINDOW_OUT_OF_RANGE;
@@ -174,7 +175,7 @@ impl<'a> ClifLowerer<'a> {
         match inst {
             Inst::AllocRegister { dst, init } => {
                 let tile = self.tile_ref(*dst)?;
-                self.fill(&tile, init.as_ref())
+                self.fill_register(&tile, init.as_ref())
             }
             Inst::AllocShared { dst, init } => match init {
                 Some(init) => {
@@ -294,6 +295,31 @@ impl<'a> ClifLowerer<'a> {
     }
 
     /// Sets every element of `tile` to `init` (or zero bits).
+    /// Fills a register tile, whose slots are dense in scratch, 16 bytes per store where they divide.
+    fn fill_register(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<()> {
+        let slot = tile.slot();
+        let bytes = element_count(&tile.shape) * u64::from(slot.bytes());
+        if bytes == 0 || !bytes.is_multiple_of(simd::VECTOR_BYTES as u64) {
+            return self.fill(tile, init);
+        }
+        let value = match init {
+            Some(init) => self.expr(init)?,
+            None => self.zero_of(slot),
+        };
+        let vector_type = match slot.by(simd::VECTOR_BYTES as u32 / slot.bytes()) {
+            Some(vector_type) if self.builder.func.dfg.value_type(value) == slot => vector_type,
+            _ => return self.fill(tile, init),
+        };
+        let vector = self.builder.ins().splat(vector_type, value);
+        let offset = tile.offset as i32;
+        self.counted_loop((bytes / simd::VECTOR_BYTES as u64) as i64, &mut |lowerer, index| {
+            let at = lowerer.builder.ins().imul_imm_s(index, simd::VECTOR_BYTES);
+            let address = lowerer.builder.ins().iadd(lowerer.scratch_ptr, at);
+            lowerer.builder.ins().store(simd::vector_mem(), vector, address, offset);
+            Ok(())
+        })
+    }
+
     fn fill(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<()> {
         let value = match init {
             Some(init) => self.expr(init)?,
