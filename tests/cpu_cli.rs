@@ -1,4 +1,4 @@
-//! `tilevm compile FILE --emit clif` prints the Cranelift IR of every kernel of a `.tile` file.
+//! The CPU backend from the command line: `tilevm compile --emit clif|asm`, and `tilevm bench`'s records.
 
 use std::process::Command;
 
@@ -14,4 +14,54 @@ fn compile_emits_clif_for_every_kernel() {
     assert_eq!(text.matches("function %tilevm_").count(), 2, "{text}");
     assert!(text.contains("_grid("), "{text}");
     assert!(text.contains("uload8") || text.contains("load.i64"), "no global loads in:\n{text}");
+}
+
+#[test]
+fn compile_emits_host_machine_code() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
+        .args(["compile", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gemv_a16w4.tile"), "--emit", "asm"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(text.starts_with("; kernel `gemv` ("), "{text}");
+    // A function body with returns and (on x86-64) vector instructions.
+    assert!(text.contains("ret"), "{text}");
+    if cfg!(target_arch = "x86_64") {
+        assert!(text.contains("%xmm"), "no vector registers in:\n{text}");
+    }
+}
+
+/// `tilevm bench` at a small size: one record per variant and width, with consistent derived figures.
+#[test]
+fn bench_writes_consistent_records() {
+    let json = std::env::temp_dir().join(format!("tilevm-bench-{}.json", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
+        .args(["bench", "--suite", "gemv", "--backend", "cpu", "--n", "128", "--k", "256", "--runs", "1"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(records.len(), 8, "{records:?}");
+    for record in &records {
+        let number = |field: &str| record[field].as_f64().unwrap_or_else(|| panic!("{field} in {record}"));
+        assert_eq!(record["backend"], "cpu");
+        assert!(["a16", "q8"].contains(&record["kernel"].as_str().unwrap()), "{record}");
+        let bits: usize = record["dtype"].as_str().unwrap().trim_start_matches('u').parse().unwrap();
+        assert_eq!((number("m"), number("n"), number("k")), (1.0, 128.0, 256.0));
+        let weight_bytes = (128 * 256 * bits / 8) as f64;
+        let total_bytes = weight_bytes + (128 * 2 * 2 + 256 * 2 + 128 * 2) as f64;
+        let median = number("median_s");
+        assert!(median > 0.0 && number("best_s") <= median, "{record}");
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+        assert!(close(number("bytes_per_s"), total_bytes / median), "{record}");
+        assert!(close(number("weight_bytes_per_s"), weight_bytes / median), "{record}");
+        assert!(close(number("roofline_fraction"), number("bytes_per_s") / number("roofline_bytes_per_s")));
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_tilevm")).args(["bench", "--k", "100"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "a k that is not a multiple of the group is a usage error");
 }

@@ -1,4 +1,4 @@
-//! `tilevm bench --suite gemv --backend cpu [--json FILE] [--threads N]`: the a16wX GEMV on the CPU backend
+//! `tilevm bench --suite gemv --backend cpu [--json FILE] [--threads N] [--n N --k K]`: the a16wX GEMV on the CPU backend
 //! against the machine's measured memory read bandwidth (the roofline), measured in the same run, in two
 //! variants: `a16` (f16 activations, f32 dot: `stdlib::gemv`) and `q8` (activations quantized per group
 //! to i8 by a first kernel, then an integer dot: `stdlib::gemv_q8`; its time is both kernels').
@@ -34,6 +34,13 @@ pub struct BenchArgs {
     /// Worker threads of the CPU device (default: `TILEVM_CPU_THREADS`, else one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Outputs of the GEMV (`n`); the issue's figure is for 8192. A multiple of the q8 block's 128 rows
+    /// keeps the q8 weights free of padding rows.
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    n: u32,
+    /// Inputs of the GEMV (`k`), a multiple of the group of 128.
+    #[arg(long, default_value_t = 8192, value_parser = parse_k)]
+    k: u32,
     /// Timed runs per kernel (the median is reported).
     #[arg(long, default_value_t = 7)]
     runs: usize,
@@ -51,14 +58,14 @@ struct Record {
     n: u32,
     k: u32,
     median_s: f64,
+    /// The fastest run: on a noisy machine the least disturbed one.
+    best_s: f64,
     bytes_per_s: f64,
     weight_bytes_per_s: f64,
     roofline_bytes_per_s: f64,
     roofline_fraction: f64,
 }
 
-const N: u32 = 8192;
-const K: u32 = 8192;
 const GROUP: u32 = 128;
 
 /// A benchmark's launches: compiled kernels with their arguments, run in order as one timed step.
@@ -77,16 +84,25 @@ impl Launches {
         Ok(seconds)
     }
 
-    /// The median over `runs` timed steps, after one untimed warm-up step.
-    fn median(&mut self, runs: usize) -> Result<f64, CliError> {
+    /// The median and the best of `runs` timed steps, after one untimed warm-up step.
+    fn median_and_best(&mut self, runs: usize) -> Result<(f64, f64), CliError> {
         self.run()?;
         let mut times = Vec::with_capacity(runs.max(1));
         for _ in 0..runs.max(1) {
             times.push(self.run()?);
         }
         times.sort_by(f64::total_cmp);
-        Ok(times[times.len() / 2])
+        Ok((times[times.len() / 2], times[0]))
     }
+}
+
+/// A `--k` value: a positive multiple of the quantization group.
+fn parse_k(text: &str) -> Result<u32, String> {
+    let k: u32 = text.parse().map_err(|error| format!("`{text}`: {error}"))?;
+    if k == 0 || k % GROUP != 0 || k > 65536 {
+        return Err(format!("{k} is not a multiple of {GROUP} between {GROUP} and 65536"));
+    }
+    Ok(k)
 }
 
 /// f16 bytes holding `code` (little-endian) `count` times.
@@ -114,38 +130,33 @@ impl GemvVariant {
 }
 
 /// The launches of one GEMV variant.
-fn gemv_launches(device: &CpuDevice, variant: GemvVariant, dtype: DataType) -> Result<Launches, CliError> {
+fn gemv_launches(
+    device: &CpuDevice,
+    variant: GemvVariant,
+    dtype: DataType,
+    (n, k): (u32, u32),
+) -> Result<Launches, CliError> {
     let compile = |built: Result<Kernel, LayoutError>| -> Result<Box<dyn CompiledKernel>, CliError> {
         let built = built.map_err(|error| CliError::Input(error.to_string()))?;
         device.compile(&built).map_err(|error| CliError::CheckFailed(error.to_string()))
     };
-    let weight_bytes = (N as usize * K as usize * dtype.bits() as usize).div_ceil(8);
-    let groups = (K / GROUP) as usize;
-    let x = KernelArg::Buffer(f16_buffer(K as usize, 0x3c00));
+    let weight_bytes = (n as usize * k as usize * dtype.bits() as usize).div_ceil(8);
+    let groups = (k / GROUP) as usize;
+    let x = KernelArg::Buffer(f16_buffer(k as usize, 0x3c00));
+    // Arbitrary codes: as many bytes as the row-major weights of `a16`, or the tiled ones of `q8` (n is a
+    // multiple of its block rows, so there are no padding rows).
     let w = KernelArg::Buffer((0..weight_bytes).map(|i| (i * 131 % 251) as u8).collect());
-    let scale = KernelArg::Buffer(f16_buffer(N as usize * groups, 0x2c00));
-    let y = KernelArg::Buffer(vec![0; N as usize * 2]);
+    let scale = KernelArg::Buffer(f16_buffer(n as usize * groups, 0x2c00));
+    let y = KernelArg::Buffer(vec![0; n as usize * 2]);
     let kernels = match variant {
-        GemvVariant::A16 => vec![(compile(gemv_a16wx(dtype, N, K, GROUP))?, vec![x, w, scale, y])],
+        GemvVariant::A16 => vec![(compile(gemv_a16wx(dtype, n, k, GROUP))?, vec![x, w, scale, y])],
         GemvVariant::Q8 => {
             let mut quantize_args =
-                vec![x, KernelArg::Buffer(vec![0; K as usize]), KernelArg::Buffer(vec![0; 4 * groups])];
-            let quantize = compile(quantize_q8(K, GROUP))?;
+                vec![x, KernelArg::Buffer(vec![0; k as usize]), KernelArg::Buffer(vec![0; 4 * groups])];
+            let quantize = compile(quantize_q8(k, GROUP))?;
             quantize.run(&mut quantize_args).map_err(|error| CliError::CheckFailed(error.to_string()))?;
             let gemv_args = vec![quantize_args[1].clone(), quantize_args[2].clone(), w, scale, y];
-            vec![
-                (quantize, quantize_args),
-                (
-                    compile(gemv_q8_wx(
-                        dtype,
-                        N,
-                        K,
-                        GROUP,
-                        std::env::var("Q8R").ok().and_then(|v| v.parse().ok()).unwrap_or(Q8_ROWS),
-                    ))?,
-                    gemv_args,
-                ),
-            ]
+            vec![(quantize, quantize_args), (compile(gemv_q8_wx(dtype, n, k, GROUP, Q8_ROWS))?, gemv_args)]
         }
     };
     Ok(Launches { kernels })
@@ -167,28 +178,34 @@ pub fn run(args: &BenchArgs) -> CliResult {
         let kernel = variant.name();
         for bits in [4u8, 3, 5, 6] {
             let dtype = DataType::Int(IntType { signed: false, bits });
-            let median = gemv_launches(&device, variant, dtype)?.median(args.runs)?;
-            let weight_bytes = (N as usize * K as usize * bits as usize).div_ceil(8);
-            let scale_bytes = N as usize * (K / GROUP) as usize * 2;
+            let (median, best) =
+                gemv_launches(&device, variant, dtype, (args.n, args.k))?.median_and_best(args.runs)?;
+            let weight_bytes = (args.n as usize * args.k as usize * bits as usize).div_ceil(8);
+            let scale_bytes = args.n as usize * (args.k / GROUP) as usize * 2;
             // What the kernel must read and write: weights, scales, activations (f16) and outputs (f16).
-            let total_bytes = (weight_bytes + scale_bytes + K as usize * 2 + N as usize * 2) as f64;
+            let total_bytes = (weight_bytes + scale_bytes + args.k as usize * 2 + args.n as usize * 2) as f64;
             let record = Record {
                 backend: "cpu".to_string(),
                 device: device.name(),
                 kernel: kernel.to_string(),
                 dtype: format!("u{bits}"),
                 m: 1,
-                n: N,
-                k: K,
+                n: args.n,
+                k: args.k,
                 median_s: median,
+                best_s: best,
                 bytes_per_s: total_bytes / median,
                 weight_bytes_per_s: weight_bytes as f64 / median,
                 roofline_bytes_per_s: roofline,
                 roofline_fraction: total_bytes / median / roofline,
             };
             println!(
-                "gemv {kernel} w{bits} n={N} k={K}: {:.3} ms, {:.2} GB/s ({:.1}% of the {:.2} GB/s roofline)",
+                "gemv {kernel} w{bits} n={} k={}: {:.3} ms (best {:.3} ms), {:.2} GB/s ({:.1}% of the {:.2} GB/s \
+                 roofline)",
+                args.n,
+                args.k,
                 median * 1e3,
+                best * 1e3,
                 record.bytes_per_s / 1e9,
                 record.roofline_fraction * 100.0,
                 roofline / 1e9
