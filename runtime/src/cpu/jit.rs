@@ -72,9 +72,6 @@ pub(super) fn disassemble(kernel: &Kernel, options: CpuOptions) -> Result<String
         .compile(isa.as_ref(), &mut ControlPlane::default())
         .map_err(|error| RuntimeError::Internal(format!("{:?}", error.inner)))?;
     let text = compiled.vcode.clone().unwrap_or_default();
-    if let Ok(path) = std::env::var("TILEVM_DUMP_CODE") {
-        let _ = std::fs::write(path, compiled.code_buffer());
-    }
     Ok(format!(
         "; kernel `{}` ({} bytes of machine code)\n{text}",
         kernel.name,
