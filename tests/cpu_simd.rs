@@ -255,9 +255,10 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
     }
 }
 
-/// `out = op(a, b[, c])` on `[64, 1]` f32 tiles, `b` a single broadcast element when `broadcast_b`, and a
-/// scalar `0.75` as the last operand of `fma` when `scalar_c`; then `i32 → f32` of `ints` into `cast`.
-fn arith_kernel(op: tilevm::vm::ir::ElementwiseOp, broadcast_b: bool, scalar_c: bool) -> Kernel {
+/// `out = op(a, b[, c])` on `[64, 1]` tiles of `dtype` (f32 or i32), `b` a single broadcast element when
+/// `broadcast_b`, and a scalar `0.75` as the last operand of `fma` when `scalar_c`; then `i32 → f32` of
+/// `ints` into `cast`.
+fn arith_kernel(op: tilevm::vm::ir::ElementwiseOp, dtype: DataType, broadcast_b: bool, scalar_c: bool) -> Kernel {
     use tilevm::vm::ir::Operand;
     let mut builder = KernelBuilder::new("arith", 1);
     let names = ["a", "b", "c", "ints", "out", "cast"];
@@ -265,7 +266,11 @@ fn arith_kernel(op: tilevm::vm::ir::ElementwiseOp, broadcast_b: bool, scalar_c: 
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let dtype = if *name == "ints" { DataType::I32 } else { DataType::F32 };
+            let dtype = match *name {
+                "ints" => DataType::I32,
+                "cast" => DataType::F32,
+                _ => dtype,
+            };
             builder.global_param(name, dtype, i >= 4)
         })
         .collect();
@@ -273,7 +278,11 @@ fn arith_kernel(op: tilevm::vm::ir::ElementwiseOp, broadcast_b: bool, scalar_c: 
     let column = layout::local(&[64, 1]).unwrap();
     let mut tiles = Vec::new();
     for (i, (&param, name)) in params.iter().zip(names).enumerate() {
-        let dtype = if name == "ints" { DataType::I32 } else { DataType::F32 };
+        let dtype = match name {
+            "ints" => DataType::I32,
+            "cast" => DataType::F32,
+            _ => dtype,
+        };
         let rows = if name == "b" && broadcast_b { 1 } else { 64 };
         let shape = vec![Expr::u32(rows), Expr::u32(1)];
         let view =
@@ -334,13 +343,22 @@ fn vector_arithmetic_and_int_casts_match_the_interpreter_bit_for_bit() {
         ElementwiseOp::Binary(BinaryOp::Div),
         ElementwiseOp::Ternary(TernaryOp::Fma),
     ];
-    for op in ops {
+    // i32 arithmetic wraps: products and sums of these overflow.
+    let wrapping = |seed: u32| -> Vec<u8> {
+        (0..64u32).flat_map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).rotate_left(i % 32).to_le_bytes()).collect()
+    };
+    let cases = ops
+        .iter()
+        .map(|&op| (op, DataType::F32))
+        .chain(ops[..3].iter().map(|&op| (op, DataType::I32)));
+    for (op, dtype) in cases {
+        let values = |seed: u32| if dtype == DataType::F32 { bits(seed) } else { wrapping(seed) };
         for (broadcast_b, scalar_c) in [(false, false), (true, false), (false, true)] {
-            let kernel = arith_kernel(op, broadcast_b, scalar_c);
+            let kernel = arith_kernel(op, dtype, broadcast_b, scalar_c);
             let args = vec![
-                KernelArg::Buffer(bits(1)),
-                KernelArg::Buffer(bits(7)),
-                KernelArg::Buffer(bits(13)),
+                KernelArg::Buffer(values(1)),
+                KernelArg::Buffer(values(7)),
+                KernelArg::Buffer(values(13)),
                 KernelArg::Buffer(ints.clone()),
                 KernelArg::Buffer(vec![0; 256]),
                 KernelArg::Buffer(vec![0; 256]),
@@ -354,7 +372,7 @@ fn vector_arithmetic_and_int_casts_match_the_interpreter_bit_for_bit() {
                 else {
                     unreachable!()
                 };
-                assert_eq!(got, want, "{op:?} broadcast {broadcast_b} scalar {scalar_c}: output {index}");
+                assert_eq!(got, want, "{op:?} {dtype} broadcast {broadcast_b} scalar {scalar_c}: output {index}");
             }
         }
     }

@@ -118,10 +118,18 @@ fn check_against_interpreter(device: &dyn Device, case: &Case, rows: usize, what
     assert_eq!(buffer(&actual[4]), buffer(&expected[4]), "{what}: u{} n={} k={}", case.bits, case.n, case.k);
 }
 
-/// Widths and shapes: 4 bits takes the nibble path, the others the unpacking path, and n = 70 or 33 leaves
+/// Widths and shapes: 1, 2 and 4 bits take the bit-plane path, the others the unpacking path, and n = 70, 40 or 33 leaves
 /// a last block whose rows run past the end (padding rows of the tiled weights, masked scales and outputs).
-const CASES: [(u8, u32, u32); 6] =
-    [(4, 128, 512), (4, 70, 256), (3, 64, 384), (5, 33, 256), (6, 64, 256), (7, 64, 128)];
+const CASES: [(u8, u32, u32); 8] = [
+    (4, 128, 512),
+    (4, 70, 256),
+    (2, 64, 256),
+    (1, 40, 384),
+    (3, 64, 384),
+    (5, 33, 256),
+    (6, 64, 256),
+    (7, 64, 128),
+];
 
 #[test]
 fn the_cpu_agrees_bit_for_bit_with_the_interpreter() {

@@ -272,9 +272,9 @@ impl<'a> ClifLowerer<'a> {
         let direct = self.builder.create_block();
         let staged = self.builder.create_block();
         let done = self.builder.create_block();
-        // The nibble path of an integer dot reads whole rows and nothing past them, so the tile may end
+        // The bit-plane path of an integer dot reads whole rows and nothing past them, so the tile may end
         // where the buffer does; the other paths read up to a vector past their last code's byte.
-        let whole_rows = matches!(rhs, DotRhs::Bytes(_)) && super::byte_dot::reads_whole_rows(int, inner);
+        let whole_rows = matches!(rhs, DotRhs::Bytes(_)) && super::byte_dot::bit_planes(int, inner).is_some();
         let slack = if whole_rows { 1 } else { simd::VECTOR_BYTES };
         let ok = self.vector_load_ok(&access, &codes.shape, slack);
         self.builder.ins().brif(ok, direct, &[], staged, &[]);

@@ -5,14 +5,17 @@
 // i32 arithmetic, so the result is bit-exact whatever the order of summation.
 //
 // `b` is rearranged once per dot into a stack slot, in the order in which the loop decodes `a`, so the
-// per-row loop only loads it:
-//   - 4-bit codes from memory, 32 per 16-byte load: the low nibbles are the even codes and the high
-//     nibbles the odd ones, so each 32-code chunk of `b` is stored as its 16 even then its 16 odd codes.
-//     With `x86_pmaddubsw` (unsigned bytes times signed bytes, adjacent pairs summed into 16 bits) the
-//     nibbles multiply `b` directly; otherwise both sides widen to 16 bits first.
-//   - other widths (unpacked by `simd::unpack_halves`, 16 codes per step) and codes already in slots:
-//     `b` in natural order, widened to i16, multiplied pairwise into i32 (`pmaddwd` on x64).
-// The K loop is unrolled (K is a compile-time tile extent), leaving one loop over the rows.
+// per-row loop only loads it (or keeps it in registers):
+//   - 1-, 2- and 4-bit codes from memory, `8 / bits` per byte, `128 / bits` per 16-byte load: shift and mask
+//     split a load into `8 / bits` bit planes, plane `p` holding the codes `p, p + 8/bits, ...` of the
+//     load's run, so each run of `b` is stored plane by plane (for 4 bits: its 16 even, then its 16 odd
+//     codes). With `x86_pmaddubsw` (unsigned bytes times signed bytes, adjacent pairs summed into 16 bits)
+//     the planes multiply `b` directly; otherwise both sides widen to 16 bits first.
+//   - other widths (unpacked by `simd::unpack_halves`, 16 codes per step): narrowed to bytes against `b` in
+//     natural order with `x86_pmaddubsw`, or widened against 16-bit `b` (`pmaddwd` on x64); codes already
+//     in slots take the 16-bit path too.
+// `pmaddubsw` sums stay in 16 bits for as many steps as cannot overflow. The K loop is unrolled (K is a
+// compile-time tile extent), leaving one loop over the rows, four rows per iteration.
 
 use cranelift_codegen::ir::{InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, Value, types};
 use tilevm_vm::dtype::{DataType, IntType};
@@ -25,10 +28,11 @@ use super::tiles::TileRef;
 /// How `b` is laid out for the loop, and how `a` is decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ByteDotPlan {
-    /// 4-bit codes from memory, nibbles against even/odd bytes of `b` with `x86_pmaddubsw`.
-    NibblesBytes,
-    /// 4-bit codes from memory, nibbles widened against even/odd 16-bit `b`.
-    NibblesWide,
+    /// 1-, 2- or 4-bit codes from memory, bit planes against plane-ordered bytes of `b` with
+    /// `x86_pmaddubsw`.
+    PlanesBytes,
+    /// 1-, 2- or 4-bit codes from memory, bit planes widened against plane-ordered 16-bit `b`.
+    PlanesWide,
     /// Codes of other widths from memory, unpacked 16 per step to bytes against `b` with `x86_pmaddubsw`.
     UnpackedBytes,
     /// Codes of other widths from memory, or codes in slots, 16 per step against 16-bit `b`.
@@ -46,8 +50,10 @@ struct RowDot<'r> {
     /// The prepared `b` in registers, when it is small enough (`RESIDENT_VECTORS`).
     resident: Option<&'r [Value]>,
     unpack: Option<UnpackConstants>,
-    nibble_mask: Value,
+    /// Codes per byte of the bit-plane plans (1 otherwise).
+    per_byte: usize,
     code_mask: Value,
+    /// The code mask in every byte lane.
     byte_mask: Value,
     /// Steps whose 16-bit sums are added up before widening (`narrow_steps`).
     narrow_steps: usize,
@@ -61,15 +67,15 @@ struct RowDot<'r> {
 /// the loop needs a few more for the codes, masks and sums).
 const RESIDENT_VECTORS: usize = 8;
 
-/// Steps of `pmaddubsw` sums added up in 16 bits before widening: as many as cannot overflow. A nibble step
-/// adds two `pmaddubsw` results, at most 2 · 2 · 15 · 128 = 7680 in magnitude per lane (four steps fit); an
-/// unpacked step one, 2 · (2^bits - 1) · 128 (which itself fits 16 bits for up to 7 bits).
-fn narrow_steps(plan: ByteDotPlan, bits: u8) -> usize {
+/// Steps of `pmaddubsw` sums added up in 16 bits before widening: as many as cannot overflow. A bit-plane
+/// step adds one `pmaddubsw` result per plane, each at most 2 · (2^bits - 1) · 128 in magnitude per lane
+/// (for 4 bits, four steps fit); an unpacked step one (which itself fits 16 bits for up to 7 bits).
+fn narrow_steps(plan: ByteDotPlan, bits: u8, per_byte: usize) -> usize {
     let largest_code = (1i64 << bits) - 1;
     let per_step = match plan {
-        ByteDotPlan::NibblesBytes => 4 * largest_code * 128,
+        ByteDotPlan::PlanesBytes => per_byte as i64 * 2 * largest_code * 128,
         ByteDotPlan::UnpackedBytes => 2 * largest_code * 128,
-        ByteDotPlan::NibblesWide | ByteDotPlan::Wide => return 1,
+        ByteDotPlan::PlanesWide | ByteDotPlan::Wide => return 1,
     };
     (i64::from(i16::MAX) / per_step).max(1) as usize
 }
@@ -78,10 +84,15 @@ fn narrow_steps(plan: ByteDotPlan, bits: u8) -> usize {
 /// ones, so that a fused dot always applies.
 pub(super) const MAX_DEPTH: usize = 4096;
 
-/// Whether the dot of packed `int` codes `depth` deep takes the nibble path, whose 16-byte loads cover each
-/// row exactly (32 codes each), reading nothing past a row's last byte.
-pub(super) fn reads_whole_rows(int: IntType, depth: usize) -> bool {
-    int.bits == 4 && depth.is_multiple_of(32)
+/// How many codes of `int` one byte holds when the dot of packed codes `depth` deep splits bytes into bit
+/// planes (1-, 2- and 4-bit codes, `depth` a whole number of 16-byte loads): that path's loads cover each
+/// row exactly, reading nothing past a row's last byte.
+pub(super) fn bit_planes(int: IntType, depth: usize) -> Option<usize> {
+    let per_byte = match int.bits {
+        1 | 2 | 4 => 8 / usize::from(int.bits),
+        _ => return None,
+    };
+    depth.is_multiple_of(16 * per_byte).then_some(per_byte)
 }
 
 impl<'a> ClifLowerer<'a> {
@@ -113,33 +124,32 @@ impl<'a> ClifLowerer<'a> {
         {
             return Ok(false);
         }
-        let nibbles = matches!(a, DotOperand::Packed { .. }) && reads_whole_rows(int, depth);
         let packed = matches!(a, DotOperand::Packed { .. });
-        let plan = match (nibbles, self.byte_multiply_add) {
-            (true, true) => ByteDotPlan::NibblesBytes,
-            (true, false) => ByteDotPlan::NibblesWide,
-            (false, true) if packed => ByteDotPlan::UnpackedBytes,
-            (false, _) => ByteDotPlan::Wide,
+        let planes = if packed { bit_planes(int, depth) } else { None };
+        let plan = match (planes, self.byte_multiply_add) {
+            (Some(_), true) => ByteDotPlan::PlanesBytes,
+            (Some(_), false) => ByteDotPlan::PlanesWide,
+            (None, true) if packed => ByteDotPlan::UnpackedBytes,
+            (None, _) => ByteDotPlan::Wide,
         };
-        let codes_per_step = if nibbles { 32 } else { 16 };
+        let per_byte = planes.unwrap_or(1);
+        let codes_per_step = 16 * per_byte;
         let steps = depth / codes_per_step;
-        let prepared = self.prepare_bytes(b, depth, plan);
+        let prepared = self.prepare_bytes(b, depth, plan, per_byte);
         let code_mask = self.builder.ins().iconst(types::I16, (1i64 << int.bits) - 1);
         let code_mask = self.builder.ins().splat(types::I16X8, code_mask);
         let byte_mask = self.builder.ins().iconst(types::I8, (1i64 << int.bits) - 1);
         let byte_mask = self.builder.ins().splat(types::I8X16, byte_mask);
-        let nibble_mask = self.builder.ins().iconst(types::I8, 0x0f);
-        let nibble_mask = self.builder.ins().splat(types::I8X16, nibble_mask);
         let unpack = match a {
-            DotOperand::Packed { int, .. } if !nibbles => Some(self.unpack_constants(u32::from(int.bits))),
+            DotOperand::Packed { int, .. } if planes.is_none() => Some(self.unpack_constants(u32::from(int.bits))),
             _ => None,
         };
         let a_row_bytes = depth as i64;
         // With few enough vectors of `b`, they are loaded once, before the row loop, and stay in registers.
         let b_vectors = match plan {
-            ByteDotPlan::NibblesBytes => 2 * steps,
+            ByteDotPlan::PlanesBytes => per_byte * steps,
             ByteDotPlan::UnpackedBytes => steps,
-            ByteDotPlan::NibblesWide | ByteDotPlan::Wide => usize::MAX,
+            ByteDotPlan::PlanesWide | ByteDotPlan::Wide => usize::MAX,
         };
         let resident: Option<Vec<Value>> = (b_vectors <= RESIDENT_VECTORS).then(|| {
             (0..b_vectors)
@@ -157,10 +167,10 @@ impl<'a> ClifLowerer<'a> {
             prepared,
             resident: resident.as_deref(),
             unpack,
-            nibble_mask,
+            per_byte,
             code_mask,
             byte_mask,
-            narrow_steps: narrow_steps(plan, int.bits),
+            narrow_steps: narrow_steps(plan, int.bits, per_byte),
             zero,
             loads: code_loads(a),
         };
@@ -196,16 +206,22 @@ impl<'a> ClifLowerer<'a> {
                 (step * dot.codes_per_step * lane_bytes + vector * 16) as i32
             };
             match (dot.plan, dot.unpack) {
-                (ByteDotPlan::NibblesBytes, _) => {
-                    let (low, high) = self.split_nibbles(a_row, dot.loads, step, dot.nibble_mask);
-                    let mut b_vector = |v: usize| match dot.resident {
-                        Some(vectors) => vectors[2 * step + v],
-                        None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, b_at(1, v)),
-                    };
-                    let (even, odd) = (b_vector(0), b_vector(1));
-                    let even = self.builder.ins().x86_pmaddubsw(even, low);
-                    let odd = self.builder.ins().x86_pmaddubsw(odd, high);
-                    let pairs = self.builder.ins().iadd(even, odd);
+                (ByteDotPlan::PlanesBytes, _) => {
+                    let planes = self.split_planes(dot, a_row, step);
+                    let mut pairs: Option<Value> = None;
+                    for (p, plane) in planes.into_iter().enumerate() {
+                        let v = dot.per_byte * step + p;
+                        let b = match dot.resident {
+                            Some(vectors) => vectors[v],
+                            None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, 16 * v as i32),
+                        };
+                        let products = self.builder.ins().x86_pmaddubsw(b, plane);
+                        pairs = Some(match pairs {
+                            Some(pairs) => self.builder.ins().iadd(pairs, products),
+                            None => products,
+                        });
+                    }
+                    let pairs = pairs.expect("at least one plane");
                     (sum, narrow) = self.add_narrow(dot, step, sum, narrow, pairs);
                 }
                 (ByteDotPlan::UnpackedBytes, Some(constants)) => {
@@ -223,14 +239,12 @@ impl<'a> ClifLowerer<'a> {
                     let pairs = self.builder.ins().x86_pmaddubsw(b, codes);
                     (sum, narrow) = self.add_narrow(dot, step, sum, narrow, pairs);
                 }
-                (ByteDotPlan::NibblesWide, _) => {
-                    let (low, high) = self.split_nibbles(a_row, dot.loads, step, dot.nibble_mask);
-                    let halves = [
-                        self.builder.ins().uwiden_low(low),
-                        self.builder.ins().uwiden_high(low),
-                        self.builder.ins().uwiden_low(high),
-                        self.builder.ins().uwiden_high(high),
-                    ];
+                (ByteDotPlan::PlanesWide, _) => {
+                    let planes = self.split_planes(dot, a_row, step);
+                    let halves: Vec<Value> = planes
+                        .into_iter()
+                        .flat_map(|plane| [self.builder.ins().uwiden_low(plane), self.builder.ins().uwiden_high(plane)])
+                        .collect();
                     sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
                 }
                 (ByteDotPlan::UnpackedBytes, None) => unreachable!("unpacked bytes come from memory"),
@@ -278,21 +292,23 @@ impl<'a> ClifLowerer<'a> {
         (sum, None)
     }
 
-    /// The low and high nibbles of the 16 bytes of step `step` of the row at `a_row`, each in the low four
-    /// bits of a byte lane: the even and the odd codes of the step's 32.
-    fn split_nibbles(
-        &mut self,
-        a_row: Value,
-        flags: MemFlagsData,
-        step: usize,
-        nibble_mask: Value,
-    ) -> (Value, Value) {
-        let bytes = self.builder.ins().load(types::I8X16, flags, a_row, (step * 16) as i32);
-        let low = self.builder.ins().band(bytes, nibble_mask);
+    /// The bit planes of the 16 bytes of step `step` of the row at `a_row`: plane `p` holds, in the low bits
+    /// of each byte lane, the codes at bits `p * bits ..` of each byte.
+    fn split_planes(&mut self, dot: &RowDot<'_>, a_row: Value, step: usize) -> Vec<Value> {
+        let bytes = self.builder.ins().load(types::I8X16, dot.loads, a_row, (step * 16) as i32);
         let wide = self.builder.ins().bitcast(types::I16X8, lane_order(), bytes);
-        let shifted = self.builder.ins().ushr_imm_u(wide, 4);
-        let shifted = self.builder.ins().bitcast(types::I8X16, lane_order(), shifted);
-        (low, self.builder.ins().band(shifted, nibble_mask))
+        (0..dot.per_byte)
+            .map(|p| {
+                let shifted = if p == 0 {
+                    bytes
+                } else {
+                    // Bits shifted in from the neighbouring byte are above the code, and masked off.
+                    let shifted = self.builder.ins().ushr_imm_u(wide, (p * usize::from(dot.bits)) as i64);
+                    self.builder.ins().bitcast(types::I8X16, lane_order(), shifted)
+                };
+                self.builder.ins().band(shifted, dot.byte_mask)
+            })
+            .collect()
     }
 
     /// `sum + sum_i halves[i] · b16[i]` with `I32X4` pairwise sums, `b16[i]` the `I16X8` vector of the
@@ -316,38 +332,24 @@ impl<'a> ClifLowerer<'a> {
         self.builder.ins().iadd_pairwise(low, high)
     }
 
-    /// Copies the i8 codes of `b` into a fresh stack slot in the order and width `plan` needs; returns its
-    /// address.
-    fn prepare_bytes(&mut self, b: &TileRef, depth: usize, plan: ByteDotPlan) -> Value {
-        let wide = matches!(plan, ByteDotPlan::NibblesWide | ByteDotPlan::Wide);
-        let split_parity = matches!(plan, ByteDotPlan::NibblesBytes | ByteDotPlan::NibblesWide);
+    /// Copies the i8 codes of `b` into a fresh stack slot in the order and width `plan` needs (plane by
+    /// plane for the bit-plane plans, `per_byte` planes per run of `16 * per_byte` codes); returns its address.
+    fn prepare_bytes(&mut self, b: &TileRef, depth: usize, plan: ByteDotPlan, per_byte: usize) -> Value {
+        let wide = matches!(plan, ByteDotPlan::PlanesWide | ByteDotPlan::Wide);
+        let by_plane = matches!(plan, ByteDotPlan::PlanesBytes | ByteDotPlan::PlanesWide);
         let size = (depth * if wide { 2 } else { 1 }) as u32;
         let slot =
             self.builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, size, 4));
         let prepared = self.builder.ins().stack_addr(types::I64, slot, 0);
         let source = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(b.offset));
-        let even_odd: Vec<u8> = (0..16).map(|i| 2 * i).chain((0..16).map(|i| 2 * i + 1)).collect();
-        let even_mask = self.builder.func.dfg.immediates.push(even_odd[..16].to_vec().into());
-        let odd_mask = self.builder.func.dfg.immediates.push(even_odd[16..].to_vec().into());
         let chunk = VECTOR_BYTES as usize;
-        for start in (0..depth).step_by(2 * chunk) {
-            let first = self.builder.ins().load(types::I8X16, vector_mem(), source, start as i32);
-            let vectors = if !split_parity {
-                let second = if start + chunk < depth {
-                    Some(self.builder.ins().load(types::I8X16, vector_mem(), source, (start + chunk) as i32))
-                } else {
-                    None
-                };
-                [Some(first), second]
-            } else {
-                let second =
-                    self.builder.ins().load(types::I8X16, vector_mem(), source, (start + chunk) as i32);
-                let even = self.builder.ins().shuffle(first, second, even_mask);
-                let odd = self.builder.ins().shuffle(first, second, odd_mask);
-                [Some(even), Some(odd)]
-            };
+        let run = if by_plane { chunk * per_byte } else { chunk };
+        for start in (0..depth).step_by(run) {
+            let inputs: Vec<Value> = (0..run / chunk)
+                .map(|s| self.builder.ins().load(types::I8X16, vector_mem(), source, (start + s * chunk) as i32))
+                .collect();
+            let vectors = if by_plane { self.gather_planes(&inputs) } else { inputs };
             for (v, vector) in vectors.into_iter().enumerate() {
-                let Some(vector) = vector else { continue };
                 let at = start + v * chunk;
                 if wide {
                     let low = self.builder.ins().swiden_low(vector);
@@ -360,5 +362,35 @@ impl<'a> ClifLowerer<'a> {
             }
         }
         prepared
+    }
+
+    /// The `n` bit planes of a run of `16 n` bytes (`inputs`, 16 each): plane `p` is bytes `p, p + n, ...`,
+    /// gathered from every input with byte swizzles (out-of-range indices give 0) and ORed together.
+    fn gather_planes(&mut self, inputs: &[Value]) -> Vec<Value> {
+        let n = inputs.len();
+        (0..n)
+            .map(|p| {
+                let mut plane: Option<Value> = None;
+                for (s, &input) in inputs.iter().enumerate() {
+                    // Output byte i takes run byte n i + p, which is in input s when it is 16 s + j.
+                    let indices: Vec<u8> = (0..16)
+                        .map(|i| {
+                            let byte = n * i + p;
+                            if byte / 16 == s { (byte % 16) as u8 } else { 0x80 }
+                        })
+                        .collect();
+                    if indices.iter().all(|&index| index == 0x80) {
+                        continue;
+                    }
+                    let indices = self.vector_const(types::I8X16, &indices);
+                    let part = self.builder.ins().swizzle(input, indices);
+                    plane = Some(match plane {
+                        Some(plane) => self.builder.ins().bor(plane, part),
+                        None => part,
+                    });
+                }
+                plane.expect("every plane takes bytes from some input")
+            })
+            .collect()
     }
 }

@@ -160,7 +160,7 @@ impl<'a> ClifLowerer<'a> {
     }
 
     /// A vector constant of type `ty` from its little-endian bytes.
-    fn vector_const(&mut self, ty: Type, bytes: &[u8]) -> Value {
+    pub(super) fn vector_const(&mut self, ty: Type, bytes: &[u8]) -> Value {
         let constant = self.builder.func.dfg.constants.insert(ConstantData::from(bytes.to_vec()));
         self.builder.ins().vconst(ty, constant)
     }

@@ -1,10 +1,12 @@
-//! Elementwise f32 arithmetic (`+ - * /` and `fma`) on whole tiles with `F32X4` vectors.
+//! Elementwise arithmetic on whole tiles with 4-lane vectors: f32 `+ - * /` and `fma` (`F32X4`), i32
+//! `+ - *` (`I32X4`).
 //
-// Applies when the result and every tile operand are f32 tiles of one shape (row-major slots, so the
-// operands line up lane for lane) or single-element tiles (broadcast), the other operands are f32 scalars,
-// and the element count is a multiple of 4. The vector instructions round exactly like the scalar ones
-// (IEEE binary32, and one rounding for `fma`), and NaN results are made canonical as the interpreter makes
-// them, so the result is bit for bit the interpreter's. Each
+// Applies when the result and every tile operand are tiles of one dtype and one shape (row-major slots, so
+// the operands line up lane for lane) or single-element tiles (broadcast), the other operands are scalars of
+// that dtype, and the element count is a multiple of 4. The f32 vector instructions round exactly like the
+// scalar ones (IEEE binary32, and one rounding for `fma`), and NaN results are made canonical as the
+// interpreter makes them; i32 arithmetic wraps, as the interpreter's does. So the result is bit for bit the
+// interpreter's. Each
 // lane reads only its own index of the result, so updating in place is safe, as in the scalar nest.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
@@ -43,24 +45,30 @@ impl ClifLowerer<'_> {
         op: ElementwiseOp,
         operands: &[Operand],
     ) -> ClifResult<bool> {
-        let supported = matches!(
-            op,
-            ElementwiseOp::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div)
-                | ElementwiseOp::Ternary(TernaryOp::Fma)
-        );
         let target = self.tile_ref(dst)?;
+        let float = match target.dtype {
+            DataType::F32 => true,
+            DataType::I32 => false,
+            _ => return Ok(false),
+        };
+        let supported = match op {
+            ElementwiseOp::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) => true,
+            ElementwiseOp::Binary(BinaryOp::Div) | ElementwiseOp::Ternary(TernaryOp::Fma) => float,
+            _ => false,
+        };
+        let (scalar_type, vector_type) = if float { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
         let count = element_count(&target.shape);
-        if !supported || target.dtype != DataType::F32 || count == 0 || !count.is_multiple_of(4) {
+        if !supported || count == 0 || !count.is_multiple_of(4) {
             return Ok(false);
         }
         // Classify every operand before emitting anything, so that a misfit leaves no code behind.
         let mut sources = Vec::with_capacity(operands.len());
         for operand in operands {
             sources.push(match operand {
-                Operand::Scalar(expr) if expr.dtype == DataType::F32 => Source::Scalar(expr),
+                Operand::Scalar(expr) if expr.dtype == target.dtype => Source::Scalar(expr),
                 Operand::Tile(tile) => {
                     let tile = self.tile_ref(*tile)?;
-                    if tile.dtype != DataType::F32 {
+                    if tile.dtype != target.dtype {
                         return Ok(false);
                     }
                     if tile.shape == target.shape {
@@ -82,11 +90,11 @@ impl ClifLowerer<'_> {
                     continue;
                 }
                 Source::Single(offset) => {
-                    self.builder.ins().load(types::F32, mem(), self.scratch_ptr, offset as i32)
+                    self.builder.ins().load(scalar_type, mem(), self.scratch_ptr, offset as i32)
                 }
                 Source::Scalar(expr) => self.expr(expr)?,
             };
-            lanes.push(Lanes::Splat(self.builder.ins().splat(types::F32X4, splat)));
+            lanes.push(Lanes::Splat(self.builder.ins().splat(vector_type, splat)));
         }
         let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
         let canonical = self.builder.ins().splat(types::F32X4, canonical);
@@ -98,17 +106,20 @@ impl ClifLowerer<'_> {
                 .map(|lane| match lane {
                     Lanes::Splat(value) => *value,
                     Lanes::Tile(at) => {
-                        lowerer.builder.ins().load(types::F32X4, vector_mem(), base, *at as i32)
+                        lowerer.builder.ins().load(vector_type, vector_mem(), base, *at as i32)
                     }
                 })
                 .collect();
             let ins = lowerer.builder.ins();
-            let result = match (op, values.as_slice()) {
-                (ElementwiseOp::Binary(BinaryOp::Add), [x, y]) => ins.fadd(*x, *y),
-                (ElementwiseOp::Binary(BinaryOp::Sub), [x, y]) => ins.fsub(*x, *y),
-                (ElementwiseOp::Binary(BinaryOp::Mul), [x, y]) => ins.fmul(*x, *y),
-                (ElementwiseOp::Binary(BinaryOp::Div), [x, y]) => ins.fdiv(*x, *y),
-                (ElementwiseOp::Ternary(TernaryOp::Fma), [x, y, z]) => ins.fma(*x, *y, *z),
+            let result = match (op, values.as_slice(), float) {
+                (ElementwiseOp::Binary(BinaryOp::Add), [x, y], true) => ins.fadd(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Sub), [x, y], true) => ins.fsub(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Mul), [x, y], true) => ins.fmul(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Div), [x, y], true) => ins.fdiv(*x, *y),
+                (ElementwiseOp::Ternary(TernaryOp::Fma), [x, y, z], true) => ins.fma(*x, *y, *z),
+                (ElementwiseOp::Binary(BinaryOp::Add), [x, y], false) => ins.iadd(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Sub), [x, y], false) => ins.isub(*x, *y),
+                (ElementwiseOp::Binary(BinaryOp::Mul), [x, y], false) => ins.imul(*x, *y),
                 _ => {
                     return Err(super::ClifError::Malformed(format!(
                         "{op:?} with {} operands",
@@ -116,10 +127,15 @@ impl ClifLowerer<'_> {
                     )));
                 }
             };
-            // NaN results are the canonical quiet NaN, as in the interpreter (the hardware keeps payloads).
-            let nan = lowerer.builder.ins().fcmp(FloatCC::Unordered, result, result);
-            let nan = lowerer.builder.ins().bitcast(types::F32X4, lane_order(), nan);
-            let result = lowerer.builder.ins().bitselect(nan, canonical, result);
+            let result = if float {
+                // NaN results are the canonical quiet NaN, as in the interpreter (the hardware keeps
+                // payloads).
+                let nan = lowerer.builder.ins().fcmp(FloatCC::Unordered, result, result);
+                let nan = lowerer.builder.ins().bitcast(types::F32X4, lane_order(), nan);
+                lowerer.builder.ins().bitselect(nan, canonical, result)
+            } else {
+                result
+            };
             lowerer.builder.ins().store(vector_mem(), result, base, target.offset as i32);
             Ok(())
         })?;
