@@ -258,7 +258,12 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
 /// `out = op(a, b[, c])` on `[64, 1]` tiles of `dtype` (f32 or i32), `b` a single broadcast element when
 /// `broadcast_b`, and a scalar `0.75` as the last operand of `fma` when `scalar_c`; then `i32 → f32` of
 /// `ints` into `cast`.
-fn arith_kernel(op: tilevm::vm::ir::ElementwiseOp, dtype: DataType, broadcast_b: bool, scalar_c: bool) -> Kernel {
+fn arith_kernel(
+    op: tilevm::vm::ir::ElementwiseOp,
+    dtype: DataType,
+    broadcast_b: bool,
+    scalar_c: bool,
+) -> Kernel {
     use tilevm::vm::ir::Operand;
     let mut builder = KernelBuilder::new("arith", 1);
     let names = ["a", "b", "c", "ints", "out", "cast"];
@@ -345,12 +350,12 @@ fn vector_arithmetic_and_int_casts_match_the_interpreter_bit_for_bit() {
     ];
     // i32 arithmetic wraps: products and sums of these overflow.
     let wrapping = |seed: u32| -> Vec<u8> {
-        (0..64u32).flat_map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).rotate_left(i % 32).to_le_bytes()).collect()
+        (0..64u32)
+            .flat_map(|i| (i.wrapping_mul(2_654_435_761) ^ seed).rotate_left(i % 32).to_le_bytes())
+            .collect()
     };
-    let cases = ops
-        .iter()
-        .map(|&op| (op, DataType::F32))
-        .chain(ops[..3].iter().map(|&op| (op, DataType::I32)));
+    let cases =
+        ops.iter().map(|&op| (op, DataType::F32)).chain(ops[..3].iter().map(|&op| (op, DataType::I32)));
     for (op, dtype) in cases {
         let values = |seed: u32| if dtype == DataType::F32 { bits(seed) } else { wrapping(seed) };
         for (broadcast_b, scalar_c) in [(false, false), (true, false), (false, true)] {
@@ -372,7 +377,10 @@ fn vector_arithmetic_and_int_casts_match_the_interpreter_bit_for_bit() {
                 else {
                     unreachable!()
                 };
-                assert_eq!(got, want, "{op:?} {dtype} broadcast {broadcast_b} scalar {scalar_c}: output {index}");
+                assert_eq!(
+                    got, want,
+                    "{op:?} {dtype} broadcast {broadcast_b} scalar {scalar_c}: output {index}"
+                );
             }
         }
     }

@@ -7,11 +7,11 @@ mod rng;
 
 use rng::Rng;
 use tilevm::runtime::{CpuDevice, CpuOptions, Device, KernelArg};
-use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8, tile_weights};
+use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
+use tilevm::stdlib::weight_layout::{pack_q8_weights, tile_scales};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::{FloatType, IntType, Rounding};
 use tilevm::vm::interp;
-use tilevm::vm::packing::pack;
 
 const GROUP: u32 = 128;
 
@@ -73,20 +73,15 @@ impl Case {
     /// The GEMV's arguments for blocks of `rows`, given the quantization's outputs.
     fn gemv_args(&self, quantized: &[KernelArg], rows: usize) -> Vec<KernelArg> {
         let (n, k) = (self.n as usize, self.k as usize);
-        let tiled = tile_weights(&self.weights, n, k, GROUP as usize, rows);
+        let weights = pack_q8_weights(self.bits, &self.weights, n, k, GROUP as usize, rows);
         vec![
             quantized[1].clone(),
             quantized[2].clone(),
-            KernelArg::Buffer(pack(u32::from(self.bits), &tiled)),
-            KernelArg::Buffer(f16_bytes(&group_major(&self.scales, n, k / GROUP as usize))),
+            KernelArg::Buffer(weights),
+            KernelArg::Buffer(f16_bytes(&tile_scales(&self.scales, n, k / GROUP as usize, rows))),
             KernelArg::Buffer(vec![0xa5; 2 * self.n as usize]),
         ]
     }
-}
-
-/// Row-major `[n, groups]` scales in the group-major order the GEMV reads.
-fn group_major(scales: &[f32], n: usize, groups: usize) -> Vec<f32> {
-    (0..groups).flat_map(|g| (0..n).map(move |row| scales[row * groups + g])).collect()
 }
 
 fn buffer(arg: &KernelArg) -> &[u8] {
@@ -118,7 +113,8 @@ fn check_against_interpreter(device: &dyn Device, case: &Case, rows: usize, what
     assert_eq!(buffer(&actual[4]), buffer(&expected[4]), "{what}: u{} n={} k={}", case.bits, case.n, case.k);
 }
 
-/// Widths and shapes: 1, 2 and 4 bits take the bit-plane path, the others the unpacking path, and n = 70, 40 or 33 leaves
+/// Widths and shapes: 1, 2 and 4 bits take the bit-plane path, 3, 5 and 6 bits two planes, 7 bits the
+/// unpacking path, and n = 70, 40 or 33 leaves
 /// a last block whose rows run past the end (padding rows of the tiled weights, masked scales and outputs).
 const CASES: [(u8, u32, u32); 8] = [
     (4, 128, 512),
@@ -158,10 +154,9 @@ fn blocks_whose_rows_are_not_a_multiple_of_four_agree_too() {
     }
 }
 
-#[test]
-fn the_result_is_close_to_the_f16_activation_product() {
-    let device = CpuDevice::new(Some(2)).unwrap();
-    let mut case = Case::new(4, 64, 1024, 5);
+/// The q8 GEMV of `bits`-bit weights against the exact product of the f16 activations with the weights.
+fn check_close_to_the_f16_activation_product(device: &CpuDevice, bits: u8) {
+    let mut case = Case::new(bits, 64, 1024, 5);
     // Without outliers, so that the worst-case bound below is tight enough to mean something.
     case.x.iter_mut().for_each(|v| *v = v.clamp(-2.0, 2.0));
     let x = f16_values(&f16_bytes(&case.x));
@@ -193,10 +188,22 @@ fn the_result_is_close_to_the_f16_activation_product() {
         }
         // Plus the f32 arithmetic and the final rounding to f16.
         let bound = bound * 1.01 + exact.abs() / 1024.0 + 1e-3;
-        assert!((f64::from(got) - exact).abs() <= bound, "row {row}: {got} vs {exact} (bound {bound})");
+        assert!(
+            (f64::from(got) - exact).abs() <= bound,
+            "u{bits} row {row}: {got} vs {exact} (bound {bound})"
+        );
         errors += (f64::from(got) - exact).powi(2);
         sizes += exact.powi(2);
     }
     // Typically far inside the bound: the 8-bit rounding errors of the activations are independent.
-    assert!(errors.sqrt() < sizes.sqrt() / 100.0, "relative error {}", (errors / sizes).sqrt());
+    assert!(errors.sqrt() < sizes.sqrt() / 100.0, "u{bits}: relative error {}", (errors / sizes).sqrt());
+}
+
+#[test]
+fn the_result_is_close_to_the_f16_activation_product() {
+    // Every weight layout: one plane of 4 or 7 bits, two planes of 3, 5 and 6 bits.
+    let device = CpuDevice::new(Some(2)).unwrap();
+    for bits in [4, 3, 5, 6, 7] {
+        check_close_to_the_f16_activation_product(&device, bits);
+    }
 }

@@ -13,6 +13,7 @@
 // trade llama.cpp makes for its CPU matrix-vector products.
 
 use tilevm_vm::DataType;
+use tilevm_vm::dtype::IntType;
 use tilevm_vm::ir::{
     BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, ReduceOp, Rounding, TernaryOp,
     UnaryOp,
@@ -20,6 +21,9 @@ use tilevm_vm::ir::{
 use tilevm_vm::layout::{LayoutError, local};
 
 use crate::gemv::load_as;
+use crate::weight_layout::weight_planes;
+#[cfg(doc)]
+use crate::weight_layout::{pack_q8_weights, tile_scales};
 
 /// Output rows per block of [`gemv_q8_wx`] that suit the CPU backend (the GPU backend stages a block's
 /// `[rows, group]` weights through workgroup memory, so fewer rows fit there).
@@ -119,8 +123,8 @@ pub fn quantize_q8(k: u32, group: u32) -> Result<Kernel, LayoutError> {
 /// outputs per block.
 ///
 /// Parameters, in order: `xq: i8[k]` and `xd: f32[k / group]` (from [`quantize_q8`]), `w` (the weight
-/// codes in the row-block tiled order of [`tile_weights`], packed), `scale: f16[k / group, n]` (group-major, as GPTQ stores them),
-/// `y: f16[n]` (written).
+/// codes as [`pack_q8_weights`] lays them out: tiled, in bit planes, packed), `scale` (the f16 scales of
+/// the row-major `[n, k / group]` matrix in the block order of [`tile_scales`]), `y: f16[n]` (written).
 ///
 /// # Errors
 /// A [`LayoutError`] when `group` or `rows` is 0.
@@ -136,7 +140,7 @@ pub fn gemv_q8_wx(
     let mut builder = KernelBuilder::new(format!("gemv_q8_w{}", weight_dtype.bits()), 1);
     let xq = builder.global_param("xq", DataType::I8, false);
     let xd = builder.global_param("xd", DataType::F32, false);
-    let w = builder.global_param("w", weight_dtype, false);
+    let w = builder.global_param("w", DataType::U8, false);
     let scale = builder.global_param("scale", DataType::F16, false);
     let y = builder.global_param("y", DataType::F16, true);
     let blocks = n.div_ceil(rows as u32);
@@ -144,17 +148,35 @@ pub fn gemv_q8_wx(
     let pair = |a: u32, b: u32| vec![Expr::u32(a), Expr::u32(b)];
     let q_view = builder.view_global("xq", xq, DataType::I8, pair(k, 1), pair(1, 1), Expr::u32(0));
     let d_view = builder.view_global("xd", xd, DataType::F32, pair(1, groups), pair(groups, 1), Expr::u32(0));
-    let tile_codes = rows as u32 * group;
-    let w_view = builder.view_global(
-        "w",
-        w,
-        weight_dtype,
-        vec![Expr::u32(blocks), Expr::u32(groups), Expr::u32(rows as u32), Expr::u32(group)],
-        vec![Expr::u32(groups * tile_codes), Expr::u32(tile_codes), Expr::u32(group), Expr::u32(1)],
+    // One view per bit plane, low plane first; a tile holds its high plane, then its low plane
+    // (`weight_layout`).
+    let planes = weight_planes(weight_dtype.bits() as u8, rows, group_len);
+    let tile_bits = rows as u32 * group * weight_dtype.bits();
+    let high_bits = planes.high.map_or(0, |bits| rows as u32 * group * u32::from(bits));
+    let mut plane_views = Vec::new();
+    for (plane_bits, start_bits) in [(Some(planes.low), high_bits), (planes.high, 0)] {
+        let Some(plane_bits) = plane_bits.map(u32::from) else { continue };
+        let dtype = DataType::Int(IntType { signed: false, bits: plane_bits as u8 });
+        let tile = tile_bits / plane_bits;
+        let view = builder.view_global(
+            "w",
+            w,
+            dtype,
+            vec![Expr::u32(blocks), Expr::u32(groups), Expr::u32(rows as u32), Expr::u32(group)],
+            vec![Expr::u32(groups * tile), Expr::u32(tile), Expr::u32(group), Expr::u32(1)],
+            Expr::u32(start_bits / plane_bits),
+        );
+        plane_views.push((view, dtype));
+    }
+    // The scales of a block are contiguous, group after group (`tile_scales`).
+    let s_view = builder.view_global(
+        "scale",
+        scale,
+        DataType::F16,
+        vec![Expr::u32(blocks), Expr::u32(groups), Expr::u32(rows as u32), Expr::u32(1)],
+        vec![Expr::u32(groups * rows as u32), Expr::u32(rows as u32), Expr::u32(1), Expr::u32(1)],
         Expr::u32(0),
     );
-    let s_view =
-        builder.view_global("scale", scale, DataType::F16, pair(n, groups), pair(1, n), Expr::u32(0));
     let y_view = builder.view_global("y", y, DataType::F16, pair(n, 1), pair(1, 1), Expr::u32(0));
     let column = local(&[rows, 1])?;
     let acc = builder.tile("acc", DataType::F32, column.clone());
@@ -164,10 +186,15 @@ pub fn gemv_q8_wx(
     let s = builder.tile("s", DataType::F32, column.clone());
     let y16 = builder.tile("y16", DataType::F16, column);
     let d = builder.tile("d", DataType::F32, local(&[1, 1])?);
-    let w_codes = builder.tile("wq", weight_dtype, local(&[rows, group_len])?);
-    let w_ints = builder.tile("w", DataType::I32, local(&[rows, group_len])?);
+    let mut plane_tiles = Vec::new();
+    for &(view, dtype) in &plane_views {
+        let codes = builder.tile("wq", dtype, local(&[rows, group_len])?);
+        let ints = builder.tile("w", DataType::I32, local(&[rows, group_len])?);
+        // Each dot casts its own copy of the activations, so that both casts fuse into their dots.
+        let q_ints = builder.tile("q", DataType::I32, local(&[group_len, 1])?);
+        plane_tiles.push((view, codes, ints, q_ints));
+    }
     let q_codes = builder.tile("q8", DataType::I8, local(&[group_len, 1])?);
-    let q_ints = builder.tile("q", DataType::I32, local(&[group_len, 1])?);
     let row =
         builder.let_var("row", Expr::binary(BinaryOp::Mul, Expr::block_index(0), Expr::u32(rows as u32)));
     let tile = Operand::Tile;
@@ -175,13 +202,29 @@ pub fn gemv_q8_wx(
     builder.for_range("k0", Expr::u32(0), Expr::u32(k), Expr::u32(group), |builder, k0| {
         let g = builder.let_var("g", Expr::binary(BinaryOp::Div, k0.clone(), Expr::u32(group)));
         let tile_at = vec![Expr::block_index(0), g.clone(), Expr::u32(0), Expr::u32(0)];
-        load_as(builder, w_codes, w_ints, w_view, tile_at, vec![2, 3]);
-        load_as(builder, q_codes, q_ints, q_view, vec![k0, Expr::u32(0)], vec![0, 1]);
+        builder.inst(Inst::LoadGlobal {
+            dst: q_codes,
+            src: q_view,
+            offsets: vec![k0, Expr::u32(0)],
+            dims: vec![0, 1],
+        });
         builder.inst(Inst::AllocRegister { dst: dot, init: Some(Expr::i32(0)) });
-        builder.inst(Inst::Dot { dst: dot, a: w_ints, b: q_ints, acc: dot });
+        // The high plane first: its dot is scaled by 2^low before the low plane's adds to it.
+        for (i, &(view, codes, ints, q_ints)) in plane_tiles.iter().enumerate().rev() {
+            load_as(builder, codes, ints, view, tile_at.clone(), vec![2, 3]);
+            builder.inst(Inst::Cast { dst: q_ints, src: q_codes, rounding: Rounding::NearestEven });
+            builder.inst(Inst::Dot { dst: dot, a: ints, b: q_ints, acc: dot });
+            if i > 0 {
+                builder.inst(Inst::Elementwise {
+                    dst: dot,
+                    op: ElementwiseOp::Binary(BinaryOp::Mul),
+                    operands: vec![tile(dot), Operand::Scalar(Expr::i32(1 << planes.low))],
+                });
+            }
+        }
         builder.inst(Inst::Cast { dst: part, src: dot, rounding: Rounding::NearestEven });
         // The block's scales of group `g` are contiguous in the group-major scale layout.
-        load_as(builder, s16, s, s_view, vec![row.clone(), g.clone()], vec![0, 1]);
+        load_as(builder, s16, s, s_view, tile_at.clone(), vec![2, 3]);
         builder.inst(Inst::LoadGlobal {
             dst: d,
             src: d_view,
@@ -207,42 +250,4 @@ pub fn gemv_q8_wx(
         dims: vec![0, 1],
     });
     Ok(builder.finish())
-}
-
-/// Reorders row-major `[n, k]` weight codes into the order [`gemv_q8_wx`] reads them: one `[rows, group]`
-/// tile after another, tile `(b, g)` holding rows `b * rows ..` and columns `g * group ..` row by row, the
-/// tiles of block `b` in group order before those of block `b + 1`. Rows past `n` and columns past `k` of the
-/// last tiles are zero.
-//
-// Why: a block walks its rows' groups in order, so with this order it streams one contiguous run, where
-// row-major weights would have it read `rows` separate streams, `k` codes apart, which the CPU's
-// prefetchers do not follow (a preprocessing step like the weight layouts of Marlin and Tilus, done once
-// when a model is loaded).
-pub fn tile_weights<T: Copy + Default>(codes: &[T], n: usize, k: usize, group: usize, rows: usize) -> Vec<T> {
-    let (group, rows) = (group.max(1), rows.max(1));
-    let groups = k.div_ceil(group);
-    let mut tiled = Vec::with_capacity(n.div_ceil(rows) * rows * groups * group);
-    for block in 0..n.div_ceil(rows) {
-        for g in 0..groups {
-            for row in block * rows..(block + 1) * rows {
-                for col in g * group..(g + 1) * group {
-                    let inside = row < n && col < k;
-                    tiled.push(if inside { codes[row * k + col] } else { T::default() });
-                }
-            }
-        }
-    }
-    tiled
-}
-
-#[cfg(test)]
-mod tests {
-    use super::tile_weights;
-
-    #[test]
-    fn tiles_follow_blocks_then_groups_and_pad_with_zeros() {
-        let codes: Vec<u8> = (0..12).collect();
-        let tiled = tile_weights(&codes, 3, 4, 2, 2);
-        assert_eq!(tiled, [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 0, 0, 10, 11, 0, 0]);
-    }
 }

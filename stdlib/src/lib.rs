@@ -7,3 +7,4 @@ pub use tilevm_runtime as runtime;
 
 pub mod gemv;
 pub mod gemv_q8;
+pub mod weight_layout;

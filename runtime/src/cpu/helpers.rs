@@ -42,6 +42,23 @@ extern "C" fn cast(from: u64, to: u64, code: u64, rounding: u64, seed: u64, inde
     tilevm_vm::dtype::cast(from, to, code, rounding, index)
 }
 
+/// Prefetches the cache lines of `bytes` bytes from `address` into all cache levels.
+extern "C" fn prefetch(address: u64, bytes: u64) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let mut offset = 0;
+        while offset < bytes {
+            // SAFETY: a prefetch is a hint: it never faults and reads nothing observable, whatever the
+            // address (the lowerer passes ranges inside the kernel's buffers anyway).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(address.wrapping_add(offset) as *const i8) };
+            offset += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (address, bytes);
+}
+
 /// The address of a helper's implementation.
 pub(super) fn address(helper: Helper) -> *const u8 {
     match helper {
@@ -54,5 +71,6 @@ pub(super) fn address(helper: Helper) -> *const u8 {
         Helper::Tanh => tanh as extern "C" fn(f32) -> f32 as *const u8,
         Helper::Rem => rem as extern "C" fn(f32, f32) -> f32 as *const u8,
         Helper::Cast => cast as extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64 as *const u8,
+        Helper::Prefetch => prefetch as extern "C" fn(u64, u64) as *const u8,
     }
 }

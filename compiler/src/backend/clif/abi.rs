@@ -78,6 +78,9 @@ pub enum Helper {
     /// `tilevm_vm::dtype::cast`, with dtypes given by [`encode_dtype`] and rounding by [`ROUNDING_NEAREST`]
     /// and friends. Returns the code, or `u64::MAX` bits when a dtype does not decode.
     Cast,
+    /// `fn(address: i64, bytes: i64)`: asks the cache hierarchy for the bytes at `address` (a hint: it
+    /// never faults and changes nothing observable). Cranelift has no prefetch instruction.
+    Prefetch,
 }
 
 /// [`Helper::Cast`]'s rounding argument for round to nearest even.
@@ -89,7 +92,7 @@ pub const ROUNDING_STOCHASTIC: i64 = 2;
 
 impl Helper {
     /// Every helper, in the order a JIT module must declare them.
-    pub const ALL: [Helper; 9] = [
+    pub const ALL: [Helper; 10] = [
         Helper::Exp,
         Helper::Exp2,
         Helper::Log,
@@ -99,6 +102,7 @@ impl Helper {
         Helper::Tanh,
         Helper::Rem,
         Helper::Cast,
+        Helper::Prefetch,
     ];
 
     /// The helper's index in [`Helper::ALL`] (its user external name index).
@@ -118,6 +122,7 @@ impl Helper {
             Helper::Tanh => "tilevm_cpu_tanh",
             Helper::Rem => "tilevm_cpu_rem",
             Helper::Cast => "tilevm_cpu_cast",
+            Helper::Prefetch => "tilevm_cpu_prefetch",
         }
     }
 
@@ -127,6 +132,7 @@ impl Helper {
         let (params, returns) = match self {
             Helper::Rem => (vec![types::F32, types::F32], vec![types::F32]),
             Helper::Cast => (vec![types::I64; 6], vec![types::I64]),
+            Helper::Prefetch => (vec![types::I64; 2], vec![]),
             _ => (vec![types::F32], vec![types::F32]),
         };
         signature.params.extend(params.into_iter().map(AbiParam::new));

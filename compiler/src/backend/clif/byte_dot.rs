@@ -141,7 +141,9 @@ impl<'a> ClifLowerer<'a> {
         let byte_mask = self.builder.ins().iconst(types::I8, (1i64 << int.bits) - 1);
         let byte_mask = self.builder.ins().splat(types::I8X16, byte_mask);
         let unpack = match a {
-            DotOperand::Packed { int, .. } if planes.is_none() => Some(self.unpack_constants(u32::from(int.bits))),
+            DotOperand::Packed { int, .. } if planes.is_none() => {
+                Some(self.unpack_constants(u32::from(int.bits)))
+            }
             _ => None,
         };
         let a_row_bytes = depth as i64;
@@ -213,7 +215,12 @@ impl<'a> ClifLowerer<'a> {
                         let v = dot.per_byte * step + p;
                         let b = match dot.resident {
                             Some(vectors) => vectors[v],
-                            None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, 16 * v as i32),
+                            None => self.builder.ins().load(
+                                types::I8X16,
+                                vector_mem(),
+                                dot.prepared,
+                                16 * v as i32,
+                            ),
                         };
                         let products = self.builder.ins().x86_pmaddubsw(b, plane);
                         pairs = Some(match pairs {
@@ -243,7 +250,9 @@ impl<'a> ClifLowerer<'a> {
                     let planes = self.split_planes(dot, a_row, step);
                     let halves: Vec<Value> = planes
                         .into_iter()
-                        .flat_map(|plane| [self.builder.ins().uwiden_low(plane), self.builder.ins().uwiden_high(plane)])
+                        .flat_map(|plane| {
+                            [self.builder.ins().uwiden_low(plane), self.builder.ins().uwiden_high(plane)]
+                        })
                         .collect();
                     sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
                 }
@@ -346,7 +355,9 @@ impl<'a> ClifLowerer<'a> {
         let run = if by_plane { chunk * per_byte } else { chunk };
         for start in (0..depth).step_by(run) {
             let inputs: Vec<Value> = (0..run / chunk)
-                .map(|s| self.builder.ins().load(types::I8X16, vector_mem(), source, (start + s * chunk) as i32))
+                .map(|s| {
+                    self.builder.ins().load(types::I8X16, vector_mem(), source, (start + s * chunk) as i32)
+                })
                 .collect();
             let vectors = if by_plane { self.gather_planes(&inputs) } else { inputs };
             for (v, vector) in vectors.into_iter().enumerate() {

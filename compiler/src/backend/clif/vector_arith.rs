@@ -56,7 +56,8 @@ impl ClifLowerer<'_> {
             ElementwiseOp::Binary(BinaryOp::Div) | ElementwiseOp::Ternary(TernaryOp::Fma) => float,
             _ => false,
         };
-        let (scalar_type, vector_type) = if float { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
+        let (scalar_type, vector_type) =
+            if float { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
         let count = element_count(&target.shape);
         if !supported || count == 0 || !count.is_multiple_of(4) {
             return Ok(false);
