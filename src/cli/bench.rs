@@ -99,7 +99,7 @@ impl Launches {
 /// A `--k` value: a positive multiple of the quantization group.
 fn parse_k(text: &str) -> Result<u32, String> {
     let k: u32 = text.parse().map_err(|error| format!("`{text}`: {error}"))?;
-    if k == 0 || k % GROUP != 0 || k > 65536 {
+    if k == 0 || !k.is_multiple_of(GROUP) || k > 65536 {
         return Err(format!("{k} is not a multiple of {GROUP} between {GROUP} and 65536"));
     }
     Ok(k)

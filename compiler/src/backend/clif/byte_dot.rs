@@ -291,7 +291,7 @@ impl<'a> ClifLowerer<'a> {
             Some(partial) => self.builder.ins().iadd(partial, pairs),
             None => pairs,
         };
-        if (step + 1) % dot.narrow_steps != 0 && step + 1 != dot.steps {
+        if !(step + 1).is_multiple_of(dot.narrow_steps) && step + 1 != dot.steps {
             return (sum, Some(total));
         }
         let low = self.builder.ins().swiden_low(total);
