@@ -2,14 +2,19 @@
 
 use std::process::Command;
 
-#[test]
-fn compile_emits_clif_for_every_kernel() {
+/// The stdout of `tilevm compile examples/gemv_a16w4.tile --emit EMIT`, which must succeed.
+fn compile_gemv(emit: &str) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
-        .args(["compile", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gemv_a16w4.tile"), "--emit", "clif"])
+        .args(["compile", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gemv_a16w4.tile"), "--emit", emit])
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn compile_emits_clif_for_every_kernel() {
+    let text = compile_gemv("clif");
     // One grid function and one per-block function, the latter with checked packed loads.
     assert_eq!(text.matches("function %tilevm_").count(), 2, "{text}");
     assert!(text.contains("_grid("), "{text}");
@@ -18,12 +23,7 @@ fn compile_emits_clif_for_every_kernel() {
 
 #[test]
 fn compile_emits_host_machine_code() {
-    let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
-        .args(["compile", concat!(env!("CARGO_MANIFEST_DIR"), "/examples/gemv_a16w4.tile"), "--emit", "asm"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let text = compile_gemv("asm");
     assert!(text.starts_with("; kernel `gemv` ("), "{text}");
     // A function body with returns and (on x86-64) vector instructions.
     assert!(text.contains("ret"), "{text}");
