@@ -28,6 +28,9 @@ use super::frame::element_count;
 use super::lowerer::{ClifLowerer, mem};
 use super::tiles::TileRef;
 
+/// The most iterations [`ClifLowerer::short_loop`] repeats the body for instead of looping.
+const SHORT_LOOP_MAX: i64 = 32;
+
 /// Bytes of one SIMD vector.
 pub(super) const VECTOR_BYTES: i64 = 16;
 
@@ -171,6 +174,24 @@ impl<'a> ClifLowerer<'a> {
         self.vector_const(types::I32X4, &bytes)
     }
 
+    /// Runs `body(i)` for `i` in `0..count`, like [`Self::counted_loop`], but with the body repeated and
+    /// `i` a constant when there are at most `SHORT_LOOP_MAX` iterations: for the small loops of vector
+    /// elementwise work on `[rows, 1]` tiles, the index arithmetic and the loop test cost as much as the work.
+    pub(super) fn short_loop(
+        &mut self,
+        count: i64,
+        body: &mut dyn FnMut(&mut ClifLowerer<'a>, Value) -> ClifResult<()>,
+    ) -> ClifResult<()> {
+        if count > SHORT_LOOP_MAX {
+            return self.counted_loop(count, body);
+        }
+        for i in 0..count {
+            let index = self.builder.ins().iconst(types::I64, i);
+            body(self, index)?;
+        }
+        Ok(())
+    }
+
     /// Runs `body(i)` for `i` in `0..count` (`i64`); emits nothing when `count` is 0.
     pub(super) fn counted_loop(
         &mut self,
@@ -199,7 +220,7 @@ impl<'a> ClifLowerer<'a> {
     pub(super) fn copy_run(&mut self, plan: RunCopy, src: Value, dst: Value, count: usize) -> ClifResult<()> {
         let groups = (count / plan.lanes()) as i64;
         match plan {
-            RunCopy::Copy { .. } => self.counted_loop(groups, &mut |lowerer, group| {
+            RunCopy::Copy { .. } => self.short_loop(groups, &mut |lowerer, group| {
                 let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                 let from = lowerer.builder.ins().iadd(src, offset);
                 let to = lowerer.builder.ins().iadd(dst, offset);
@@ -210,7 +231,7 @@ impl<'a> ClifLowerer<'a> {
             RunCopy::Unpack { bits } => {
                 let constants = self.unpack_constants(bits);
                 let code_mask = self.vector_const(types::I8X16, &[((1u32 << bits) - 1) as u8; 16]);
-                self.counted_loop(groups, &mut |lowerer, group| {
+                self.short_loop(groups, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, 2 * i64::from(bits));
                     let from = lowerer.builder.ins().iadd(src, offset);
                     let bytes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from, 0);
@@ -246,7 +267,7 @@ impl<'a> ClifLowerer<'a> {
                 let mask = (!int.signed).then(|| {
                     self.vector_const(types::I16X8, &((1u16 << int.bits) - 1).to_le_bytes().repeat(8))
                 });
-                self.counted_loop((count / 16) as i64, &mut |lowerer, group| {
+                self.short_loop((count / 16) as i64, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                     let from_address = lowerer.builder.ins().iadd(src, offset);
                     let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from_address, 0);
@@ -263,7 +284,7 @@ impl<'a> ClifLowerer<'a> {
             }
             // `fcvt_from_sint` rounds to nearest even, as `dtype::cast` does under that rounding.
             DataType::I32 if count.is_multiple_of(4) && rounding == Rounding::NearestEven => {
-                self.counted_loop((count / 4) as i64, &mut |lowerer, group| {
+                self.short_loop((count / 4) as i64, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                     let from_address = lowerer.builder.ins().iadd(src, offset);
                     let ints = lowerer.builder.ins().load(types::I32X4, vector_mem(), from_address, 0);
@@ -275,7 +296,7 @@ impl<'a> ClifLowerer<'a> {
                 Ok(true)
             }
             DataType::F16 if count.is_multiple_of(8) => {
-                self.counted_loop((count / 8) as i64, &mut |lowerer, group| {
+                self.short_loop((count / 8) as i64, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                     let from_address = lowerer.builder.ins().iadd(src, offset);
                     let codes = lowerer.builder.ins().load(types::I16X8, vector_mem(), from_address, 0);

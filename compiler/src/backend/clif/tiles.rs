@@ -312,7 +312,7 @@ impl<'a> ClifLowerer<'a> {
         };
         let vector = self.builder.ins().splat(vector_type, value);
         let offset = tile.offset as i32;
-        self.counted_loop((bytes / simd::VECTOR_BYTES as u64) as i64, &mut |lowerer, index| {
+        self.short_loop((bytes / simd::VECTOR_BYTES as u64) as i64, &mut |lowerer, index| {
             let at = lowerer.builder.ins().imul_imm_s(index, simd::VECTOR_BYTES);
             let address = lowerer.builder.ins().iadd(lowerer.scratch_ptr, at);
             lowerer.builder.ins().store(simd::vector_mem(), vector, address, offset);

@@ -99,7 +99,7 @@ impl ClifLowerer<'_> {
         }
         let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
         let canonical = self.builder.ins().splat(types::F32X4, canonical);
-        self.counted_loop((count / 4) as i64, &mut |lowerer, group| {
+        self.short_loop((count / 4) as i64, &mut |lowerer, group| {
             let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
             let base = lowerer.builder.ins().iadd(lowerer.scratch_ptr, offset);
             let values: Vec<Value> = lanes
