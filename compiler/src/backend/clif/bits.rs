@@ -47,13 +47,6 @@ struct Access {
     read_only: bool,
 }
 
-/// Tiles smaller than this are not worth a prefetch call.
-const PREFETCH_MIN_BYTES: i64 = 1024;
-
-/// How many tiles ahead a streaming dot prefetches: the next tile is then already on its way (measured on
-/// the 2-core development VM: 2 beat 1 and 3).
-const PREFETCH_TILES_AHEAD: i64 = 2;
-
 impl<'a> ClifLowerer<'a> {
     /// `ViewGlobal`: evaluates the view's shape, strides and offset into its variables.
     pub(super) fn view_global(
@@ -287,7 +280,14 @@ impl<'a> ClifLowerer<'a> {
         self.builder.ins().brif(ok, direct, &[], staged, &[]);
         self.builder.switch_to_block(direct);
         let base = self.base_offset(&access);
-        self.prefetch_next_tile(&access, base, &codes.shape);
+        self.prefetch_next_tile(
+            access.pointer,
+            access.length,
+            base,
+            access.strides[access.dims[0]],
+            access.bits,
+            &codes.shape,
+        );
         let operand = DotOperand::Packed {
             tile: codes,
             int,
@@ -307,40 +307,6 @@ impl<'a> ClifLowerer<'a> {
         self.builder.ins().jump(done, &[]);
         self.builder.switch_to_block(done);
         Ok(())
-    }
-
-    /// When the in-bounds tile at element `base` is one contiguous run of bytes, asks the caches for the
-    /// run of the same length `PREFETCH_TILES_AHEAD` runs further on (clamped to the buffer), where a loop
-    /// that streams through a tiled layout reads soon. The CPUs' own prefetchers follow such a stream only a few lines ahead,
-    /// and a dot of a few dozen instructions per line keeps too few lines in flight to hide memory latency.
-    fn prefetch_next_tile(&mut self, access: &Access, base: Value, shape: &[usize]) {
-        let [rows, inner] = shape[..] else { return };
-        let tile_bits = (rows * inner) as i64 * i64::from(access.bits);
-        if tile_bits < PREFETCH_MIN_BYTES * 8 || tile_bits % 8 != 0 {
-            return;
-        }
-        let tile_bytes = tile_bits / 8;
-        let call = self.builder.create_block();
-        let done = self.builder.create_block();
-        let row_stride = access.strides[access.dims[0]];
-        let contiguous = self.builder.ins().icmp_imm_s(IntCC::Equal, row_stride, inner as i64);
-        let base_bit = self.builder.ins().imul_imm_s(base, i64::from(access.bits));
-        let start = self.builder.ins().ushr_imm_u(base_bit, 3);
-        let next = self.builder.ins().iadd_imm_s(start, PREFETCH_TILES_AHEAD * tile_bytes);
-        // `next` may lie past the end: then nothing is left to ask for.
-        let past_end = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, next, access.length);
-        let left = self.builder.ins().isub(access.length, next);
-        let zero = self.builder.ins().iconst(types::I64, 0);
-        let left = self.builder.ins().select(past_end, zero, left);
-        let wanted = self.builder.ins().iconst(types::I64, tile_bytes);
-        let bytes = self.builder.ins().umin(left, wanted);
-        self.builder.ins().brif(contiguous, call, &[], done, &[]);
-        self.builder.switch_to_block(call);
-        let address = self.builder.ins().iadd(access.pointer, next);
-        let func_ref = self.helper(abi::Helper::Prefetch);
-        self.builder.ins().call(func_ref, &[address, bytes]);
-        self.builder.ins().jump(done, &[]);
-        self.builder.switch_to_block(done);
     }
 
     /// Whether the vector path applies: the tile inside (16 bytes of slack), unit stride along its innermost

@@ -19,6 +19,7 @@ mod exprs;
 mod frame;
 mod fuse;
 mod lowerer;
+mod prefetch;
 mod simd;
 mod tiles;
 mod vector_arith;
