@@ -22,8 +22,6 @@ use tilevm_vm::layout::{LayoutError, local};
 
 use crate::gemv::load_as;
 use crate::weight_layout::weight_planes;
-#[cfg(doc)]
-use crate::weight_layout::{pack_q8_weights, tile_scales};
 
 /// Output rows per block of [`gemv_q8_wx`] that suit the CPU backend (the GPU backend stages a block's
 /// `[rows, group]` weights through workgroup memory, so fewer rows fit there).
@@ -123,8 +121,8 @@ pub fn quantize_q8(k: u32, group: u32) -> Result<Kernel, LayoutError> {
 /// outputs per block.
 ///
 /// Parameters, in order: `xq: i8[k]` and `xd: f32[k / group]` (from [`quantize_q8`]), `w` (the weight
-/// codes as [`pack_q8_weights`] lays them out: tiled, in bit planes, packed), `scale` (the f16 scales of
-/// the row-major `[n, k / group]` matrix in the block order of [`tile_scales`]), `y: f16[n]` (written).
+/// codes as [`pack_q8_weights`](crate::weight_layout::pack_q8_weights) lays them out: tiled, in bit planes, packed), `scale` (the f16 scales of
+/// the row-major `[n, k / group]` matrix in the block order of [`tile_scales`](crate::weight_layout::tile_scales)), `y: f16[n]` (written).
 ///
 /// # Errors
 /// A [`LayoutError`] when `group` or `rows` is 0.
@@ -223,7 +221,7 @@ pub fn gemv_q8_wx(
             }
         }
         builder.inst(Inst::Cast { dst: part, src: dot, rounding: Rounding::NearestEven });
-        // The block's scales of group `g` are contiguous in the group-major scale layout.
+        // The block's scales of group `g` are one contiguous run (`tile_scales`).
         load_as(builder, s16, s, s_view, tile_at.clone(), vec![2, 3]);
         builder.inst(Inst::LoadGlobal {
             dst: d,
