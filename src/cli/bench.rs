@@ -105,6 +105,11 @@ fn parse_k(text: &str) -> Result<u32, String> {
     Ok(k)
 }
 
+/// The bytes of `rows` rows of `k` packed `bits`-bit weights.
+fn weight_bytes(rows: usize, k: u32, bits: u32) -> usize {
+    (rows * k as usize * bits as usize).div_ceil(8)
+}
+
 /// f16 bytes holding `code` (little-endian) `count` times.
 fn f16_buffer(count: usize, code: u16) -> Vec<u8> {
     (0..count).flat_map(|_| code.to_le_bytes()).collect()
@@ -140,13 +145,17 @@ fn gemv_launches(
         let built = built.map_err(|error| CliError::Input(error.to_string()))?;
         device.compile(&built).map_err(|error| CliError::CheckFailed(error.to_string()))
     };
-    let weight_bytes = (n as usize * k as usize * dtype.bits() as usize).div_ceil(8);
     let groups = (k / GROUP) as usize;
+    // The q8 layout pads the rows to whole blocks (`stdlib::weight_layout`).
+    let stored_rows = match variant {
+        GemvVariant::A16 => n as usize,
+        GemvVariant::Q8 => (n as usize).div_ceil(Q8_ROWS) * Q8_ROWS,
+    };
     let x = KernelArg::Buffer(f16_buffer(k as usize, 0x3c00));
-    // Arbitrary codes: as many bytes as the row-major weights of `a16`, or the tiled ones of `q8` (n is a
-    // multiple of its block rows, so there are no padding rows).
-    let w = KernelArg::Buffer((0..weight_bytes).map(|i| (i * 131 % 251) as u8).collect());
-    let scale = KernelArg::Buffer(f16_buffer(n as usize * groups, 0x2c00));
+    // Arbitrary codes, as many bytes as the layout stores.
+    let w_bytes = weight_bytes(stored_rows, k, dtype.bits());
+    let w = KernelArg::Buffer((0..w_bytes).map(|i| (i * 131 % 251) as u8).collect());
+    let scale = KernelArg::Buffer(f16_buffer(stored_rows * groups, 0x2c00));
     let y = KernelArg::Buffer(vec![0; n as usize * 2]);
     let kernels = match variant {
         GemvVariant::A16 => vec![(compile(gemv_a16wx(dtype, n, k, GROUP))?, vec![x, w, scale, y])],
@@ -180,7 +189,7 @@ pub fn run(args: &BenchArgs) -> CliResult {
             let dtype = DataType::Int(IntType { signed: false, bits });
             let (median, best) =
                 gemv_launches(&device, variant, dtype, (args.n, args.k))?.median_and_best(args.runs)?;
-            let weight_bytes = (args.n as usize * args.k as usize * bits as usize).div_ceil(8);
+            let weight_bytes = weight_bytes(args.n as usize, args.k, u32::from(bits));
             let scale_bytes = args.n as usize * (args.k / GROUP) as usize * 2;
             // What the kernel must read and write: weights, scales, activations (f16) and outputs (f16).
             let total_bytes = (weight_bytes + scale_bytes + args.k as usize * 2 + args.n as usize * 2) as f64;
