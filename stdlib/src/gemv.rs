@@ -14,7 +14,7 @@ use tilevm_vm::ir::{
 };
 use tilevm_vm::layout::{LayoutError, local};
 
-/// Emits `values = cast(load(view at offsets))` through the codes tile `codes` (rank-2 views and tiles).
+/// Emits `values = cast(load(view at offsets))` through the codes tile `codes` (`dims` as `LoadGlobal`'s).
 pub(crate) fn load_as(
     builder: &mut KernelBuilder,
     codes: TileId,
@@ -25,6 +25,18 @@ pub(crate) fn load_as(
 ) {
     builder.inst(Inst::LoadGlobal { dst: codes, src: view, offsets, dims });
     builder.inst(Inst::Cast { dst: values, src: codes, rounding: Rounding::NearestEven });
+}
+
+/// Emits `store(y at [row, 0], cast(values))` through the codes tile `codes`: a GEMV's `[rows, 1]` outputs,
+/// rounded to the nearest even code.
+pub(crate) fn store_as(builder: &mut KernelBuilder, values: TileId, codes: TileId, y: GlobalId, row: Expr) {
+    builder.inst(Inst::Cast { dst: codes, src: values, rounding: Rounding::NearestEven });
+    builder.inst(Inst::StoreGlobal {
+        dst: y,
+        src: codes,
+        offsets: vec![row, Expr::u32(0)],
+        dims: vec![0, 1],
+    });
 }
 
 /// Output rows per block.
@@ -104,12 +116,6 @@ pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<
             operands: vec![Operand::Tile(part), Operand::Tile(s_values), Operand::Tile(acc)],
         });
     });
-    builder.inst(Inst::Cast { dst: y_codes, src: acc, rounding: Rounding::NearestEven });
-    builder.inst(Inst::StoreGlobal {
-        dst: y_view,
-        src: y_codes,
-        offsets: vec![row, Expr::u32(0)],
-        dims: vec![0, 1],
-    });
+    store_as(&mut builder, acc, y_codes, y_view, row);
     Ok(builder.finish())
 }

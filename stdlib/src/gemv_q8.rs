@@ -20,7 +20,7 @@ use tilevm_vm::ir::{
 };
 use tilevm_vm::layout::{LayoutError, local};
 
-use crate::gemv::load_as;
+use crate::gemv::{load_as, store_as};
 use crate::weight_layout::weight_planes;
 
 /// Output rows per block of [`gemv_q8_wx`] that suit the CPU backend (the GPU backend stages a block's
@@ -240,12 +240,6 @@ pub fn gemv_q8_wx(
             operands: vec![tile(part), tile(s), tile(acc)],
         });
     });
-    builder.inst(Inst::Cast { dst: y16, src: acc, rounding: Rounding::NearestEven });
-    builder.inst(Inst::StoreGlobal {
-        dst: y_view,
-        src: y16,
-        offsets: vec![row, Expr::u32(0)],
-        dims: vec![0, 1],
-    });
+    store_as(&mut builder, acc, y16, y_view, row);
     Ok(builder.finish())
 }

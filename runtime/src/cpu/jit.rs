@@ -47,7 +47,7 @@ pub(super) fn host_isa() -> Result<OwnedTargetIsa, RuntimeError> {
 }
 
 /// Maps a lowering error to the runtime's error.
-pub(super) fn lowering_error(error: ClifError) -> RuntimeError {
+fn lowering_error(error: ClifError) -> RuntimeError {
     match error {
         ClifError::Unsupported(what) => RuntimeError::Unsupported { device: "cpu".into(), what },
         ClifError::Limit(what) => RuntimeError::Limit { device: "cpu".into(), what },
@@ -56,7 +56,11 @@ pub(super) fn lowering_error(error: ClifError) -> RuntimeError {
 }
 
 /// Lowers `kernel` for `isa` with the lowering choices `options` make.
-fn lower_for(kernel: &Kernel, isa: &dyn TargetIsa, options: CpuOptions) -> Result<ClifKernel, RuntimeError> {
+pub(super) fn lower_for(
+    kernel: &Kernel,
+    isa: &dyn TargetIsa,
+    options: CpuOptions,
+) -> Result<ClifKernel, RuntimeError> {
     let mut target = clif::ClifTarget::of(isa);
     target.byte_multiply_add &= !options.portable_simd;
     clif::lower_kernel(kernel, target).map_err(lowering_error)

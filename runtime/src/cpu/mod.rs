@@ -93,11 +93,7 @@ impl CpuDevice {
     /// As [`Device::compile`].
     pub fn clif_text(kernel: &Kernel) -> RuntimeResult<String> {
         let isa = jit::host_isa()?;
-        let lowered = tilevm_compiler::backend::clif::lower_kernel(
-            kernel,
-            tilevm_compiler::backend::clif::ClifTarget::of(isa.as_ref()),
-        )
-        .map_err(jit::lowering_error)?;
+        let lowered = jit::lower_for(kernel, isa.as_ref(), CpuOptions::default())?;
         Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
     }
 

@@ -280,20 +280,14 @@ impl<'a> ClifLowerer<'a> {
         self.builder.ins().brif(ok, direct, &[], staged, &[]);
         self.builder.switch_to_block(direct);
         let base = self.base_offset(&access);
-        self.prefetch_next_tile(
-            access.pointer,
-            access.length,
-            base,
-            access.strides[access.dims[0]],
-            access.bits,
-            &codes.shape,
-        );
+        let row_stride = access.strides[access.dims[0]];
+        self.prefetch_next_tile(access.pointer, access.length, base, row_stride, access.bits, &codes.shape);
         let operand = DotOperand::Packed {
             tile: codes,
             int,
             pointer: access.pointer,
             base,
-            row_stride: access.strides[access.dims[0]],
+            row_stride,
             read_only: access.read_only,
         };
         let fused = self.fused_dot(dst, operand, rhs, acc)?;

@@ -26,7 +26,7 @@ use super::simd::{DotOperand, UnpackConstants, VECTOR_BYTES, code_loads, lane_or
 use super::tiles::TileRef;
 
 /// How `b` is laid out for the loop, and how `a` is decoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 enum ByteDotPlan {
     /// 1-, 2- or 4-bit codes from memory, bit planes against plane-ordered bytes of `b` with
     /// `x86_pmaddubsw`.
@@ -34,9 +34,18 @@ enum ByteDotPlan {
     /// 1-, 2- or 4-bit codes from memory, bit planes widened against plane-ordered 16-bit `b`.
     PlanesWide,
     /// Codes of other widths from memory, unpacked 16 per step to bytes against `b` with `x86_pmaddubsw`.
-    UnpackedBytes,
-    /// Codes of other widths from memory, or codes in slots, 16 per step against 16-bit `b`.
-    Wide,
+    UnpackedBytes(UnpackConstants),
+    /// Codes of other widths from memory, unpacked 16 per step and widened against 16-bit `b`.
+    UnpackedWide(UnpackConstants),
+    /// Codes already in slots, 16 per step widened against 16-bit `b`.
+    SlotsWide,
+}
+
+impl ByteDotPlan {
+    /// Whether the plan multiplies against 16-bit `b` (`pmaddwd`) rather than bytes (`pmaddubsw`).
+    fn wide(self) -> bool {
+        matches!(self, ByteDotPlan::PlanesWide | ByteDotPlan::UnpackedWide(_) | ByteDotPlan::SlotsWide)
+    }
 }
 
 /// What the row loop of one byte dot needs, created once before it.
@@ -44,12 +53,10 @@ struct RowDot<'r> {
     plan: ByteDotPlan,
     bits: u8,
     steps: usize,
-    codes_per_step: usize,
     /// The address of the prepared `b`.
     prepared: Value,
     /// The prepared `b` in registers, when it is small enough (`RESIDENT_VECTORS`).
     resident: Option<&'r [Value]>,
-    unpack: Option<UnpackConstants>,
     /// Codes per byte of the bit-plane plans (1 otherwise).
     per_byte: usize,
     code_mask: Value,
@@ -74,8 +81,8 @@ fn narrow_steps(plan: ByteDotPlan, bits: u8, per_byte: usize) -> usize {
     let largest_code = (1i64 << bits) - 1;
     let per_step = match plan {
         ByteDotPlan::PlanesBytes => per_byte as i64 * 2 * largest_code * 128,
-        ByteDotPlan::UnpackedBytes => 2 * largest_code * 128,
-        ByteDotPlan::PlanesWide | ByteDotPlan::Wide => return 1,
+        ByteDotPlan::UnpackedBytes(_) => 2 * largest_code * 128,
+        ByteDotPlan::PlanesWide | ByteDotPlan::UnpackedWide(_) | ByteDotPlan::SlotsWide => return 1,
     };
     (i64::from(i16::MAX) / per_step).max(1) as usize
 }
@@ -126,32 +133,26 @@ impl<'a> ClifLowerer<'a> {
         }
         let packed = matches!(a, DotOperand::Packed { .. });
         let planes = if packed { bit_planes(int, depth) } else { None };
-        let plan = match (planes, self.byte_multiply_add) {
-            (Some(_), true) => ByteDotPlan::PlanesBytes,
-            (Some(_), false) => ByteDotPlan::PlanesWide,
-            (None, true) if packed => ByteDotPlan::UnpackedBytes,
-            (None, _) => ByteDotPlan::Wide,
+        let plan = match (planes, packed, self.byte_multiply_add) {
+            (Some(_), _, true) => ByteDotPlan::PlanesBytes,
+            (Some(_), _, false) => ByteDotPlan::PlanesWide,
+            (None, true, true) => ByteDotPlan::UnpackedBytes(self.unpack_constants(u32::from(int.bits))),
+            (None, true, false) => ByteDotPlan::UnpackedWide(self.unpack_constants(u32::from(int.bits))),
+            (None, false, _) => ByteDotPlan::SlotsWide,
         };
         let per_byte = planes.unwrap_or(1);
-        let codes_per_step = 16 * per_byte;
-        let steps = depth / codes_per_step;
+        let steps = depth / (16 * per_byte);
         let prepared = self.prepare_bytes(b, depth, plan, per_byte);
         let code_mask = self.builder.ins().iconst(types::I16, (1i64 << int.bits) - 1);
         let code_mask = self.builder.ins().splat(types::I16X8, code_mask);
         let byte_mask = self.builder.ins().iconst(types::I8, (1i64 << int.bits) - 1);
         let byte_mask = self.builder.ins().splat(types::I8X16, byte_mask);
-        let unpack = match a {
-            DotOperand::Packed { int, .. } if planes.is_none() => {
-                Some(self.unpack_constants(u32::from(int.bits)))
-            }
-            _ => None,
-        };
         let a_row_bytes = depth as i64;
         // With few enough vectors of `b`, they are loaded once, before the row loop, and stay in registers.
         let b_vectors = match plan {
             ByteDotPlan::PlanesBytes => per_byte * steps,
-            ByteDotPlan::UnpackedBytes => steps,
-            ByteDotPlan::PlanesWide | ByteDotPlan::Wide => usize::MAX,
+            ByteDotPlan::UnpackedBytes(_) => steps,
+            ByteDotPlan::PlanesWide | ByteDotPlan::UnpackedWide(_) | ByteDotPlan::SlotsWide => usize::MAX,
         };
         let resident: Option<Vec<Value>> = (b_vectors <= RESIDENT_VECTORS).then(|| {
             (0..b_vectors)
@@ -165,10 +166,8 @@ impl<'a> ClifLowerer<'a> {
             plan,
             bits: int.bits,
             steps,
-            codes_per_step,
             prepared,
             resident: resident.as_deref(),
-            unpack,
             per_byte,
             code_mask,
             byte_mask,
@@ -204,24 +203,14 @@ impl<'a> ClifLowerer<'a> {
         // 16-bit sums of products, added up for up to `narrow_steps` steps.
         let mut narrow: Option<Value> = None;
         for step in 0..dot.steps {
-            let b_at = |lane_bytes: usize, vector: usize| {
-                (step * dot.codes_per_step * lane_bytes + vector * 16) as i32
-            };
-            match (dot.plan, dot.unpack) {
-                (ByteDotPlan::PlanesBytes, _) => {
+            // Where the step's `b` starts among the prepared 16-bit values.
+            let wide_at = (step * 16 * dot.per_byte * 2) as i32;
+            match dot.plan {
+                ByteDotPlan::PlanesBytes => {
                     let planes = self.split_planes(dot, a_row, step);
                     let mut pairs: Option<Value> = None;
                     for (p, plane) in planes.into_iter().enumerate() {
-                        let v = dot.per_byte * step + p;
-                        let b = match dot.resident {
-                            Some(vectors) => vectors[v],
-                            None => self.builder.ins().load(
-                                types::I8X16,
-                                vector_mem(),
-                                dot.prepared,
-                                16 * v as i32,
-                            ),
-                        };
+                        let b = self.prepared_bytes(dot, dot.per_byte * step + p);
                         let products = self.builder.ins().x86_pmaddubsw(b, plane);
                         pairs = Some(match pairs {
                             Some(pairs) => self.builder.ins().iadd(pairs, products),
@@ -231,22 +220,17 @@ impl<'a> ClifLowerer<'a> {
                     let pairs = pairs.expect("at least one plane");
                     (sum, narrow) = self.add_narrow(dot, step, sum, narrow, pairs);
                 }
-                (ByteDotPlan::UnpackedBytes, Some(constants)) => {
-                    let at = (step as i64 * 2 * i64::from(dot.bits)) as i32;
-                    let bytes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
+                ByteDotPlan::UnpackedBytes(constants) => {
                     // Each half holds its codes below bit 8 of a 16-bit lane, so the saturating narrowing
                     // keeps them, with the neighbours' bits above each code for the mask to clear.
-                    let [low, high] = self.unpack_halves(bytes, constants);
+                    let [low, high] = self.unpack_step(dot, a_row, step, constants);
                     let codes = self.builder.ins().unarrow(low, high);
                     let codes = self.builder.ins().band(codes, dot.byte_mask);
-                    let b = match dot.resident {
-                        Some(vectors) => vectors[step],
-                        None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, b_at(1, 0)),
-                    };
+                    let b = self.prepared_bytes(dot, step);
                     let pairs = self.builder.ins().x86_pmaddubsw(b, codes);
                     (sum, narrow) = self.add_narrow(dot, step, sum, narrow, pairs);
                 }
-                (ByteDotPlan::PlanesWide, _) => {
+                ByteDotPlan::PlanesWide => {
                     let planes = self.split_planes(dot, a_row, step);
                     let halves: Vec<Value> = planes
                         .into_iter()
@@ -254,27 +238,46 @@ impl<'a> ClifLowerer<'a> {
                             [self.builder.ins().uwiden_low(plane), self.builder.ins().uwiden_high(plane)]
                         })
                         .collect();
-                    sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
+                    sum = self.wide_products(sum, &halves, dot.prepared, wide_at);
                 }
-                (ByteDotPlan::UnpackedBytes, None) => unreachable!("unpacked bytes come from memory"),
-                (ByteDotPlan::Wide, Some(constants)) => {
-                    let at = (step as i64 * 2 * i64::from(dot.bits)) as i32;
-                    let bytes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
-                    let halves = self.unpack_halves(bytes, constants);
+                ByteDotPlan::UnpackedWide(constants) => {
+                    let halves = self.unpack_step(dot, a_row, step, constants);
                     let halves = halves.map(|half| self.builder.ins().band(half, dot.code_mask));
-                    sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
+                    sum = self.wide_products(sum, &halves, dot.prepared, wide_at);
                 }
-                (ByteDotPlan::Wide, None) => {
+                ByteDotPlan::SlotsWide => {
                     let at = (step * 16) as i32;
                     let codes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
                     let halves =
                         [self.builder.ins().uwiden_low(codes), self.builder.ins().uwiden_high(codes)];
                     let halves = halves.map(|half| self.builder.ins().band(half, dot.code_mask));
-                    sum = self.wide_products(sum, &halves, dot.prepared, b_at(2, 0));
+                    sum = self.wide_products(sum, &halves, dot.prepared, wide_at);
                 }
             }
         }
         sum
+    }
+
+    /// Vector `v` of the prepared bytes of `b`: from registers when they are resident.
+    fn prepared_bytes(&mut self, dot: &RowDot<'_>, v: usize) -> Value {
+        match dot.resident {
+            Some(vectors) => vectors[v],
+            None => self.builder.ins().load(types::I8X16, vector_mem(), dot.prepared, 16 * v as i32),
+        }
+    }
+
+    /// The 16 packed codes of step `step` of the row at `a_row`, unpacked into two `I16X8` halves
+    /// (`simd::unpack_halves`: each code in the low bits of its lane, neighbouring bits above it).
+    fn unpack_step(
+        &mut self,
+        dot: &RowDot<'_>,
+        a_row: Value,
+        step: usize,
+        constants: UnpackConstants,
+    ) -> [Value; 2] {
+        let at = (step as i64 * 2 * i64::from(dot.bits)) as i32;
+        let bytes = self.builder.ins().load(types::I8X16, dot.loads, a_row, at);
+        self.unpack_halves(bytes, constants)
     }
 
     /// Adds one step's `I16X8` sums of products to the 16-bit partial sum, and every `narrow_steps` steps
@@ -344,7 +347,7 @@ impl<'a> ClifLowerer<'a> {
     /// Copies the i8 codes of `b` into a fresh stack slot in the order and width `plan` needs (plane by
     /// plane for the bit-plane plans, `per_byte` planes per run of `16 * per_byte` codes); returns its address.
     fn prepare_bytes(&mut self, b: &TileRef, depth: usize, plan: ByteDotPlan, per_byte: usize) -> Value {
-        let wide = matches!(plan, ByteDotPlan::PlanesWide | ByteDotPlan::Wide);
+        let wide = plan.wide();
         let by_plane = matches!(plan, ByteDotPlan::PlanesBytes | ByteDotPlan::PlanesWide);
         let size = (depth * if wide { 2 } else { 1 }) as u32;
         let slot =

@@ -294,21 +294,22 @@ impl<'a> ClifLowerer<'a> {
         }
     }
 
-    /// Sets every element of `tile` to `init` (or zero bits).
-    /// Fills a register tile, whose slots are dense in scratch, 16 bytes per store where they divide.
+    /// Fills a register tile, whose slots are dense in scratch, with `init` (or zero bits): 16 bytes per store
+    /// where they divide.
     fn fill_register(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<()> {
+        let value = self.fill_value(tile, init)?;
         let slot = tile.slot();
         let bytes = element_count(&tile.shape) * u64::from(slot.bytes());
-        if bytes == 0 || !bytes.is_multiple_of(simd::VECTOR_BYTES as u64) {
-            return self.fill(tile, init);
-        }
-        let value = match init {
-            Some(init) => self.expr(init)?,
-            None => self.zero_of(slot),
-        };
-        let vector_type = match slot.by(simd::VECTOR_BYTES as u32 / slot.bytes()) {
-            Some(vector_type) if self.builder.func.dfg.value_type(value) == slot => vector_type,
-            _ => return self.fill(tile, init),
+        let vector_type = slot.by(simd::VECTOR_BYTES as u32 / slot.bytes());
+        let vector_type = match vector_type {
+            Some(vector_type)
+                if bytes > 0
+                    && bytes.is_multiple_of(simd::VECTOR_BYTES as u64)
+                    && self.builder.func.dfg.value_type(value) == slot =>
+            {
+                vector_type
+            }
+            _ => return self.store_every_element(tile, value),
         };
         let vector = self.builder.ins().splat(vector_type, value);
         let offset = tile.offset as i32;
@@ -320,11 +321,21 @@ impl<'a> ClifLowerer<'a> {
         })
     }
 
+    /// Sets every element of `tile` to `init` (or zero bits).
     fn fill(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<()> {
-        let value = match init {
-            Some(init) => self.expr(init)?,
-            None => self.zero_of(tile.slot()),
-        };
+        let value = self.fill_value(tile, init)?;
+        self.store_every_element(tile, value)
+    }
+
+    /// The slot value a fill stores: `init`, or zero bits.
+    fn fill_value(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<Value> {
+        match init {
+            Some(init) => self.expr(init),
+            None => Ok(self.zero_of(tile.slot())),
+        }
+    }
+
+    fn store_every_element(&mut self, tile: &TileRef, value: Value) -> ClifResult<()> {
         let shape = tile.shape.clone();
         self.each_index(&shape, &mut |lowerer, coords| {
             lowerer.store_element(tile, coords, value);

@@ -97,8 +97,10 @@ impl ClifLowerer<'_> {
             };
             lanes.push(Lanes::Splat(self.builder.ins().splat(vector_type, splat)));
         }
-        let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
-        let canonical = self.builder.ins().splat(types::F32X4, canonical);
+        let canonical = float.then(|| {
+            let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
+            self.builder.ins().splat(types::F32X4, canonical)
+        });
         self.short_loop((count / 4) as i64, &mut |lowerer, group| {
             let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
             let base = lowerer.builder.ins().iadd(lowerer.scratch_ptr, offset);
@@ -128,14 +130,15 @@ impl ClifLowerer<'_> {
                     )));
                 }
             };
-            let result = if float {
+            let result = match canonical {
                 // NaN results are the canonical quiet NaN, as in the interpreter (the hardware keeps
                 // payloads).
-                let nan = lowerer.builder.ins().fcmp(FloatCC::Unordered, result, result);
-                let nan = lowerer.builder.ins().bitcast(types::F32X4, lane_order(), nan);
-                lowerer.builder.ins().bitselect(nan, canonical, result)
-            } else {
-                result
+                Some(canonical) => {
+                    let nan = lowerer.builder.ins().fcmp(FloatCC::Unordered, result, result);
+                    let nan = lowerer.builder.ins().bitcast(types::F32X4, lane_order(), nan);
+                    lowerer.builder.ins().bitselect(nan, canonical, result)
+                }
+                None => result,
             };
             lowerer.builder.ins().store(vector_mem(), result, base, target.offset as i32);
             Ok(())
