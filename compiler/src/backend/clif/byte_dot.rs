@@ -179,9 +179,16 @@ impl<'a> ClifLowerer<'a> {
         let quads = rows / 4;
         self.counted_loop(quads as i64, &mut |lowerer, quad| {
             let first = lowerer.builder.ins().imul_imm_s(quad, 4);
+            // The other three rows at constant distances from the first (with a constant row stride),
+            // which fold into the loads' displacements.
+            let first_row = lowerer.dot_row_address(a_rows, first);
             let sums = [0, 1, 2, 3].map(|j| {
-                let row = lowerer.builder.ins().iadd_imm_s(first, j);
-                let a_row = lowerer.dot_row_address(a_rows, row);
+                let a_row = if j == 0 {
+                    first_row
+                } else {
+                    let distance = lowerer.builder.ins().imul_imm_s(a_rows.1, j);
+                    lowerer.builder.ins().iadd(first_row, distance)
+                };
                 lowerer.byte_row_sum(&row_dot, a_row)
             });
             lowerer.store_dot_rows4(sums, first, acc, dst);

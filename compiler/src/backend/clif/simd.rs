@@ -300,19 +300,35 @@ impl<'a> ClifLowerer<'a> {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                     let from_address = lowerer.builder.ins().iadd(src, offset);
                     let codes = lowerer.builder.ins().load(types::I16X8, vector_mem(), from_address, 0);
-                    let halves =
-                        [lowerer.builder.ins().uwiden_low(codes), lowerer.builder.ins().uwiden_high(codes)];
                     let out_offset = lowerer.builder.ins().imul_imm_s(group, 2 * VECTOR_BYTES);
                     let to_address = lowerer.builder.ins().iadd(dst, out_offset);
-                    for (h, half) in halves.into_iter().enumerate() {
-                        let values = lowerer.f16x4_to_f32x4(half);
-                        lowerer.builder.ins().store(
-                            vector_mem(),
-                            values,
-                            to_address,
-                            h as i32 * VECTOR_BYTES as i32,
-                        );
+                    // Scales and activations are almost always normal numbers, which convert with a
+                    // rebias alone; zeros, subnormals, infinities and NaNs take the full decoder.
+                    let normal = lowerer.f16x8_all_normal(codes);
+                    let (fast, full, done) = (
+                        lowerer.builder.create_block(),
+                        lowerer.builder.create_block(),
+                        lowerer.builder.create_block(),
+                    );
+                    lowerer.builder.ins().brif(normal, fast, &[], full, &[]);
+                    for (block, all_normal) in [(fast, true), (full, false)] {
+                        lowerer.builder.switch_to_block(block);
+                        for h in 0..2 {
+                            let half = match h {
+                                0 => lowerer.builder.ins().uwiden_low(codes),
+                                _ => lowerer.builder.ins().uwiden_high(codes),
+                            };
+                            let values = if all_normal {
+                                lowerer.normal_f16x4_to_f32x4(half)
+                            } else {
+                                lowerer.f16x4_to_f32x4(half)
+                            };
+                            let at = h * VECTOR_BYTES as i32;
+                            lowerer.builder.ins().store(vector_mem(), values, to_address, at);
+                        }
+                        lowerer.builder.ins().jump(done, &[]);
                     }
+                    lowerer.builder.switch_to_block(done);
                     Ok(())
                 })?;
                 Ok(true)
@@ -349,6 +365,31 @@ impl<'a> ClifLowerer<'a> {
             }
         }
         quads
+    }
+
+    /// Whether all eight f16 codes of an `I16X8` vector are normal numbers (exponent neither 0 nor 31), as an
+    /// `i8` truth value.
+    fn f16x8_all_normal(&mut self, codes: Value) -> Value {
+        let exponent_mask = self.vector_const(types::I16X8, &0x7c00u16.to_le_bytes().repeat(8));
+        let step = self.vector_const(types::I16X8, &0x0400u16.to_le_bytes().repeat(8));
+        let exponent = self.builder.ins().band(codes, exponent_mask);
+        // Exponents 1..=30 move to 0x0800..=0x7c00; 0 to 0x0400, and 31 wraps to -0x8000.
+        let moved = self.builder.ins().iadd(exponent, step);
+        let normal = self.builder.ins().icmp(IntCC::SignedGreaterThan, moved, step);
+        self.builder.ins().vall_true(normal)
+    }
+
+    /// Four f16 codes of normal numbers (the low halves of `I32X4` lanes) as f32 values: the sign moves to bit
+    /// 31, exponent and mantissa 13 bits up, and the exponent is rebiased from 15 to 127.
+    fn normal_f16x4_to_f32x4(&mut self, codes: Value) -> Value {
+        let fields = self.i32x4_splat(0x8fff_e000);
+        let rebias = self.i32x4_splat(0x3800_0000);
+        // The arithmetic shift copies the sign into bits 28..31, of which the mask keeps bit 31.
+        let up = self.builder.ins().ishl_imm_u(codes, 16);
+        let spread = self.builder.ins().sshr_imm_u(up, 3);
+        let bits = self.builder.ins().band(spread, fields);
+        let bits = self.builder.ins().iadd(bits, rebias);
+        self.builder.ins().bitcast(types::F32X4, lane_order(), bits)
     }
 
     /// Four f16 codes (the low halves of `I32X4` lanes) as f32 values, bit-exact with the scalar decoder.
