@@ -1,6 +1,6 @@
 //! The CPU backend's SIMD fast paths against plain Rust: vector unpacking of packed codes of every width
 //! (in-bounds vector path, misaligned word path and masked per-element fallback), vector int and f16 casts
-//! to f32, and vector f32 dots.
+//! to f32 and f32 casts to bytes (with vector stores, and masked ones at the end), and vector f32 dots.
 
 mod cpu_support;
 
@@ -117,6 +117,49 @@ fn every_f16_code_casts_to_f32_as_dtype_cast_does() {
         let got = u64::from(u32::from_le_bytes(chunk.try_into().unwrap()));
         let want = tilevm::vm::dtype::cast(DataType::F16, DataType::F32, *code, Rounding::NearestEven, 0);
         assert_eq!(got, want, "f16 code {code:#06x}");
+    }
+}
+
+#[test]
+fn f32_casts_to_bytes_as_dtype_cast_does() {
+    // Specials, values around every integer boundary of the byte ranges and beyond, and arbitrary bit
+    // patterns; a count that leaves the last block partly outside the view (the masked store).
+    let mut values: Vec<f32> =
+        vec![0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -f32::NAN, f32::MAX];
+    values.extend([
+        f32::from_bits(0x7f80_0001),
+        f32::from_bits(0xffc1_2345),
+        f32::MIN_POSITIVE,
+        1e-45,
+        2.0e9,
+        -3.0e9,
+    ]);
+    for tenth in -3000..=3000 {
+        values.push(tenth as f32 / 10.0);
+    }
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    while values.len() < 20_000 + 77 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        values.push(f32::from_bits(state as u32));
+    }
+    let codes: Vec<u64> = values.iter().map(|value| u64::from(value.to_bits())).collect();
+    for signed in [true, false] {
+        let to = DataType::Int(IntType { signed, bits: 8 });
+        for rounding in [Rounding::NearestEven, Rounding::TowardZero] {
+            let mut args = vec![
+                KernelArg::Buffer(pack(&codes, 32)),
+                KernelArg::Buffer(vec![0x5a; codes.len()]),
+                KernelArg::Scalar(codes.len() as u64),
+            ];
+            run(&cast_kernel(DataType::F32, to, rounding), &mut args).unwrap();
+            let KernelArg::Buffer(out) = &args[1] else { unreachable!() };
+            for (code, &got) in codes.iter().zip(out) {
+                let want = tilevm::vm::dtype::cast(DataType::F32, to, *code, rounding, 0);
+                assert_eq!(u64::from(got), want, "{to:?} {rounding:?} of f32 bits {code:#010x}");
+            }
+        }
     }
 }
 

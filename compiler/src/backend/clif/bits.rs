@@ -224,6 +224,21 @@ impl<'a> ClifLowerer<'a> {
         let access = self.access(dst, tile, offsets, dims)?;
         let shape = tile.shape.clone();
         let strides = tile.byte_strides();
+        let done = self.builder.create_block();
+        // Whole vectors of slots that are codes already, when the tile is inside: each vector writes
+        // exactly the bytes of its elements, in the elementwise path's order.
+        if let Some(plan @ simd::RunCopy::Copy { .. }) = simd::run_copy(access.bits, tile) {
+            let vector = self.builder.create_block();
+            let other = self.builder.create_block();
+            let vector_ok = self.vector_load_ok(&access, &shape, i64::from(access.bits / 8));
+            self.builder.ins().brif(vector_ok, vector, &[], other, &[]);
+            self.builder.switch_to_block(vector);
+            self.each_run(&access, tile, &mut |lowerer, global, slots, count| {
+                lowerer.copy_run(plan, slots, global, count)
+            })?;
+            self.builder.ins().jump(done, &[]);
+            self.builder.switch_to_block(other);
+        }
         self.each_index(&shape, &mut |lowerer, coords| {
             let (valid, bit) = lowerer.element_bit(&access, coords);
             let write = lowerer.builder.create_block();
@@ -237,7 +252,10 @@ impl<'a> ClifLowerer<'a> {
             lowerer.builder.ins().jump(merge, &[]);
             lowerer.builder.switch_to_block(merge);
             Ok(())
-        })
+        })?;
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(done);
+        Ok(())
     }
 
     /// The element offset of the tile's element (0, ..., 0), in `i64` (only used once in-bounds is proven).
@@ -331,6 +349,20 @@ impl<'a> ClifLowerer<'a> {
 
     /// The vector path of `LoadGlobal`: each innermost row is one contiguous, byte-aligned run of codes.
     fn vector_load(&mut self, access: &Access, tile: &TileRef, plan: simd::RunCopy) -> ClifResult<()> {
+        self.each_run(access, tile, &mut |lowerer, global, slots, count| {
+            lowerer.copy_run(plan, global, slots, count)
+        })
+    }
+
+    /// Calls `body(global, slots, count)` for each innermost row of the tile, in row-major order: the byte
+    /// address of its first code (its rows byte-aligned, `vector_load_ok`), the address of its first slot,
+    /// and its length.
+    fn each_run(
+        &mut self,
+        access: &Access,
+        tile: &TileRef,
+        body: &mut dyn FnMut(&mut ClifLowerer<'a>, Value, Value, usize) -> ClifResult<()>,
+    ) -> ClifResult<()> {
         let last = simd::innermost_dim(&tile.shape).unwrap_or(0);
         let outer = tile.shape[..last].to_vec();
         let inner = tile.shape[last];
@@ -345,9 +377,9 @@ impl<'a> ClifLowerer<'a> {
             let bit = lowerer.builder.ins().imul_imm_s(element, i64::from(access.bits));
             let byte = lowerer.builder.ins().ushr_imm_u(bit, 3);
             let src = lowerer.builder.ins().iadd(access.pointer, byte);
-            let dst = lowerer.slot_address(&tile_strides[..last], coords);
-            let dst = lowerer.builder.ins().iadd_imm_s(dst, i64::from(tile.offset));
-            lowerer.copy_run(plan, src, dst, inner)
+            let slots = lowerer.slot_address(&tile_strides[..last], coords);
+            let slots = lowerer.builder.ins().iadd_imm_s(slots, i64::from(tile.offset));
+            body(lowerer, src, slots, inner)
         })
     }
 

@@ -23,6 +23,7 @@ mod prefetch;
 mod simd;
 mod tiles;
 mod vector_arith;
+mod vector_casts;
 mod view_bounds;
 mod views;
 

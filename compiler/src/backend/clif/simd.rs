@@ -21,7 +21,6 @@ use cranelift_codegen::ir::{
     BlockArg, ConstantData, Endianness, Immediate, InstBuilder, MemFlagsData, Type, Value, types,
 };
 use tilevm_vm::dtype::{DataType, IntType};
-use tilevm_vm::ir::Rounding;
 
 use super::ClifResult;
 use super::frame::element_count;
@@ -169,7 +168,7 @@ impl<'a> ClifLowerer<'a> {
     }
 
     /// An `I32X4` constant with `value` in every lane.
-    fn i32x4_splat(&mut self, value: u32) -> Value {
+    pub(super) fn i32x4_splat(&mut self, value: u32) -> Value {
         let bytes: Vec<u8> = (0..4).flat_map(|_| value.to_le_bytes()).collect();
         self.vector_const(types::I32X4, &bytes)
     }
@@ -216,7 +215,8 @@ impl<'a> ClifLowerer<'a> {
     }
 
     /// Copies `count` codes (a multiple of `plan.lanes()`) from global memory at `src` (byte-aligned; 16
-    /// bytes readable at every vector's first byte) into the slots at `dst`.
+    /// bytes readable at every vector's first byte) into the slots at `dst`. A [`RunCopy::Copy`] copies
+    /// whole 16-byte vectors and so also serves the other way, slots into global memory.
     pub(super) fn copy_run(&mut self, plan: RunCopy, src: Value, dst: Value, count: usize) -> ClifResult<()> {
         let groups = (count / plan.lanes()) as i64;
         match plan {
@@ -247,99 +247,9 @@ impl<'a> ClifLowerer<'a> {
         }
     }
 
-    /// `Cast` of `from` into the f32 tile `to` with vectors, when `from` holds integer codes of at most 8 bits
-    /// or f16 codes and the element count suits; returns whether it applied.
-    pub(super) fn vector_cast(
-        &mut self,
-        from: &TileRef,
-        to: &TileRef,
-        rounding: Rounding,
-    ) -> ClifResult<bool> {
-        let count = element_count(&from.shape);
-        let exact_rounding = matches!(rounding, Rounding::NearestEven | Rounding::TowardZero);
-        if to.dtype != DataType::F32 || from.shape != to.shape || count == 0 || !exact_rounding {
-            return Ok(false);
-        }
-        let src = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(from.offset));
-        let dst = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(to.offset));
-        match from.dtype {
-            DataType::Int(int) if int.bits <= 8 && count.is_multiple_of(16) => {
-                let mask = (!int.signed).then(|| {
-                    self.vector_const(types::I16X8, &((1u16 << int.bits) - 1).to_le_bytes().repeat(8))
-                });
-                self.short_loop((count / 16) as i64, &mut |lowerer, group| {
-                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
-                    let from_address = lowerer.builder.ins().iadd(src, offset);
-                    let codes = lowerer.builder.ins().load(types::I8X16, vector_mem(), from_address, 0);
-                    let out_offset = lowerer.builder.ins().imul_imm_s(group, 4 * VECTOR_BYTES);
-                    let to_address = lowerer.builder.ins().iadd(dst, out_offset);
-                    let values = lowerer.codes_to_f32x4(codes, int, mask);
-                    for (q, quad) in values.into_iter().enumerate() {
-                        let at = q as i32 * VECTOR_BYTES as i32;
-                        lowerer.builder.ins().store(vector_mem(), quad, to_address, at);
-                    }
-                    Ok(())
-                })?;
-                Ok(true)
-            }
-            // `fcvt_from_sint` rounds to nearest even, as `dtype::cast` does under that rounding.
-            DataType::I32 if count.is_multiple_of(4) && rounding == Rounding::NearestEven => {
-                self.short_loop((count / 4) as i64, &mut |lowerer, group| {
-                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
-                    let from_address = lowerer.builder.ins().iadd(src, offset);
-                    let ints = lowerer.builder.ins().load(types::I32X4, vector_mem(), from_address, 0);
-                    let values = lowerer.builder.ins().fcvt_from_sint(types::F32X4, ints);
-                    let to_address = lowerer.builder.ins().iadd(dst, offset);
-                    lowerer.builder.ins().store(vector_mem(), values, to_address, 0);
-                    Ok(())
-                })?;
-                Ok(true)
-            }
-            DataType::F16 if count.is_multiple_of(8) => {
-                self.short_loop((count / 8) as i64, &mut |lowerer, group| {
-                    let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
-                    let from_address = lowerer.builder.ins().iadd(src, offset);
-                    let codes = lowerer.builder.ins().load(types::I16X8, vector_mem(), from_address, 0);
-                    let out_offset = lowerer.builder.ins().imul_imm_s(group, 2 * VECTOR_BYTES);
-                    let to_address = lowerer.builder.ins().iadd(dst, out_offset);
-                    // Scales and activations are almost always normal numbers, which convert with a
-                    // rebias alone; zeros, subnormals, infinities and NaNs take the full decoder.
-                    let normal = lowerer.f16x8_all_normal(codes);
-                    let (fast, full, done) = (
-                        lowerer.builder.create_block(),
-                        lowerer.builder.create_block(),
-                        lowerer.builder.create_block(),
-                    );
-                    lowerer.builder.ins().brif(normal, fast, &[], full, &[]);
-                    for (block, all_normal) in [(fast, true), (full, false)] {
-                        lowerer.builder.switch_to_block(block);
-                        for h in 0..2 {
-                            let half = match h {
-                                0 => lowerer.builder.ins().uwiden_low(codes),
-                                _ => lowerer.builder.ins().uwiden_high(codes),
-                            };
-                            let values = if all_normal {
-                                lowerer.normal_f16x4_to_f32x4(half)
-                            } else {
-                                lowerer.f16x4_to_f32x4(half)
-                            };
-                            let at = h * VECTOR_BYTES as i32;
-                            lowerer.builder.ins().store(vector_mem(), values, to_address, at);
-                        }
-                        lowerer.builder.ins().jump(done, &[]);
-                    }
-                    lowerer.builder.switch_to_block(done);
-                    Ok(())
-                })?;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-
     /// Sixteen integer codes (`i8` slots, at most 8 bits) as four vectors of f32 values, exactly; `mask` is
     /// the `I16X8` code mask of unsigned types (`None` sign-extends from the type's top bit).
-    fn codes_to_f32x4(&mut self, codes: Value, int: IntType, mask: Option<Value>) -> [Value; 4] {
+    pub(super) fn codes_to_f32x4(&mut self, codes: Value, int: IntType, mask: Option<Value>) -> [Value; 4] {
         let halves = [self.builder.ins().uwiden_low(codes), self.builder.ins().uwiden_high(codes)];
         self.halves_to_f32x4(halves, int, mask)
     }
@@ -365,63 +275,6 @@ impl<'a> ClifLowerer<'a> {
             }
         }
         quads
-    }
-
-    /// Whether all eight f16 codes of an `I16X8` vector are normal numbers (exponent neither 0 nor 31), as an
-    /// `i8` truth value.
-    fn f16x8_all_normal(&mut self, codes: Value) -> Value {
-        let exponent_mask = self.vector_const(types::I16X8, &0x7c00u16.to_le_bytes().repeat(8));
-        let step = self.vector_const(types::I16X8, &0x0400u16.to_le_bytes().repeat(8));
-        let exponent = self.builder.ins().band(codes, exponent_mask);
-        // Exponents 1..=30 move to 0x0800..=0x7c00; 0 to 0x0400, and 31 wraps to -0x8000.
-        let moved = self.builder.ins().iadd(exponent, step);
-        let normal = self.builder.ins().icmp(IntCC::SignedGreaterThan, moved, step);
-        self.builder.ins().vall_true(normal)
-    }
-
-    /// Four f16 codes of normal numbers (the low halves of `I32X4` lanes) as f32 values: the sign moves to bit
-    /// 31, exponent and mantissa 13 bits up, and the exponent is rebiased from 15 to 127.
-    fn normal_f16x4_to_f32x4(&mut self, codes: Value) -> Value {
-        let fields = self.i32x4_splat(0x8fff_e000);
-        let rebias = self.i32x4_splat(0x3800_0000);
-        // The arithmetic shift copies the sign into bits 28..31, of which the mask keeps bit 31.
-        let up = self.builder.ins().ishl_imm_u(codes, 16);
-        let spread = self.builder.ins().sshr_imm_u(up, 3);
-        let bits = self.builder.ins().band(spread, fields);
-        let bits = self.builder.ins().iadd(bits, rebias);
-        self.builder.ins().bitcast(types::F32X4, lane_order(), bits)
-    }
-
-    /// Four f16 codes (the low halves of `I32X4` lanes) as f32 values, bit-exact with the scalar decoder.
-    fn f16x4_to_f32x4(&mut self, codes: Value) -> Value {
-        let sign_mask = self.i32x4_splat(0x8000);
-        let magnitude_mask = self.i32x4_splat(0x7fff);
-        let exponent_mask = self.i32x4_splat(0x0f80_0000);
-        let rebias = self.i32x4_splat(0x3800_0000);
-        let implicit_one = self.i32x4_splat(0x0080_0000);
-        let zero = self.i32x4_splat(0);
-        let magic = self.i32x4_splat(0x3880_0000);
-        let ins = &mut self.builder;
-        let sign = ins.ins().band(codes, sign_mask);
-        let sign = ins.ins().ishl_imm_u(sign, 16);
-        let magnitude = ins.ins().band(codes, magnitude_mask);
-        let shifted = ins.ins().ishl_imm_u(magnitude, 13);
-        let exponent = ins.ins().band(shifted, exponent_mask);
-        let normal = ins.ins().iadd(shifted, rebias);
-        // Infinities and NaNs: the exponent goes all the way to f32's all-ones.
-        let is_top = ins.ins().icmp(IntCC::Equal, exponent, exponent_mask);
-        let top_fix = ins.ins().band(is_top, rebias);
-        let normal = ins.ins().iadd(normal, top_fix);
-        // Zeros and subnormals: 2^-14 * (1 + m/1024) - 2^-14 is exact in f32.
-        let is_small = ins.ins().icmp(IntCC::Equal, exponent, zero);
-        let biased = ins.ins().iadd(normal, implicit_one);
-        let biased = ins.ins().bitcast(types::F32X4, lane_order(), biased);
-        let magic = ins.ins().bitcast(types::F32X4, lane_order(), magic);
-        let small = ins.ins().fsub(biased, magic);
-        let small = ins.ins().bitcast(types::I32X4, lane_order(), small);
-        let bits = ins.ins().bitselect(is_small, small, normal);
-        let bits = ins.ins().bor(bits, sign);
-        ins.ins().bitcast(types::F32X4, lane_order(), bits)
     }
 
     /// The byte address of row 0 of a dot's `a` operand and the bytes from one row to the next (`row_bytes`
