@@ -156,6 +156,9 @@ impl<'a> ClifLowerer<'a> {
         if dim >= source.shape.len() {
             return Err(ClifError::Malformed(format!("reduce along missing dimension {dim}")));
         }
+        if self.vector_reduce(&target, &source, dim, op)? {
+            return Ok(());
+        }
         let keep_dims = target.shape.len() == source.shape.len();
         let extent = source.shape[dim];
         let source_strides = source.byte_strides();

@@ -105,6 +105,9 @@ impl ClifLowerer<'_> {
                 _ => Err(ClifError::Malformed(format!("{op:?} on an integer"))),
             },
             Family::F32 => self.unary_f32(op, value),
+            // The sign bit of `f16` and `bf16` codes is bit 15; flipping or clearing it keeps NaN payloads.
+            Family::Half if op == UnaryOp::Neg => Ok(self.builder.ins().bxor_imm_u(value, 0x8000)),
+            Family::Half if op == UnaryOp::Abs => Ok(self.builder.ins().band_imm_u(value, 0x7fff)),
             Family::Half => {
                 let wide = self.half_to_f32(dtype, value)?;
                 let result = self.unary_f32(op, wide)?;
@@ -113,11 +116,20 @@ impl ClifLowerer<'_> {
         }
     }
 
+    /// `value`, or the canonical quiet NaN when it is a NaN: the interpreter's arithmetic results (the
+    /// hardware and the helpers keep an operand's payload).
+    pub(super) fn canonical_f32(&mut self, value: Value) -> Value {
+        let nan = self.builder.ins().fcmp(FloatCC::Unordered, value, value);
+        let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
+        self.builder.ins().select(nan, canonical, value)
+    }
+
     fn unary_f32(&mut self, op: UnaryOp, value: Value) -> ClifResult<Value> {
         let ins = self.builder.ins();
-        Ok(match op {
-            UnaryOp::Neg => ins.fneg(value),
-            UnaryOp::Abs => ins.fabs(value),
+        let result = match op {
+            // Sign-bit operations keep every code, NaN payloads included.
+            UnaryOp::Neg => return Ok(ins.fneg(value)),
+            UnaryOp::Abs => return Ok(ins.fabs(value)),
             UnaryOp::Sqrt => ins.sqrt(value),
             UnaryOp::Rsqrt => {
                 let root = ins.sqrt(value);
@@ -136,7 +148,8 @@ impl ClifLowerer<'_> {
             UnaryOp::Cos => self.call_helper(Helper::Cos, &[value]),
             UnaryOp::Tanh => self.call_helper(Helper::Tanh, &[value]),
             UnaryOp::Not => return Err(ClifError::Malformed("`not` on a float".to_string())),
-        })
+        };
+        Ok(self.canonical_f32(result))
     }
 
     /// `lhs op rhs` for operands of `dtype` (the shift amount of `Shl`/`Shr` is of `rhs_dtype`).
@@ -243,7 +256,7 @@ impl ClifLowerer<'_> {
     }
 
     fn binary_f32(&mut self, op: BinaryOp, lhs: Value, rhs: Value) -> ClifResult<Value> {
-        Ok(match op {
+        let result = match op {
             BinaryOp::Add => self.builder.ins().fadd(lhs, rhs),
             BinaryOp::Sub => self.builder.ins().fsub(lhs, rhs),
             BinaryOp::Mul => self.builder.ins().fmul(lhs, rhs),
@@ -261,14 +274,15 @@ impl ClifLowerer<'_> {
                 let pick = self.builder.ins().select(rhs_nan, lhs, extreme);
                 self.builder.ins().select(lhs_nan, rhs, pick)
             }
-            BinaryOp::Eq => self.builder.ins().fcmp(FloatCC::Equal, lhs, rhs),
-            BinaryOp::Ne => self.builder.ins().fcmp(FloatCC::NotEqual, lhs, rhs),
-            BinaryOp::Lt => self.builder.ins().fcmp(FloatCC::LessThan, lhs, rhs),
-            BinaryOp::Le => self.builder.ins().fcmp(FloatCC::LessThanOrEqual, lhs, rhs),
-            BinaryOp::Gt => self.builder.ins().fcmp(FloatCC::GreaterThan, lhs, rhs),
-            BinaryOp::Ge => self.builder.ins().fcmp(FloatCC::GreaterThanOrEqual, lhs, rhs),
+            BinaryOp::Eq => return Ok(self.builder.ins().fcmp(FloatCC::Equal, lhs, rhs)),
+            BinaryOp::Ne => return Ok(self.builder.ins().fcmp(FloatCC::NotEqual, lhs, rhs)),
+            BinaryOp::Lt => return Ok(self.builder.ins().fcmp(FloatCC::LessThan, lhs, rhs)),
+            BinaryOp::Le => return Ok(self.builder.ins().fcmp(FloatCC::LessThanOrEqual, lhs, rhs)),
+            BinaryOp::Gt => return Ok(self.builder.ins().fcmp(FloatCC::GreaterThan, lhs, rhs)),
+            BinaryOp::Ge => return Ok(self.builder.ins().fcmp(FloatCC::GreaterThanOrEqual, lhs, rhs)),
             _ => return Err(ClifError::Malformed(format!("{op:?} on a float"))),
-        })
+        };
+        Ok(self.canonical_f32(result))
     }
 
     /// `op(a, b, c)` where `b` and `c` are of `dtype`.
@@ -283,7 +297,10 @@ impl ClifLowerer<'_> {
         match op {
             TernaryOp::Select => Ok(self.builder.ins().select(a, b, c)),
             TernaryOp::Fma => match family(dtype)? {
-                Family::F32 => Ok(self.builder.ins().fma(a, b, c)),
+                Family::F32 => {
+                    let result = self.builder.ins().fma(a, b, c);
+                    Ok(self.canonical_f32(result))
+                }
                 Family::Half => {
                     // Exact product in f64, one rounding: f64 -> f32 rounding to odd keeps the final
                     // rounding to 16 bits correct.
@@ -294,6 +311,7 @@ impl ClifLowerer<'_> {
                     }
                     let exact = self.builder.ins().fma(wide[0], wide[1], wide[2]);
                     let single = self.f64_to_f32_odd(exact);
+                    let single = self.canonical_f32(single);
                     self.f32_to_half(dtype, single)
                 }
                 Family::Int { .. } => {

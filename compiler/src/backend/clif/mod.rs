@@ -24,6 +24,7 @@ mod simd;
 mod tiles;
 mod vector_arith;
 mod vector_casts;
+mod vector_reduce;
 mod view_bounds;
 mod views;
 

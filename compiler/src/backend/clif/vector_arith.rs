@@ -1,18 +1,21 @@
-//! Elementwise arithmetic on whole tiles with 4-lane vectors: f32 `+ - * /` and `fma` (`F32X4`), i32
-//! `+ - *` (`I32X4`).
+//! Elementwise arithmetic on whole tiles with 4-lane vectors: f32 `+ - * /`, `fma`, negation, absolute
+//! value, square root and rounding to integers (`F32X4`), i32 `+ - *`, negation and absolute value
+//! (`I32X4`).
 //
 // Applies when the result and every tile operand are tiles of one dtype and one shape (row-major slots, so
 // the operands line up lane for lane) or single-element tiles (broadcast), the other operands are scalars of
 // that dtype, and the element count is a multiple of 4. The f32 vector instructions round exactly like the
-// scalar ones (IEEE binary32, and one rounding for `fma`), and NaN results are made canonical as the
-// interpreter makes them; i32 arithmetic wraps, as the interpreter's does. So the result is bit for bit the
+// scalar ones (IEEE binary32, one rounding for `fma`; `sqrt` is correctly rounded and the roundings are
+// exact), and NaN results are made canonical as the interpreter makes them, except for f32 negation and
+// absolute value, which flip and clear the sign bit of any code; i32 arithmetic wraps, as the
+// interpreter's does. So the result is bit for bit the
 // interpreter's. Each
 // lane reads only its own index of the result, so updating in place is safe, as in the scalar nest.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use tilevm_vm::dtype::DataType;
-use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Operand, TernaryOp, TileId};
+use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Operand, TernaryOp, TileId, UnaryOp};
 
 use super::ClifResult;
 use super::frame::element_count;
@@ -52,10 +55,17 @@ impl ClifLowerer<'_> {
             _ => return Ok(false),
         };
         let supported = match op {
-            ElementwiseOp::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) => true,
-            ElementwiseOp::Binary(BinaryOp::Div) | ElementwiseOp::Ternary(TernaryOp::Fma) => float,
+            ElementwiseOp::Binary(BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul)
+            | ElementwiseOp::Unary(UnaryOp::Neg | UnaryOp::Abs) => true,
+            ElementwiseOp::Binary(BinaryOp::Div)
+            | ElementwiseOp::Ternary(TernaryOp::Fma)
+            | ElementwiseOp::Unary(
+                UnaryOp::Sqrt | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc,
+            ) => float,
             _ => false,
         };
+        // Sign-bit operations give every code, NaN payloads included, as the interpreter does.
+        let sign_only = matches!(op, ElementwiseOp::Unary(UnaryOp::Neg | UnaryOp::Abs));
         let (scalar_type, vector_type) =
             if float { (types::F32, types::F32X4) } else { (types::I32, types::I32X4) };
         let count = element_count(&target.shape);
@@ -97,7 +107,7 @@ impl ClifLowerer<'_> {
             };
             lanes.push(Lanes::Splat(self.builder.ins().splat(vector_type, splat)));
         }
-        let canonical = float.then(|| {
+        let canonical = (float && !sign_only).then(|| {
             let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
             self.builder.ins().splat(types::F32X4, canonical)
         });
@@ -123,6 +133,15 @@ impl ClifLowerer<'_> {
                 (ElementwiseOp::Binary(BinaryOp::Add), [x, y], false) => ins.iadd(*x, *y),
                 (ElementwiseOp::Binary(BinaryOp::Sub), [x, y], false) => ins.isub(*x, *y),
                 (ElementwiseOp::Binary(BinaryOp::Mul), [x, y], false) => ins.imul(*x, *y),
+                (ElementwiseOp::Unary(UnaryOp::Neg), [x], true) => ins.fneg(*x),
+                (ElementwiseOp::Unary(UnaryOp::Abs), [x], true) => ins.fabs(*x),
+                (ElementwiseOp::Unary(UnaryOp::Sqrt), [x], true) => ins.sqrt(*x),
+                (ElementwiseOp::Unary(UnaryOp::Floor), [x], true) => ins.floor(*x),
+                (ElementwiseOp::Unary(UnaryOp::Ceil), [x], true) => ins.ceil(*x),
+                (ElementwiseOp::Unary(UnaryOp::Round), [x], true) => ins.nearest(*x),
+                (ElementwiseOp::Unary(UnaryOp::Trunc), [x], true) => ins.trunc(*x),
+                (ElementwiseOp::Unary(UnaryOp::Neg), [x], false) => ins.ineg(*x),
+                (ElementwiseOp::Unary(UnaryOp::Abs), [x], false) => ins.iabs(*x),
                 _ => {
                     return Err(super::ClifError::Malformed(format!(
                         "{op:?} with {} operands",

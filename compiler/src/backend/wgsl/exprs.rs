@@ -68,6 +68,12 @@ impl Ctx<'_> {
 
     /// `value` rounded to `dtype` when `dtype` is computed in a wider type (`f16`, `bf16`).
     fn rounded(&mut self, dtype: DataType, value: String) -> WgslResult<String> {
+        // NaN results are the canonical quiet NaN, as in the interpreter (GPUs keep or alter payloads at
+        // will); tested on the code's bits, which no fast-math assumption about NaNs can fold away.
+        self.helpers.require("canonical_nan", || {
+            "fn canonical_nan(x: f32) -> f32 {\n    if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return bitcast<f32>(0x7fc00000u); }\n    return x;\n}\n".to_string()
+        });
+        let value = format!("canonical_nan({value})");
         if dtype == DataType::F16 || dtype == DataType::BF16 {
             let code = self.encode_value(dtype, &value)?;
             self.decode_value(dtype, &code)
@@ -189,13 +195,18 @@ impl Ctx<'_> {
     pub(super) fn unary(&mut self, op: UnaryOp, dtype: DataType, value: &str) -> WgslResult<String> {
         self.value_type(dtype)?;
         let is_float = dtype.is_float();
+        // Negation and absolute value of a float are exact and keep NaN payloads: no rounding.
         let result = match op {
-            UnaryOp::Neg if is_float => format!("bitcast<f32>(bitcast<u32>({value}) ^ 0x80000000u)"),
+            UnaryOp::Neg if is_float => {
+                return Ok(format!("bitcast<f32>(bitcast<u32>({value}) ^ 0x80000000u)"));
+            }
             UnaryOp::Neg if dtype == DataType::U32 => format!("(0u - {value})"),
             UnaryOp::Neg => format!("(-{value})"),
             UnaryOp::Not if dtype == DataType::Bool => format!("(!{value})"),
             UnaryOp::Not => format!("(~{value})"),
-            UnaryOp::Abs if is_float => format!("bitcast<f32>(bitcast<u32>({value}) & 0x7fffffffu)"),
+            UnaryOp::Abs if is_float => {
+                return Ok(format!("bitcast<f32>(bitcast<u32>({value}) & 0x7fffffffu)"));
+            }
             UnaryOp::Abs => format!("abs({value})"),
             _ if !is_float => return Err(self.malformed(format!("{op:?} on {dtype:?}"))),
             UnaryOp::Exp => format!("exp({value})"),
@@ -301,10 +312,12 @@ impl Ctx<'_> {
     }
 
     fn require_nan_aware_minmax(&mut self) {
-        for (name, builtin) in [("fmin_nan", "min"), ("fmax_nan", "max")] {
+        // Equal operands are equal bits except for zeros of both signs, where `min` takes `-0` (the OR of
+        // the bits) and `max` `+0` (their AND), as the interpreter does; WGSL's builtins may take either.
+        for (name, builtin, zeros) in [("fmin_nan", "min", "|"), ("fmax_nan", "max", "&")] {
             self.helpers.require(name, || {
                 format!(
-                    "fn {name}(a: f32, b: f32) -> f32 {{\n    if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) {{ return b; }}\n    if ((bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u) {{ return a; }}\n    return {builtin}(a, b);\n}}\n"
+                    "fn {name}(a: f32, b: f32) -> f32 {{\n    if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) {{ return b; }}\n    if ((bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u) {{ return a; }}\n    if (a == b) {{ return bitcast<f32>(bitcast<u32>(a) {zeros} bitcast<u32>(b)); }}\n    return {builtin}(a, b);\n}}\n"
                 )
             });
         }
