@@ -1,8 +1,8 @@
-//! The CPU device: kernels lowered to Cranelift IR, JIT-compiled for the host, blocks run in parallel on a
-//! rayon pool.
+//! The CPU device: kernels lowered to Cranelift IR, JIT-compiled for the host, blocks run in parallel by
+//! the calling thread and a rayon pool.
 //!
 //! Compiled kernels are cached by the kernel's `Debug` text (the whole kernel, so equal text means an
-//! equal kernel). Each worker of a launch owns one scratch buffer for the blocks it runs (register and
+//! equal kernel). Each thread of a launch owns one scratch buffer for the blocks it runs (register and
 //! shared tiles, see `compiler::backend::clif::Frame`).
 
 mod helpers;
