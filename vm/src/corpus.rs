@@ -149,10 +149,21 @@ impl SplitMix64 {
     }
 }
 
-/// A random code of `dtype`: NaN-free for floats, finite and small for `f16`, `bf16` and `f32`.
+/// A random code of `dtype`: for `f16`, `bf16` and `f32` mostly small finite values, and one in sixteen a
+/// special (a NaN with a random payload and sign, an infinity or a zero of either sign), so that every
+/// backend's NaN results and signed zeros meet the interpreter's; NaN-free for other floats.
 pub(crate) fn random_code(rng: &mut SplitMix64, dtype: DataType) -> u64 {
     let bits = dtype.bits();
     let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    if let DataType::Float(float) = dtype
+        && [DataType::F32, DataType::F16, DataType::BF16].contains(&dtype)
+        && rng.chance(1, 16)
+    {
+        let sign = (rng.next_u64() & 1) << (bits - 1);
+        let exponent = ((1u64 << float.exponent_bits) - 1) << float.mantissa_bits;
+        let payload = (rng.next_u64() & ((1u64 << float.mantissa_bits) - 1)).max(1);
+        return sign | rng.pick(&[exponent | payload, exponent, 0]);
+    }
     match dtype {
         DataType::Float(_) if dtype == DataType::F32 => u64::from(rng.float(8.0).to_bits()),
         DataType::Float(_) if dtype == DataType::F16 => {

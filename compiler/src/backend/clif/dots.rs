@@ -10,7 +10,7 @@ pub(super) enum DotRhs<'t> {
     Bytes(&'t TileRef),
 }
 
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{ReduceOp, TileId};
@@ -235,7 +235,14 @@ impl<'a> ClifLowerer<'a> {
             ReduceOp::Min => (combine(self, BinaryOp::Min)?, best_index),
             ReduceOp::ArgMax | ReduceOp::ArgMin => {
                 let compare = if op == ReduceOp::ArgMax { BinaryOp::Gt } else { BinaryOp::Lt };
-                let better = self.binary(compare, arithmetic_dtype, arithmetic_dtype, value, best)?;
+                let mut better = self.binary(compare, arithmetic_dtype, arithmetic_dtype, value, best)?;
+                if arithmetic_dtype == DataType::F32 {
+                    // NaNs are skipped: a number after NaNs only replaces them (the interpreter's rule).
+                    let best_nan = self.builder.ins().fcmp(FloatCC::Unordered, best, best);
+                    let number = self.builder.ins().fcmp(FloatCC::Ordered, value, value);
+                    let replaces = self.builder.ins().band(best_nan, number);
+                    better = self.builder.ins().bor(better, replaces);
+                }
                 let next = self.builder.ins().select(better, value, best);
                 let next_index = self.builder.ins().select(better, index, best_index);
                 (next, next_index)

@@ -423,7 +423,15 @@ impl Ctx<'_> {
                     ctx.line(&format!("acc = {combined};"));
                 }
                 ReduceOp::ArgMax | ReduceOp::ArgMin => {
-                    let better = if op == ReduceOp::ArgMax { "v > acc" } else { "v < acc" };
+                    let compare = if op == ReduceOp::ArgMax { "v > acc" } else { "v < acc" };
+                    // NaNs are skipped: a number after leading NaNs replaces them (the interpreter's
+                    // rule), tested on the bits of the (f32) values.
+                    let better = if src_dtype.is_float() {
+                        let nan = |x: &str| format!("((bitcast<u32>({x}) & 0x7fffffffu) > 0x7f800000u)");
+                        format!("({compare}) || ({} && !{})", nan("acc"), nan("v"))
+                    } else {
+                        compare.to_string()
+                    };
                     ctx.line(&format!("if ({better}) {{ acc = v; best = k; }}"));
                 }
             }
