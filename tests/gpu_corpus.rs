@@ -14,6 +14,11 @@ use tilevm::vm::ir::{Inst, Kernel, Rounding, Stmt, StmtKind};
 const SEED: u64 = 7;
 const CASES: usize = 120;
 
+/// The corpus size: [`CASES`], or `TILEVM_CORPUS_CASES` for a deeper run by hand.
+fn cases() -> usize {
+    std::env::var("TILEVM_CORPUS_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(CASES)
+}
+
 /// Why a case may legitimately not run on the GPU backend.
 fn is_documented_gap(what: &str) -> bool {
     what.contains("64-bit")
@@ -23,7 +28,7 @@ fn is_documented_gap(what: &str) -> bool {
 fn every_corpus_kernel_translates_to_valid_wgsl() {
     let caps = GpuCaps { max_shared_bytes: 32 * 1024, max_workgroup_threads: 1024, ..GpuCaps::default() };
     let mut failures = Vec::new();
-    for case in generate_corpus(SEED, CASES) {
+    for case in generate_corpus(SEED, cases()) {
         match wgsl::compile(&case.kernel, &caps) {
             Ok(_) => {}
             Err(wgsl::Error::Unsupported { what, .. }) if is_documented_gap(&what) => {}
@@ -79,7 +84,7 @@ fn corpus_matches_the_interpreter(device: &GpuDevice, select: &dyn Fn(&Kernel) -
     let mut compared = 0;
     let mut selected = 0;
     let mut stochastic = 0;
-    for case in generate_corpus(SEED, CASES).into_iter().filter(|case| select(&case.kernel)) {
+    for case in generate_corpus(SEED, cases()).into_iter().filter(|case| select(&case.kernel)) {
         selected += 1;
         let compiled = match device.compile(&case.kernel) {
             Ok(compiled) => compiled,
