@@ -83,13 +83,13 @@ impl ClifLowerer<'_> {
                     for (block, all_normal) in [(fast, true), (full, false)] {
                         lowerer.builder.switch_to_block(block);
                         for h in 0..2 {
-                            let half = match h {
-                                0 => lowerer.builder.ins().uwiden_low(codes),
-                                _ => lowerer.builder.ins().uwiden_high(codes),
-                            };
                             let values = if all_normal {
-                                lowerer.normal_f16x4_to_f32x4(half)
+                                lowerer.normal_f16x4_to_f32x4(codes, h == 1)
                             } else {
+                                let half = match h {
+                                    0 => lowerer.builder.ins().uwiden_low(codes),
+                                    _ => lowerer.builder.ins().uwiden_high(codes),
+                                };
                                 lowerer.f16x4_to_f32x4(half)
                             };
                             let at = h * VECTOR_BYTES as i32;
@@ -154,16 +154,31 @@ impl ClifLowerer<'_> {
         // Exponents 1..=30 move to 0x0800..=0x7c00; 0 to 0x0400, and 31 wraps to -0x8000.
         let moved = self.builder.ins().iadd(exponent, step);
         let normal = self.builder.ins().icmp(IntCC::SignedGreaterThan, moved, step);
-        self.builder.ins().vall_true(normal)
+        // All sixteen bytes of the lane mask set (`pmovmskb` and a compare on x64).
+        let normal = self.builder.ins().bitcast(types::I8X16, lane_order(), normal);
+        let bits = self.builder.ins().vhigh_bits(types::I32, normal);
+        self.builder.ins().icmp_imm_s(IntCC::Equal, bits, 0xffff)
     }
 
-    /// Four f16 codes of normal numbers (the low halves of `I32X4` lanes) as f32 values: the sign moves to bit
-    /// 31, exponent and mantissa 13 bits up, and the exponent is rebiased from 15 to 127.
-    fn normal_f16x4_to_f32x4(&mut self, codes: Value) -> Value {
+    /// The low (or `high`) four of eight f16 codes of normal numbers (`I16X8`) as f32 values: the sign moves
+    /// to bit 31, exponent and mantissa 13 bits up, and the exponent is rebiased from 15 to 127.
+    fn normal_f16x4_to_f32x4(&mut self, codes: Value, high: bool) -> Value {
         let fields = self.i32x4_splat(0x8fff_e000);
         let rebias = self.i32x4_splat(0x3800_0000);
+        // Each code into the top half of a 32-bit lane, in one interleave with zeros (`punpck*wd` on x64).
+        let zero = self.vector_const(types::I8X16, &[0; 16]);
+        let codes = self.builder.ins().bitcast(types::I8X16, lane_order(), codes);
+        let first = if high { 4 } else { 0 };
+        let interleave: Vec<u8> = (0..4u8)
+            .flat_map(|lane| {
+                let code = 16 + 2 * (first + lane);
+                [2 * (first + lane), 2 * (first + lane) + 1, code, code + 1]
+            })
+            .collect();
+        let interleave = self.builder.func.dfg.immediates.push(interleave.as_slice().into());
+        let up = self.builder.ins().shuffle(zero, codes, interleave);
+        let up = self.builder.ins().bitcast(types::I32X4, lane_order(), up);
         // The arithmetic shift copies the sign into bits 28..31, of which the mask keeps bit 31.
-        let up = self.builder.ins().ishl_imm_u(codes, 16);
         let spread = self.builder.ins().sshr_imm_u(up, 3);
         let bits = self.builder.ins().band(spread, fields);
         let bits = self.builder.ins().iadd(bits, rebias);
