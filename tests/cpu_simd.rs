@@ -566,3 +566,69 @@ fn vector_reductions_match_the_interpreter_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn vector_intermediates_with_unobservable_nans_still_give_the_interpreters_outputs() {
+    use tilevm::vm::interp;
+    use tilevm::vm::ir::{ElementwiseOp, Operand, TernaryOp};
+    // `t = a * b` is read only by the fma, so its NaNs keep the hardware's payloads; `out = fma(t, b, a)`
+    // is stored, so its NaNs are canonical.
+    let mut builder = KernelBuilder::new("chain", 1);
+    builder.grid(vec![Expr::u32(1)]);
+    let column = layout::local(&[64, 1]).unwrap();
+    let shape = || vec![Expr::u32(64), Expr::u32(1)];
+    let strides = || vec![Expr::u32(1), Expr::u32(1)];
+    let mut tiles = Vec::new();
+    for name in ["a", "b"] {
+        let param = builder.global_param(name, DataType::F32, false);
+        let view = builder.view_global(name, param, DataType::F32, shape(), strides(), Expr::u32(0));
+        let tile = builder.tile(name, DataType::F32, column.clone());
+        builder.inst(Inst::LoadGlobal {
+            dst: tile,
+            src: view,
+            offsets: vec![Expr::u32(0); 2],
+            dims: vec![0, 1],
+        });
+        tiles.push(tile);
+    }
+    let out = builder.global_param("out", DataType::F32, true);
+    let out_view = builder.view_global("out", out, DataType::F32, shape(), strides(), Expr::u32(0));
+    let (a, b) = (tiles[0], tiles[1]);
+    let t = builder.tile("t", DataType::F32, column.clone());
+    let r = builder.tile("r", DataType::F32, column);
+    builder.inst(Inst::Elementwise {
+        dst: t,
+        op: ElementwiseOp::Binary(BinaryOp::Mul),
+        operands: vec![Operand::Tile(a), Operand::Tile(b)],
+    });
+    builder.inst(Inst::Elementwise {
+        dst: r,
+        op: ElementwiseOp::Ternary(TernaryOp::Fma),
+        operands: vec![Operand::Tile(t), Operand::Tile(b), Operand::Tile(a)],
+    });
+    builder.inst(Inst::StoreGlobal {
+        dst: out_view,
+        src: r,
+        offsets: vec![Expr::u32(0); 2],
+        dims: vec![0, 1],
+    });
+    let kernel = builder.finish();
+    let values = |seed: u32| -> Vec<u8> {
+        (0..64u32)
+            .map(|i| match i % 4 {
+                0 => 0x7f80_0001 | seed.wrapping_mul(i + 1) & 0x3f_ffff,
+                1 => 0xffc0_0000 | seed.wrapping_mul(i + 7) & 0x3f_ffff,
+                2 => f32::INFINITY.to_bits() ^ (i % 8 / 4) << 31,
+                _ => (i as f32 * 0.5 - 3.0).to_bits(),
+            })
+            .flat_map(u32::to_le_bytes)
+            .collect()
+    };
+    let args =
+        vec![KernelArg::Buffer(values(3)), KernelArg::Buffer(values(11)), KernelArg::Buffer(vec![0; 256])];
+    let mut expected = args.clone();
+    interp::run_kernel(&kernel, &mut expected).unwrap();
+    let mut actual = args;
+    run(&kernel, &mut actual).unwrap();
+    assert_eq!(actual[2], expected[2]);
+}

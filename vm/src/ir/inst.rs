@@ -330,4 +330,41 @@ impl Inst {
             | Inst::Assert { .. } => None,
         }
     }
+
+    /// The register tiles this instruction reads (a `Dot`'s `a`, `b` and `acc`; an elementwise
+    /// instruction's tile operands, in order), repeats included.
+    pub fn read_tiles(&self) -> Vec<TileId> {
+        match self {
+            Inst::StoreGlobal { src, .. }
+            | Inst::StoreShared { src, .. }
+            | Inst::View { src, .. }
+            | Inst::Cast { src, .. }
+            | Inst::Reduce { src, .. }
+            | Inst::Permute { src, .. }
+            | Inst::Broadcast { src, .. }
+            | Inst::Slice { src, .. }
+            | Inst::Assign { src, .. } => vec![*src],
+            Inst::PrintTile { tile, .. } => vec![*tile],
+            Inst::Dot { a, b, acc, .. } => vec![*a, *b, *acc],
+            Inst::Elementwise { operands, .. } => operands
+                .iter()
+                .filter_map(|operand| match operand {
+                    Operand::Tile(tile) => Some(*tile),
+                    Operand::Scalar(_) => None,
+                })
+                .collect(),
+            Inst::AllocRegister { .. }
+            | Inst::AllocShared { .. }
+            | Inst::FreeShared { .. }
+            | Inst::ViewGlobal { .. }
+            | Inst::LoadGlobal { .. }
+            | Inst::LoadShared { .. }
+            | Inst::CopyGlobalToShared { .. }
+            | Inst::CopyWait
+            | Inst::Sync
+            | Inst::Iota { .. }
+            | Inst::PrintScalars { .. }
+            | Inst::Assert { .. } => Vec::new(),
+        }
+    }
 }

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 
 use tilevm_vm::dtype::{DataType, IntType};
-use tilevm_vm::ir::{Expr, GlobalId, Inst, Kernel, Operand, Rounding, Stmt, StmtKind, TileId};
+use tilevm_vm::ir::{Expr, GlobalId, Inst, Kernel, Rounding, Stmt, StmtKind, TileId};
 
 /// The fused pairs of a kernel.
 #[derive(Debug, Clone, Default)]
@@ -238,37 +238,7 @@ fn count_uses(body: &[Stmt], uses: &mut HashMap<TileId, usize>) {
 /// Every register tile an instruction reads or writes.
 fn tiles_of(inst: &Inst) -> Vec<TileId> {
     let mut tiles: Vec<TileId> = inst.defined_tile().into_iter().collect();
-    match inst {
-        Inst::StoreGlobal { src, .. }
-        | Inst::StoreShared { src, .. }
-        | Inst::View { src, .. }
-        | Inst::Cast { src, .. }
-        | Inst::Reduce { src, .. }
-        | Inst::Permute { src, .. }
-        | Inst::Broadcast { src, .. }
-        | Inst::Slice { src, .. }
-        | Inst::Assign { src, .. } => tiles.push(*src),
-        Inst::PrintTile { tile, .. } => tiles.push(*tile),
-        Inst::Dot { a, b, acc, .. } => tiles.extend([*a, *b, *acc]),
-        Inst::Elementwise { operands, .. } => {
-            tiles.extend(operands.iter().filter_map(|operand| match operand {
-                Operand::Tile(tile) => Some(*tile),
-                Operand::Scalar(_) => None,
-            }))
-        }
-        Inst::AllocRegister { .. }
-        | Inst::AllocShared { .. }
-        | Inst::FreeShared { .. }
-        | Inst::ViewGlobal { .. }
-        | Inst::LoadGlobal { .. }
-        | Inst::LoadShared { .. }
-        | Inst::CopyGlobalToShared { .. }
-        | Inst::CopyWait
-        | Inst::Sync
-        | Inst::Iota { .. }
-        | Inst::PrintScalars { .. }
-        | Inst::Assert { .. } => {}
-    }
+    tiles.extend(inst.read_tiles());
     tiles
 }
 

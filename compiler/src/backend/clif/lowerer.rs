@@ -17,6 +17,7 @@ use super::ClifTarget;
 use super::abi::{self, Helper};
 use super::frame::{Frame, slot_type};
 use super::fuse::Fusions;
+use super::nan_payloads::HiddenPayloads;
 use super::{ClifError, ClifResult};
 
 /// The run-time values of a global view: shape, strides and offset, all as `i64` variables.
@@ -45,6 +46,8 @@ pub struct ClifLowerer<'a> {
     helpers: HashMap<Helper, FuncRef>,
     assert_messages: Vec<String>,
     pub(super) fusions: Fusions,
+    /// The f32 tiles whose NaN payloads nothing observes (`nan_payloads`).
+    pub(super) hidden_payloads: HiddenPayloads,
     /// Whether `x86_pmaddubsw` may be used (see [`super::ClifTarget`]).
     pub(super) byte_multiply_add: bool,
 }
@@ -128,6 +131,7 @@ impl<'a> ClifLowerer<'a> {
             helpers: HashMap::new(),
             assert_messages: Vec::new(),
             fusions: if grid { Fusions::default() } else { Fusions::analyse(kernel) },
+            hidden_payloads: if grid { HiddenPayloads::default() } else { HiddenPayloads::analyse(kernel) },
             byte_multiply_add: false,
         })
     }

@@ -19,6 +19,7 @@ mod exprs;
 mod frame;
 mod fuse;
 mod lowerer;
+mod nan_payloads;
 mod prefetch;
 mod simd;
 mod tiles;

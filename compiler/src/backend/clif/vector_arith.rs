@@ -107,7 +107,8 @@ impl ClifLowerer<'_> {
             };
             lanes.push(Lanes::Splat(self.builder.ins().splat(vector_type, splat)));
         }
-        let canonical = (float && !sign_only).then(|| {
+        // A NaN whose payload nothing reads may keep the hardware's (`nan_payloads`).
+        let canonical = (float && !sign_only && !self.hidden_payloads.hidden(dst)).then(|| {
             let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
             self.builder.ins().splat(types::F32X4, canonical)
         });
