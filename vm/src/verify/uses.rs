@@ -25,7 +25,8 @@ pub(crate) struct InstUses<'a> {
 
 /// Sorts the operands of `inst` by role.
 pub(crate) fn inst_uses(inst: &Inst) -> InstUses<'_> {
-    let mut uses = InstUses { tile_defined: inst.defined_tile(), ..InstUses::default() };
+    let mut uses =
+        InstUses { tiles_read: inst.read_tiles(), tile_defined: inst.defined_tile(), ..InstUses::default() };
     match inst {
         Inst::AllocRegister { init, .. } => uses.exprs.extend(init.iter()),
         Inst::AllocShared { dst, init } => {
@@ -41,18 +42,16 @@ pub(crate) fn inst_uses(inst: &Inst) -> InstUses<'_> {
             uses.globals_used.push(*src);
             uses.exprs.extend(offsets);
         }
-        Inst::StoreGlobal { dst, src, offsets, .. } => {
+        Inst::StoreGlobal { dst, offsets, .. } => {
             uses.globals_used.push(*dst);
-            uses.tiles_read.push(*src);
             uses.exprs.extend(offsets);
         }
         Inst::LoadShared { src, offsets, .. } => {
             uses.shared_used.push(*src);
             uses.exprs.extend(offsets);
         }
-        Inst::StoreShared { dst, src, offsets } => {
+        Inst::StoreShared { dst, offsets, .. } => {
             uses.shared_used.push(*dst);
-            uses.tiles_read.push(*src);
             uses.exprs.extend(offsets);
         }
         Inst::CopyGlobalToShared { dst, src, offsets, .. } => {
@@ -60,27 +59,24 @@ pub(crate) fn inst_uses(inst: &Inst) -> InstUses<'_> {
             uses.globals_used.push(*src);
             uses.exprs.extend(offsets);
         }
-        Inst::CopyWait | Inst::Sync | Inst::Iota { .. } => {}
-        Inst::View { src, .. }
-        | Inst::Cast { src, .. }
-        | Inst::Reduce { src, .. }
-        | Inst::Permute { src, .. }
-        | Inst::Broadcast { src, .. }
-        | Inst::Assign { src, .. } => uses.tiles_read.push(*src),
-        Inst::Slice { src, offsets, .. } => {
-            uses.tiles_read.push(*src);
-            uses.exprs.extend(offsets);
-        }
+        Inst::CopyWait
+        | Inst::Sync
+        | Inst::Iota { .. }
+        | Inst::View { .. }
+        | Inst::Cast { .. }
+        | Inst::Reduce { .. }
+        | Inst::Permute { .. }
+        | Inst::Broadcast { .. }
+        | Inst::Assign { .. }
+        | Inst::Dot { .. }
+        | Inst::PrintTile { .. } => {}
+        Inst::Slice { offsets, .. } => uses.exprs.extend(offsets),
         Inst::Elementwise { operands, .. } => {
-            for operand in operands {
-                match operand {
-                    Operand::Tile(tile) => uses.tiles_read.push(*tile),
-                    Operand::Scalar(expr) => uses.exprs.push(expr),
-                }
-            }
+            uses.exprs.extend(operands.iter().filter_map(|operand| match operand {
+                Operand::Scalar(expr) => Some(expr),
+                Operand::Tile(_) => None,
+            }))
         }
-        Inst::Dot { a, b, acc, .. } => uses.tiles_read.extend([*a, *b, *acc]),
-        Inst::PrintTile { tile, .. } => uses.tiles_read.push(*tile),
         Inst::PrintScalars { values, .. } => uses.exprs.extend(values),
         Inst::Assert { cond, .. } => uses.exprs.push(cond),
     }
