@@ -13,8 +13,9 @@ use super::simd::{VECTOR_BYTES, lane_order, vector_mem};
 use super::tiles::TileRef;
 
 impl ClifLowerer<'_> {
-    /// `Cast` of `from` into the f32 tile `to` with vectors, when `from` holds integer codes of at most 8 bits
-    /// or f16 codes and the element count suits; returns whether it applied.
+    /// `Cast` of `from` into `to` with vectors, when `from` holds integer codes of at most 8 bits, i32 values
+    /// or f16 codes and `to` is f32, or `from` is f32 and `to` holds 8-bit integers, and the element count
+    /// suits; returns whether it applied.
     pub(super) fn vector_cast(
         &mut self,
         from: &TileRef,

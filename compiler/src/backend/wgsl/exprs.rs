@@ -66,7 +66,8 @@ impl Ctx<'_> {
         })
     }
 
-    /// `value` rounded to `dtype` when `dtype` is computed in a wider type (`f16`, `bf16`).
+    /// `value`, an arithmetic result, with NaNs canonical and rounded to `dtype` when `dtype` is computed in a
+    /// wider type (`f16`, `bf16`).
     fn rounded(&mut self, dtype: DataType, value: String) -> WgslResult<String> {
         // NaN results are the canonical quiet NaN, as in the interpreter (GPUs keep or alter payloads at
         // will); tested on the code's bits, which no fast-math assumption about NaNs can fold away.
