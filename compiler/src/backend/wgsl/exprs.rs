@@ -97,7 +97,8 @@ impl Ctx<'_> {
             }
             DataType::U32 => format!("{low}u"),
             _ => {
-                let code = format!("{low}u");
+                // Opaque to the shader compiler (`META_ZERO`), so that it keeps the IR's float arithmetic.
+                let code = format!("({low}u | opaque_zero)");
                 return self.decode_value(dtype, &code);
             }
         })

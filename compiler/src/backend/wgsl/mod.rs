@@ -41,9 +41,13 @@ pub const STATUS_BINDING: u32 = 1;
 pub const META_BLOCK_OFFSET: usize = 0;
 /// Metadata word holding the grid size along axis 0 (then 1, 2).
 pub const META_GRID_SIZE: usize = 3;
+/// Metadata word that is always 0: float constants are ORed with it, so that shader compilers cannot
+/// fold and reassociate float arithmetic with constants (lavapipe turned `x + 3 - 1 - 1 - 1` into `x`, which
+/// differs for `-0` and by rounding; WGSL has no `precise`).
+pub const META_ZERO: usize = 6;
 /// Metadata word of parameter 0: a scalar's code, or a global buffer's length in bytes (then one word
 /// per parameter, in order).
-pub const META_PARAMS: usize = 6;
+pub const META_PARAMS: usize = 7;
 
 /// What a GPU offers that code generation depends on. Target differences are capability flags, never
 /// IR variants.

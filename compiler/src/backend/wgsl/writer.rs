@@ -12,7 +12,7 @@ use super::layout_index::{IndexFn, RegisterIndex};
 use super::namer::Namer;
 use super::{
     BufferBinding, ENTRY_POINT, Error, GpuCaps, KernelInterface, META_BINDING, META_BLOCK_OFFSET,
-    META_PARAMS, STATUS_BINDING, WgslOptions, WgslResult,
+    META_PARAMS, META_ZERO, STATUS_BINDING, WgslOptions, WgslResult,
 };
 
 /// Writes WGSL modules for kernels into `out`.
@@ -307,6 +307,7 @@ impl<'k> Ctx<'k> {
         )?;
         let offset = |axis: usize| self.meta_word(META_BLOCK_OFFSET + axis);
         writeln!(out, "    let block = wid + vec3<u32>({}, {}, {});", offset(0), offset(1), offset(2))?;
+        writeln!(out, "    let opaque_zero = {};", self.meta_word(META_ZERO))?;
         for (var, name) in self.kernel.vars.iter().zip(&self.var_names) {
             writeln!(out, "    var {name}: {};", self.value_type(var.dtype)?)?;
         }
