@@ -175,6 +175,8 @@ impl<'a> ClifLowerer<'a> {
             zero,
             loads: code_loads(a),
         };
+        // A zero accumulator that `fuse` left unfilled is not read.
+        let accumulator = (!self.zero_accumulator).then_some(acc);
         // Four rows per iteration, reduced together; then the rows left over one by one.
         let quads = rows / 4;
         self.counted_loop(quads as i64, &mut |lowerer, quad| {
@@ -191,14 +193,14 @@ impl<'a> ClifLowerer<'a> {
                 };
                 lowerer.byte_row_sum(&row_dot, a_row)
             });
-            lowerer.store_dot_rows4(sums, first, acc, dst);
+            lowerer.store_dot_rows4(sums, first, accumulator, dst);
             Ok(())
         })?;
         self.counted_loop((rows % 4) as i64, &mut |lowerer, rest| {
             let row = lowerer.builder.ins().iadd_imm_s(rest, (quads * 4) as i64);
             let a_row = lowerer.dot_row_address(a_rows, row);
             let sum = lowerer.byte_row_sum(&row_dot, a_row);
-            lowerer.store_dot_row(sum, row, acc, dst);
+            lowerer.store_dot_row(sum, row, accumulator, dst);
             Ok(())
         })?;
         Ok(true)

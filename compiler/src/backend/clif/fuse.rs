@@ -15,10 +15,10 @@
 // The analysis is one walk over the kernel, counting each tile's reads and writes, then one walk per
 // statement list looking for such pairs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tilevm_vm::dtype::{DataType, IntType};
-use tilevm_vm::ir::{Expr, GlobalId, Inst, Kernel, Rounding, Stmt, StmtKind, TileId};
+use tilevm_vm::ir::{Expr, ExprKind, GlobalId, Inst, Kernel, Rounding, Stmt, StmtKind, TileId};
 
 /// The fused pairs of a kernel.
 #[derive(Debug, Clone, Default)]
@@ -29,6 +29,10 @@ pub(super) struct Fusions {
     loads: HashMap<TileId, FusedLoad>,
     /// i32 `b` operands of integer dots whose `Cast` from i8 codes is skipped, mapped to the codes tile.
     byte_operands: HashMap<TileId, TileId>,
+    /// Accumulators of fused integer dots whose every `AllocRegister` fills zeros and is followed, before
+    /// anything else touches the tile, by such a dot into it (`dst` = `acc`): the fill is skipped and the
+    /// dot stores its sums without reading the accumulator.
+    zero_accumulators: HashSet<TileId>,
 }
 
 /// A `LoadGlobal` that a fused dot performs itself.
@@ -48,8 +52,25 @@ impl Fusions {
         let mut uses: HashMap<TileId, usize> = HashMap::new();
         count_uses(&kernel.body, &mut uses);
         let mut fusions = Fusions::default();
-        fusions.find_pairs(kernel, &kernel.body, &uses);
+        let mut zeroed: HashMap<TileId, usize> = HashMap::new();
+        fusions.find_pairs(kernel, &kernel.body, &uses, &mut zeroed);
+        let mut allocations: HashMap<TileId, usize> = HashMap::new();
+        kernel.for_each_inst(|inst| {
+            if let Inst::AllocRegister { dst, .. } = inst {
+                *allocations.entry(*dst).or_default() += 1;
+            }
+        });
+        fusions.zero_accumulators = zeroed
+            .into_iter()
+            .filter(|(tile, count)| allocations.get(tile) == Some(count))
+            .map(|(t, _)| t)
+            .collect();
         fusions
+    }
+
+    /// Whether `tile` is the accumulator of fused integer dots whose zero fills are skipped.
+    pub(super) fn zero_accumulator(&self, tile: TileId) -> bool {
+        self.zero_accumulators.contains(&tile)
     }
 
     /// The codes tile a dot operand `a` stands for, when its cast was skipped.
@@ -67,7 +88,13 @@ impl Fusions {
         self.loads.get(&codes)
     }
 
-    fn find_pairs(&mut self, kernel: &Kernel, body: &[Stmt], uses: &HashMap<TileId, usize>) {
+    fn find_pairs(
+        &mut self,
+        kernel: &Kernel,
+        body: &[Stmt],
+        uses: &HashMap<TileId, usize>,
+        zeroed: &mut HashMap<TileId, usize>,
+    ) {
         for (index, stmt) in body.iter().enumerate() {
             match &stmt.kind {
                 StmtKind::Inst(Inst::Cast { dst, src, rounding }) => {
@@ -90,6 +117,9 @@ impl Fusions {
                                     self.codes_of.insert(*dst, (codes, int));
                                     if let Some(b_codes) = rhs {
                                         self.byte_operands.insert(*b, b_codes);
+                                        if out == acc && zero_filled_before(body, *acc, dot_index) {
+                                            *zeroed.entry(*acc).or_default() += 1;
+                                        }
                                     }
                                     if let Some(load) = fusable_load(body, codes, index, dot_index, uses) {
                                         self.loads.insert(codes, load);
@@ -104,11 +134,11 @@ impl Fusions {
                     }
                 }
                 StmtKind::For { body, .. } | StmtKind::While { body, .. } => {
-                    self.find_pairs(kernel, body, uses)
+                    self.find_pairs(kernel, body, uses, zeroed)
                 }
                 StmtKind::If { then_body, else_body, .. } => {
-                    self.find_pairs(kernel, then_body, uses);
-                    self.find_pairs(kernel, else_body, uses);
+                    self.find_pairs(kernel, then_body, uses, zeroed);
+                    self.find_pairs(kernel, else_body, uses, zeroed);
                 }
                 _ => {}
             }
@@ -233,6 +263,22 @@ fn count_uses(body: &[Stmt], uses: &mut HashMap<TileId, usize>) {
             _ => {}
         }
     }
+}
+
+/// Whether the last statement before `body[index]` that touches `tile` is an `AllocRegister` of it filling
+/// zeros, with only plain instructions in between.
+fn zero_filled_before(body: &[Stmt], tile: TileId, index: usize) -> bool {
+    for stmt in body[..index].iter().rev() {
+        let StmtKind::Inst(inst) = &stmt.kind else { return false };
+        if !tiles_of(inst).contains(&tile) {
+            continue;
+        }
+        return matches!(
+            inst,
+            Inst::AllocRegister { dst, init: Some(Expr { kind: ExprKind::Const(0), .. }) } if *dst == tile
+        );
+    }
+    false
 }
 
 /// Every register tile an instruction reads or writes.

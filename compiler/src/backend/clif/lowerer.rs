@@ -1,7 +1,7 @@
 //! [`ClifLowerer`]: the one writer of a kernel's CLIF function; statements and control flow live here,
 //! scalar expressions in `exprs`, tile instructions in `tiles`, `views`, `bits` and `casts`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
@@ -11,7 +11,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use tilevm_vm::dtype::DataType;
-use tilevm_vm::ir::{Expr, GlobalId, Kernel, ParamKind, Stmt, StmtKind, VarId};
+use tilevm_vm::ir::{Expr, GlobalId, Kernel, ParamKind, Stmt, StmtKind, TileId, VarId};
 
 use super::ClifTarget;
 use super::abi::{self, Helper};
@@ -48,6 +48,11 @@ pub struct ClifLowerer<'a> {
     pub(super) fusions: Fusions,
     /// The f32 tiles whose NaN payloads nothing observes (`nan_payloads`).
     pub(super) hidden_payloads: HiddenPayloads,
+    /// Accumulator tiles whose zero fill was skipped and whose fused dot has not been lowered yet
+    /// (`Fusions::zero_accumulator`).
+    pub(super) zero_pending: HashSet<TileId>,
+    /// Whether the dot being lowered starts from a zero accumulator that is not in memory.
+    pub(super) zero_accumulator: bool,
     /// Whether `x86_pmaddubsw` may be used (see [`super::ClifTarget`]).
     pub(super) byte_multiply_add: bool,
 }
@@ -132,6 +137,8 @@ impl<'a> ClifLowerer<'a> {
             assert_messages: Vec::new(),
             fusions: if grid { Fusions::default() } else { Fusions::analyse(kernel) },
             hidden_payloads: if grid { HiddenPayloads::default() } else { HiddenPayloads::analyse(kernel) },
+            zero_pending: HashSet::new(),
+            zero_accumulator: false,
             byte_multiply_add: false,
         })
     }

@@ -418,28 +418,41 @@ impl<'a> ClifLowerer<'a> {
             for &other in &finals[1..] {
                 total = lowerer.builder.ins().fadd(total, other);
             }
-            lowerer.store_dot_row(total, row, acc, dst);
+            lowerer.store_dot_row(total, row, Some(acc), dst);
             Ok(())
         })?;
         Ok(true)
     }
 
-    /// `dst[first + j] = acc[first + j] + (the sum of the lanes of `sums[j]`)` for `j` in `0..4`, for `[M, 1]`
-    /// i32 tiles: three pairwise adds (`phaddd`) leave the four totals in one vector, exact in any order.
-    pub(super) fn store_dot_rows4(&mut self, sums: [Value; 4], first: Value, acc: &TileRef, dst: &TileRef) {
+    /// `dst[first + j] = acc[first + j] + (the sum of the lanes of `sums[j]`)` (`acc` `None`: zero) for `j` in
+    /// `0..4`, for `[M, 1]` i32 tiles: three pairwise adds (`phaddd`) leave the four totals in one vector,
+    /// exact in any order.
+    pub(super) fn store_dot_rows4(
+        &mut self,
+        sums: [Value; 4],
+        first: Value,
+        acc: Option<&TileRef>,
+        dst: &TileRef,
+    ) {
         let low = self.builder.ins().iadd_pairwise(sums[0], sums[1]);
         let high = self.builder.ins().iadd_pairwise(sums[2], sums[3]);
         let totals = self.builder.ins().iadd_pairwise(low, high);
         let element_offset = self.builder.ins().imul_imm_s(first, 4);
         let element = self.builder.ins().iadd(self.scratch_ptr, element_offset);
-        let initial = self.builder.ins().load(types::I32X4, vector_mem(), element, acc.offset as i32);
-        let result = self.builder.ins().iadd(initial, totals);
+        let result = match acc {
+            Some(acc) => {
+                let initial = self.builder.ins().load(types::I32X4, vector_mem(), element, acc.offset as i32);
+                self.builder.ins().iadd(initial, totals)
+            }
+            None => totals,
+        };
         self.builder.ins().store(vector_mem(), result, element, dst.offset as i32);
     }
 
-    /// `dst[row] = acc[row] + (the sum of the four lanes of `sums`)`, for `[M, 1]` tiles of f32 (`sums` an
+    /// `dst[row] = acc[row] + (the sum of the four lanes of `sums`)` (`acc` `None`: zero, integers only), for
+    /// `[M, 1]` tiles of f32 (`sums` an
     /// `F32X4`) or i32 (an `I32X4`).
-    pub(super) fn store_dot_row(&mut self, sums: Value, row: Value, acc: &TileRef, dst: &TileRef) {
+    pub(super) fn store_dot_row(&mut self, sums: Value, row: Value, acc: Option<&TileRef>, dst: &TileRef) {
         let float = self.builder.func.dfg.value_type(sums) == types::F32X4;
         let add = |lowerer: &mut Self, x: Value, y: Value| {
             if float { lowerer.builder.ins().fadd(x, y) } else { lowerer.builder.ins().iadd(x, y) }
@@ -461,8 +474,14 @@ impl<'a> ClifLowerer<'a> {
         let element_offset = self.builder.ins().imul_imm_s(row, 4);
         let element = self.builder.ins().iadd(self.scratch_ptr, element_offset);
         let scalar_type = if float { types::F32 } else { types::I32 };
-        let initial = self.builder.ins().load(scalar_type, mem(), element, acc.offset as i32);
-        let result = add(self, initial, total);
+        let result = match acc {
+            Some(acc) => {
+                let initial = self.builder.ins().load(scalar_type, mem(), element, acc.offset as i32);
+                add(self, initial, total)
+            }
+            // An integer dot from a zero accumulator: `0 + total` is `total` (for floats `+0 + -0` is not).
+            None => total,
+        };
         self.builder.ins().store(mem(), result, element, dst.offset as i32);
     }
 }

@@ -172,7 +172,15 @@ impl<'a> ClifLowerer<'a> {
 
     /// Lowers one tile instruction.
     pub(super) fn inst(&mut self, inst: &Inst) -> ClifResult<()> {
+        if !self.zero_pending.is_empty() {
+            self.fill_pending_zeros(inst)?;
+        }
         match inst {
+            Inst::AllocRegister { dst, .. } if self.fusions.zero_accumulator(*dst) => {
+                // Its fused dot comes next and stores its sums without reading it (`fuse`).
+                self.zero_pending.insert(*dst);
+                Ok(())
+            }
             Inst::AllocRegister { dst, init } => {
                 let tile = self.tile_ref(*dst)?;
                 self.fill_register(&tile, init.as_ref())
@@ -256,7 +264,12 @@ impl<'a> ClifLowerer<'a> {
                     Ok(lowerer.int_from_i64(coord, dst_tile.dtype))
                 })
             }
-            Inst::Dot { dst, a, b, acc } => self.dot(*dst, *a, *b, *acc),
+            Inst::Dot { dst, a, b, acc } => {
+                self.zero_accumulator = self.zero_pending.remove(acc);
+                let lowered = self.dot(*dst, *a, *b, *acc);
+                self.zero_accumulator = false;
+                lowered
+            }
             Inst::Reduce { dst, src, dim, op } => self.reduce(*dst, *src, *dim, *op),
             Inst::Permute { dst, src, dims } => {
                 let from = self.tile_ref(*src)?;
@@ -294,9 +307,30 @@ impl<'a> ClifLowerer<'a> {
         }
     }
 
+    /// Fills the pending zero accumulators that `inst` touches, unless it is the fused dot that starts from
+    /// them (`fuse` found none in between; this keeps any other order correct).
+    fn fill_pending_zeros(&mut self, inst: &Inst) -> ClifResult<()> {
+        let dot_acc = match inst {
+            Inst::Dot { dst, acc, .. } if dst == acc => Some(*acc),
+            _ => None,
+        };
+        let touched: Vec<TileId> = inst
+            .read_tiles()
+            .into_iter()
+            .chain(inst.defined_tile())
+            .filter(|tile| Some(*tile) != dot_acc && self.zero_pending.contains(tile))
+            .collect();
+        for tile in touched {
+            self.zero_pending.remove(&tile);
+            let tile = self.tile_ref(tile)?;
+            self.fill_register(&tile, None)?;
+        }
+        Ok(())
+    }
+
     /// Fills a register tile, whose slots are dense in scratch, with `init` (or zero bits): 16 bytes per store
     /// where they divide.
-    fn fill_register(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<()> {
+    pub(super) fn fill_register(&mut self, tile: &TileRef, init: Option<&Expr>) -> ClifResult<()> {
         let value = self.fill_value(tile, init)?;
         let slot = tile.slot();
         let bytes = element_count(&tile.shape) * u64::from(slot.bytes());
