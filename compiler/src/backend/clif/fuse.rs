@@ -338,4 +338,41 @@ mod tests {
         assert!(fusions.codes_of(values).is_none());
         assert!(fusions.load_of(codes).is_none());
     }
+
+    /// `acc = 0; acc = acc + i32(u4 codes) . i32(i8 codes)`, with `reader` reading `acc` between the fill and
+    /// the dot.
+    fn integer_dot(reader: bool) -> (Kernel, TileId) {
+        let u4 = DataType::Int(IntType { signed: false, bits: 4 });
+        let mut builder = KernelBuilder::new("integer", 1);
+        let w = builder.global_param("w", u4, false);
+        let q = builder.global_param("q", DataType::I8, false);
+        builder.grid(vec![Expr::u32(1)]);
+        let pair = |a: u32, b: u32| vec![Expr::u32(a), Expr::u32(b)];
+        let w_view = builder.view_global("w", w, u4, pair(4, 32), pair(32, 1), Expr::u32(0));
+        let q_view = builder.view_global("q", q, DataType::I8, pair(32, 1), pair(1, 1), Expr::u32(0));
+        let codes = builder.tile("codes", u4, local(&[4, 32]).unwrap());
+        let ints = builder.tile("ints", DataType::I32, local(&[4, 32]).unwrap());
+        let q_codes = builder.tile("q8", DataType::I8, local(&[32, 1]).unwrap());
+        let q_ints = builder.tile("q", DataType::I32, local(&[32, 1]).unwrap());
+        let acc = builder.tile("acc", DataType::I32, local(&[4, 1]).unwrap());
+        let copy = builder.tile("copy", DataType::I32, local(&[4, 1]).unwrap());
+        builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::i32(0)) });
+        if reader {
+            builder.inst(Inst::Assign { dst: copy, src: acc });
+        }
+        builder.inst(Inst::LoadGlobal { dst: codes, src: w_view, offsets: pair(0, 0), dims: vec![0, 1] });
+        builder.inst(Inst::Cast { dst: ints, src: codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::LoadGlobal { dst: q_codes, src: q_view, offsets: pair(0, 0), dims: vec![0, 1] });
+        builder.inst(Inst::Cast { dst: q_ints, src: q_codes, rounding: Rounding::NearestEven });
+        builder.inst(Inst::Dot { dst: acc, a: ints, b: q_ints, acc });
+        (builder.finish(), acc)
+    }
+
+    #[test]
+    fn a_zero_fill_right_before_a_fused_integer_dot_is_left_to_the_dot() {
+        let (direct, acc) = integer_dot(false);
+        assert!(Fusions::analyse(&direct).zero_accumulator(acc));
+        let (read_between, acc) = integer_dot(true);
+        assert!(!Fusions::analyse(&read_between).zero_accumulator(acc));
+    }
 }
