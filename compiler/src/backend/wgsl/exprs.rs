@@ -70,9 +70,10 @@ impl Ctx<'_> {
     /// wider type (`f16`, `bf16`).
     fn rounded(&mut self, dtype: DataType, value: String) -> WgslResult<String> {
         // NaN results are the canonical quiet NaN, as in the interpreter (GPUs keep or alter payloads at
-        // will); tested on the code's bits, which no fast-math assumption about NaNs can fold away.
+        // will).
+        let nan = self.is_nan("x");
         self.helpers.require("canonical_nan", || {
-            "fn canonical_nan(x: f32) -> f32 {\n    if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u) { return bitcast<f32>(0x7fc00000u); }\n    return x;\n}\n".to_string()
+            format!("fn canonical_nan(x: f32) -> f32 {{\n    if ({nan}) {{ return bitcast<f32>(0x7fc00000u); }}\n    return x;\n}}\n")
         });
         let value = format!("canonical_nan({value})");
         if dtype == DataType::F16 || dtype == DataType::BF16 {
@@ -314,15 +315,26 @@ impl Ctx<'_> {
     }
 
     fn require_nan_aware_minmax(&mut self) {
+        let (a_nan, b_nan) = (self.is_nan("a"), self.is_nan("b"));
         // Equal operands are equal bits except for zeros of both signs, where `min` takes `-0` (the OR of
         // the bits) and `max` `+0` (their AND), as the interpreter does; WGSL's builtins may take either.
         for (name, builtin, zeros) in [("fmin_nan", "min", "|"), ("fmax_nan", "max", "&")] {
             self.helpers.require(name, || {
                 format!(
-                    "fn {name}(a: f32, b: f32) -> f32 {{\n    if ((bitcast<u32>(a) & 0x7fffffffu) > 0x7f800000u) {{ return b; }}\n    if ((bitcast<u32>(b) & 0x7fffffffu) > 0x7f800000u) {{ return a; }}\n    if (a == b) {{ return bitcast<f32>(bitcast<u32>(a) {zeros} bitcast<u32>(b)); }}\n    return {builtin}(a, b);\n}}\n"
+                    "fn {name}(a: f32, b: f32) -> f32 {{\n    if ({a_nan}) {{ return b; }}\n    if ({b_nan}) {{ return a; }}\n    if (a == b) {{ return bitcast<f32>(bitcast<u32>(a) {zeros} bitcast<u32>(b)); }}\n    return {builtin}(a, b);\n}}\n"
                 )
             });
         }
+    }
+
+    /// Whether the f32 value `x` is a NaN, tested on its bits, which no fast-math assumption about NaNs can
+    /// fold away (as `x != x` may be).
+    pub(super) fn is_nan(&mut self, x: &str) -> String {
+        self.helpers.require("is_nan_bits", || {
+            "fn is_nan_bits(x: f32) -> bool {\n    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;\n}\n"
+                .to_string()
+        });
+        format!("is_nan_bits({x})")
     }
 }
 

@@ -427,8 +427,7 @@ impl Ctx<'_> {
                     // NaNs are skipped: a number after leading NaNs replaces them (the interpreter's
                     // rule), tested on the bits of the (f32) values.
                     let better = if src_dtype.is_float() {
-                        let nan = |x: &str| format!("((bitcast<u32>({x}) & 0x7fffffffu) > 0x7f800000u)");
-                        format!("({compare}) || ({} && !{})", nan("acc"), nan("v"))
+                        format!("({compare}) || ({} && !{})", ctx.is_nan("acc"), ctx.is_nan("v"))
                     } else {
                         compare.to_string()
                     };
