@@ -51,8 +51,8 @@ impl Launch {
                 return;
             }
             let end = (first + self.claim).min(self.blocks);
-            let words = self.kernel.scratch_bytes.div_ceil(16).max(1);
-            let scratch = scratch.get_or_insert_with(|| vec![0u128; words]);
+            let scratch =
+                scratch.get_or_insert_with(|| vec![0u128; self.kernel.scratch_bytes.div_ceil(16).max(1)]);
             for block in first..end {
                 if self.failure.load(Ordering::Relaxed) != abi::STATUS_OK {
                     break;

@@ -35,12 +35,6 @@ impl<'a> ClifLowerer<'a> {
         {
             return Err(ClifError::Malformed("dot operands of mismatched ranks".to_string()));
         }
-        let byte_dot = self.fusions.codes_of(a).is_some() && self.fusions.byte_operand_of(b).is_some();
-        if self.zero_accumulator && !byte_dot {
-            // Only the fused integer dot starts from an accumulator that is not in memory.
-            self.zero_accumulator = false;
-            self.fill_register(&acc_tile, None)?;
-        }
         if let Some((codes, int)) = self.fusions.codes_of(a) {
             let codes_tile = self.tile_ref(codes)?;
             let b_codes = match self.fusions.byte_operand_of(b) {

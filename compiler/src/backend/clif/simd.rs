@@ -16,7 +16,7 @@
 // shift the magnitude into place, rebias the exponent, fix up infinities/NaNs (payload kept,
 // left-aligned, as the scalar codec does) and subnormals (renormalised by an exact f32 subtraction).
 
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     BlockArg, ConstantData, Endianness, Immediate, InstBuilder, MemFlagsData, Type, Value, types,
 };
@@ -165,6 +165,12 @@ impl<'a> ClifLowerer<'a> {
     pub(super) fn vector_const(&mut self, ty: Type, bytes: &[u8]) -> Value {
         let constant = self.builder.func.dfg.constants.insert(ConstantData::from(bytes.to_vec()));
         self.builder.ins().vconst(ty, constant)
+    }
+
+    /// All-ones in the lanes of the `F32X4` value that are NaN, as an `F32X4` mask (for `bitselect`).
+    pub(super) fn nan_lanes(&mut self, value: Value) -> Value {
+        let nan = self.builder.ins().fcmp(FloatCC::Unordered, value, value);
+        self.builder.ins().bitcast(types::F32X4, lane_order(), nan)
     }
 
     /// An `I32X4` constant with `value` in every lane.

@@ -307,11 +307,18 @@ impl<'a> ClifLowerer<'a> {
         }
     }
 
-    /// Fills the pending zero accumulators that `inst` touches, unless it is the fused dot that starts from
-    /// them (`fuse` found none in between; this keeps any other order correct).
+    /// Fills the pending zero accumulators that `inst` touches, unless it is a fused integer dot into one,
+    /// which starts from zero without reading it (`fuse` found nothing else in between; this keeps any
+    /// other order correct).
     fn fill_pending_zeros(&mut self, inst: &Inst) -> ClifResult<()> {
         let dot_acc = match inst {
-            Inst::Dot { dst, acc, .. } if dst == acc => Some(*acc),
+            Inst::Dot { dst, a, b, acc }
+                if dst == acc
+                    && self.fusions.codes_of(*a).is_some()
+                    && self.fusions.byte_operand_of(*b).is_some() =>
+            {
+                Some(*acc)
+            }
             _ => None,
         };
         let touched: Vec<TileId> = inst

@@ -8,11 +8,9 @@
 // scalar ones (IEEE binary32, one rounding for `fma`; `sqrt` is correctly rounded and the roundings are
 // exact), and NaN results are made canonical as the interpreter makes them, except for f32 negation and
 // absolute value, which flip and clear the sign bit of any code; i32 arithmetic wraps, as the
-// interpreter's does. So the result is bit for bit the
-// interpreter's. Each
-// lane reads only its own index of the result, so updating in place is safe, as in the scalar nest.
+// interpreter's does. So the result is bit for bit the interpreter's. Each lane reads only its own index of
+// the result, so updating in place is safe, as in the scalar nest.
 
-use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Operand, TernaryOp, TileId, UnaryOp};
@@ -20,7 +18,7 @@ use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Expr, Operand, TernaryOp, TileId, U
 use super::ClifResult;
 use super::frame::element_count;
 use super::lowerer::{ClifLowerer, mem};
-use super::simd::{VECTOR_BYTES, lane_order, vector_mem};
+use super::simd::{VECTOR_BYTES, vector_mem};
 
 /// An operand the vector path accepts.
 enum Source<'e> {
@@ -154,8 +152,7 @@ impl ClifLowerer<'_> {
                 // NaN results are the canonical quiet NaN, as in the interpreter (the hardware keeps
                 // payloads).
                 Some(canonical) => {
-                    let nan = lowerer.builder.ins().fcmp(FloatCC::Unordered, result, result);
-                    let nan = lowerer.builder.ins().bitcast(types::F32X4, lane_order(), nan);
+                    let nan = lowerer.nan_lanes(result);
                     lowerer.builder.ins().bitselect(nan, canonical, result)
                 }
                 None => result,

@@ -7,14 +7,13 @@
 // results, combined at the end by the scalar operator, give the interpreter's bits exactly. (f32 sums and
 // products may be reordered by the IR's rules, but the scalar loop keeps the interpreter's order.)
 
-use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{BinaryOp, ReduceOp};
 
 use super::ClifResult;
 use super::lowerer::{ClifLowerer, mem};
-use super::simd::{VECTOR_BYTES, lane_order, vector_mem};
+use super::simd::{VECTOR_BYTES, vector_mem};
 use super::tiles::TileRef;
 
 impl ClifLowerer<'_> {
@@ -41,11 +40,9 @@ impl ClifLowerer<'_> {
         let Some((&extent, outer_shape)) = src.shape.split_last() else { return Ok(false) };
         let kept = [outer_shape, &[1]].concat();
         let shape_fits = dst.shape == outer_shape || dst.shape == kept;
-        if dst.dtype != src.dtype || dim + 1 != src.shape.len() || !shape_fits || extent < 4 {
-            return Ok(false);
-        }
-        // The row's vectors are unrolled: up to 64 of them.
-        if !extent.is_multiple_of(4) || extent > 256 {
+        // Whole vectors along the row, which is unrolled: up to 64 of them.
+        let vectors_fit = extent >= 4 && extent.is_multiple_of(4) && extent <= 256;
+        if dst.dtype != src.dtype || dim + 1 != src.shape.len() || !shape_fits || !vectors_fit {
             return Ok(false);
         }
         let outer: usize = outer_shape.iter().product();
@@ -96,11 +93,5 @@ impl ClifLowerer<'_> {
             BinaryOp::Max => self.builder.ins().fmax(a, b),
             _ => self.builder.ins().fmin(a, b),
         }
-    }
-
-    /// All-ones in the lanes of the `F32X4` value that are NaN, as an `F32X4` mask.
-    fn nan_lanes(&mut self, value: Value) -> Value {
-        let nan = self.builder.ins().fcmp(FloatCC::Unordered, value, value);
-        self.builder.ins().bitcast(types::F32X4, lane_order(), nan)
     }
 }
