@@ -1,8 +1,10 @@
-//! The GEMV with activations quantized to 8 bits (`stdlib::gemv_q8`): the quantization and the integer dot
-//! agree bit for bit with the reference interpreter on the CPU (with and without `x86_pmaddubsw`), for
+//! The GEMV with activations quantized to 8 bits (`stdlib::gemv_q8`, written in `stdlib/kernels/gemv_q8.tile`):
+//! the quantization and the integer dot agree bit for bit with the reference interpreter on the CPU (with and
+//! without `x86_pmaddubsw`) and on the GPU (small tiles), for
 //! every weight width the fast paths distinguish (4-bit nibbles, other widths, ragged row
 //! counts that take the staged path), and the result is close to the exact a16 product.
 
+mod gpu_common;
 mod rng;
 
 use rng::Rng;
@@ -38,6 +40,8 @@ fn f16_values(bytes: &[u8]) -> Vec<f32> {
 /// The inputs of one case: activations (with an all-zero group), weights, scales.
 struct Case {
     bits: u8,
+    /// Weights per scale (and activations per i8 scale).
+    group: u32,
     n: u32,
     k: u32,
     x: Vec<f32>,
@@ -47,14 +51,18 @@ struct Case {
 
 impl Case {
     fn new(bits: u8, n: u32, k: u32, seed: u64) -> Case {
+        Case::with_group(bits, n, k, GROUP, seed)
+    }
+
+    fn with_group(bits: u8, n: u32, k: u32, group: u32, seed: u64) -> Case {
         let mut rng = Rng(seed | 1);
         let mut x: Vec<f32> = (0..k).map(|_| activation(&mut rng)).collect();
-        if k >= 2 * GROUP {
-            x[GROUP as usize..2 * GROUP as usize].fill(0.0);
+        if k >= 2 * group {
+            x[group as usize..2 * group as usize].fill(0.0);
         }
         let weights = (0..n * k).map(|_| u64::from(rng.next()) % (1 << bits)).collect();
-        let scales = (0..n * (k / GROUP)).map(|_| (rng.next() % 64) as f32 / 512.0 + 0.01).collect();
-        Case { bits, n, k, x, weights, scales }
+        let scales = (0..n * (k / group)).map(|_| (rng.next() % 64) as f32 / 512.0 + 0.01).collect();
+        Case { bits, group, n, k, x, weights, scales }
     }
 
     fn dtype(&self) -> DataType {
@@ -66,19 +74,20 @@ impl Case {
         vec![
             KernelArg::Buffer(f16_bytes(&self.x)),
             KernelArg::Buffer(vec![0x5a; self.k as usize]),
-            KernelArg::Buffer(vec![0x5a; 4 * (self.k / GROUP) as usize]),
+            KernelArg::Buffer(vec![0x5a; 4 * (self.k / self.group) as usize]),
         ]
     }
 
     /// The GEMV's arguments for blocks of `rows`, given the quantization's outputs.
     fn gemv_args(&self, quantized: &[KernelArg], rows: usize) -> Vec<KernelArg> {
         let (n, k) = (self.n as usize, self.k as usize);
-        let weights = pack_q8_weights(self.bits, &self.weights, n, k, GROUP as usize, rows);
+        let group = self.group as usize;
+        let weights = pack_q8_weights(self.bits, &self.weights, n, k, group, rows);
         vec![
             quantized[1].clone(),
             quantized[2].clone(),
             KernelArg::Buffer(weights),
-            KernelArg::Buffer(f16_bytes(&tile_scales(&self.scales, n, k / GROUP as usize, rows))),
+            KernelArg::Buffer(f16_bytes(&tile_scales(&self.scales, n, k / group, rows))),
             KernelArg::Buffer(vec![0xa5; 2 * self.n as usize]),
         ]
     }
@@ -92,13 +101,9 @@ fn buffer(arg: &KernelArg) -> &[u8] {
 }
 
 /// Runs both kernels of `case` on `device` and on the interpreter; asserts equal bits for every output.
-//
-// The kernels are CPU-shaped (one thread holds a block's whole tiles), so they do not run on the GPU
-// backend, whose compilers choke on per-invocation arrays that large; the GPU's integer dots are covered by
-// the corpus.
 fn check_against_interpreter(device: &dyn Device, case: &Case, rows: usize, what: &str) {
-    let quantize = quantize_q8(case.k, GROUP).unwrap();
-    let gemv = gemv_q8_wx(case.dtype(), case.n, case.k, GROUP, rows).unwrap();
+    let quantize = quantize_q8(case.k, case.group).unwrap();
+    let gemv = gemv_q8_wx(case.dtype(), case.n, case.k, case.group, rows).unwrap();
     let mut expected_q = case.quantize_args();
     interp::run_kernel(&quantize, &mut expected_q).unwrap();
     let mut actual_q = case.quantize_args();
@@ -151,6 +156,18 @@ fn blocks_whose_rows_are_not_a_multiple_of_four_agree_too() {
             let case = Case::new(bits, n, k, i as u64 + 31);
             check_against_interpreter(&device, &case, 6, &format!("cpu {options:?}, 6 rows"));
         }
+    }
+}
+
+#[test]
+fn the_gpu_agrees_bit_for_bit_with_the_interpreter_on_small_tiles() {
+    // The kernels are CPU-shaped: one thread holds a block's whole `[rows, group]` tiles, which the GPU
+    // backend keeps in per-invocation arrays that its shader compilers take seconds over at the CPU's
+    // sizes. Small tiles run the same `.tile` source through the WGSL backend.
+    let Some(device) = gpu_common::gpu_device() else { return };
+    for (i, bits) in [4u8, 3].into_iter().enumerate() {
+        let case = Case::with_group(bits, 24, 128, 32, i as u64 + 41);
+        check_against_interpreter(&device, &case, 4, "gpu, 4 rows, groups of 32");
     }
 }
 

@@ -12,10 +12,12 @@ use tilevm_vm::ir::{
     BinaryOp, ElementwiseOp, Expr, GlobalId, Inst, Kernel, KernelBuilder, Operand, Rounding, TernaryOp,
     TileId,
 };
-use tilevm_vm::layout::{LayoutError, local};
+use tilevm_vm::layout::local;
+
+use crate::StdlibError;
 
 /// Emits `values = cast(load(view at offsets))` through the codes tile `codes` (`dims` as `LoadGlobal`'s).
-pub(crate) fn load_as(
+fn load_as(
     builder: &mut KernelBuilder,
     codes: TileId,
     values: TileId,
@@ -29,7 +31,7 @@ pub(crate) fn load_as(
 
 /// Emits `store(y at [row, 0], cast(values))` through the codes tile `codes`: a GEMV's `[rows, 1]` outputs,
 /// rounded to the nearest even code.
-pub(crate) fn store_as(builder: &mut KernelBuilder, values: TileId, codes: TileId, y: GlobalId, row: Expr) {
+fn store_as(builder: &mut KernelBuilder, values: TileId, codes: TileId, y: GlobalId, row: Expr) {
     builder.inst(Inst::Cast { dst: codes, src: values, rounding: Rounding::NearestEven });
     builder.inst(Inst::StoreGlobal {
         dst: y,
@@ -48,8 +50,8 @@ pub const ROWS: usize = 32;
 /// `y: f16[n]` (written).
 ///
 /// # Errors
-/// A [`LayoutError`] when a tile shape is not a valid layout (`group` of 0).
-pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<Kernel, LayoutError> {
+/// [`StdlibError::Layout`] when a tile shape is not a valid layout (`group` of 0).
+pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<Kernel, StdlibError> {
     let group_len = group as usize;
     let mut builder = KernelBuilder::new(format!("gemv_a16w{}", weight_dtype.bits()), 1);
     let x = builder.global_param("x", DataType::F16, false);

@@ -61,7 +61,7 @@ pub(crate) fn instantiate(
             );
         }
     }
-    let value = checker.check_block(&def.body);
+    let value = checker.check_block(&def.body, None);
     if let (Some(tail), false) = (&def.body.tail, matches!(value, Value::Unit | Value::Poison)) {
         checker.error(
             Diagnostic::error("a kernel body cannot produce a value")

@@ -11,13 +11,13 @@ use crate::syntax::ast::{Arg, Block, Expr, FnDef, Ident, Stmt, StmtKind};
 
 impl Checker<'_> {
     /// Checks the statements of a block in a new scope; returns the tail expression's value.
-    pub(crate) fn check_block(&mut self, block: &Block) -> Value {
+    pub(crate) fn check_block(&mut self, block: &Block, dest: Option<&Tile>) -> Value {
         self.push_scope();
         for stmt in &block.stmts {
             self.check_stmt(stmt);
         }
         let value = match &block.tail {
-            Some(tail) => self.eval(tail),
+            Some(tail) => self.eval_into(tail, dest),
             None => Value::Unit,
         };
         self.pop_scope();
@@ -28,7 +28,7 @@ impl Checker<'_> {
     fn nested_block(&mut self, block: &Block) -> Vec<tilevm_vm::ir::Stmt> {
         self.emit.open_block();
         self.nesting += 1;
-        let value = self.check_block(block);
+        let value = self.check_block(block, None);
         self.nesting -= 1;
         if let (Some(tail), false) = (&block.tail, matches!(value, Value::Unit | Value::Poison)) {
             self.error(
@@ -374,8 +374,15 @@ impl Checker<'_> {
         None
     }
 
-    /// Inlines a call of a helper function.
-    pub(crate) fn inline_call(&mut self, def: &FnDef, args: &[Arg], span: Span) -> Value {
+    /// Inlines a call of a helper function; its value goes to `dest` where it fits, as a builtin's would
+    /// (so `acc = helper(acc, ...)` updates `acc` in place, without a copy).
+    pub(crate) fn inline_call(
+        &mut self,
+        def: &FnDef,
+        args: &[Arg],
+        span: Span,
+        dest: Option<&Tile>,
+    ) -> Value {
         let name = &def.name.name;
         if self.inline_stack.iter().any(|active| active == name)
             || self.inline_stack.len() as u32 >= MAX_INLINE_DEPTH
@@ -434,7 +441,7 @@ impl Checker<'_> {
                 Binding::Value { value, origin: Origin::Local, span: param.name.span },
             );
         }
-        let result = self.check_block(&def.body);
+        let result = self.check_block(&def.body, dest);
         self.inline_stack.pop();
         self.loop_depth = saved_loops;
         self.scope_base = saved_base;

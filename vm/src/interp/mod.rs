@@ -21,6 +21,7 @@ mod codec;
 mod error;
 mod eval;
 mod exec;
+mod fold;
 mod memory;
 mod ops;
 mod print;
@@ -31,6 +32,7 @@ mod shared;
 mod tiles;
 
 pub use error::{InterpError, Location, describe};
+pub use fold::fold_constants;
 pub use scalar::{eval_binary, eval_cast, eval_ternary, eval_unary};
 pub use shapes::param_shapes;
 

@@ -40,6 +40,7 @@ impl Checker<'_> {
             | "ceil" | "round" | "trunc" => self.math(name, args, span, dest),
             "block_index" | "grid_size" => self.block_query(name, args, span),
             "cdiv" => self.cdiv(args, span),
+            "bits" => self.bits_of(args, span),
             "print" => self.print(args, span),
             "assert" => self.assert(args, span),
             _ => return None,
@@ -488,6 +489,13 @@ impl Checker<'_> {
         } else {
             IrExpr::grid_size(axis)
         }))
+    }
+
+    /// `bits(dtype)`: the dtype's width, a compile-time integer (for sizes written with dtype parameters).
+    fn bits_of(&mut self, args: &[Arg], span: Span) -> Option<Value> {
+        let bound = self.bind_args(&sig("bits", &["dtype"], 1, "bits(dtype)"), span, args)?;
+        let dtype = self.dtype_arg(bound.get("dtype")?)?;
+        Some(Value::IntLit(i128::from(dtype.bits())))
     }
 
     fn cdiv(&mut self, args: &[Arg], span: Span) -> Option<Value> {

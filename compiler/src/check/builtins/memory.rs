@@ -2,6 +2,7 @@
 //! `store`, `copy_async`, `copy_wait`, `sync`.
 
 use tilevm_vm::DataType;
+use tilevm_vm::interp::fold_constants;
 use tilevm_vm::ir::{BinaryOp as IrBinary, Expr as IrExpr, Inst};
 
 use super::super::Checker;
@@ -228,6 +229,9 @@ impl Checker<'_> {
             }
             None => IrExpr::u32(0),
         };
+        // Constant extents, strides and offsets stay constants in the IR: backends specialise on them.
+        let fold = |exprs: Vec<IrExpr>| exprs.iter().map(fold_constants).collect::<Vec<_>>();
+        let (shape, strides, offset) = (fold(shape), fold(strides), fold_constants(&offset));
         let rank = shape.len();
         let id = self.emit.global(&base.name, base.param, dtype);
         self.emit.inst(Inst::ViewGlobal { dst: id, shape, strides, offset }, span);
@@ -477,7 +481,7 @@ pub(crate) fn row_major_strides(shape: &[IrExpr]) -> Vec<IrExpr> {
         let inner = shape[dim + 1].clone();
         strides[dim] = match (super::super::value::const_int_of(&strides[dim + 1]), &inner) {
             (Some(1), _) => inner,
-            _ => IrExpr::binary(IrBinary::Mul, strides[dim + 1].clone(), inner),
+            _ => fold_constants(&IrExpr::binary(IrBinary::Mul, strides[dim + 1].clone(), inner)),
         };
     }
     strides

@@ -66,6 +66,7 @@ pub(crate) const BUILTIN_NAMES: &[&str] = &[
     "block_index",
     "grid_size",
     "cdiv",
+    "bits",
     "print",
     "assert",
 ];
@@ -81,7 +82,7 @@ impl Checker<'_> {
             return value;
         }
         if let Some(def) = self.program.fns.get(name).copied() {
-            return self.inline_call(def, args, span);
+            return self.inline_call(def, args, span, dest);
         }
         self.error(
             Diagnostic::error(format!("cannot find function `{name}`"))

@@ -1,0 +1,43 @@
+//! The stdlib's `.tile` sources, and their instantiation through the front end.
+
+use tilevm_compiler::{CompileOptions, NoImports, SourceSet, compile_sources, render_to_string};
+use tilevm_vm::ir::Kernel;
+
+use crate::StdlibError;
+
+/// `kernels/gemv_q8.tile`: the q8 GEMV's quantization kernel and its one- and two-plane GEMVs.
+pub(crate) const GEMV_Q8: Source =
+    Source { path: "stdlib/kernels/gemv_q8.tile", text: include_str!("../kernels/gemv_q8.tile") };
+
+/// A `.tile` file of the stdlib.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Source {
+    /// Its path in the repository, for diagnostics.
+    pub path: &'static str,
+    /// Its text.
+    pub text: &'static str,
+}
+
+/// Compiles `kernel` of `source` with the compile-time parameters `sets`.
+///
+/// # Errors
+/// [`StdlibError::Compile`] with the rendered diagnostics, when the parameters do not make a valid kernel
+/// (a zero size, a width the kernel rejects).
+pub(crate) fn instantiate(
+    source: Source,
+    kernel: &str,
+    sets: &[(&str, String)],
+) -> Result<Kernel, StdlibError> {
+    let options = CompileOptions {
+        kernel: Some(kernel.to_string()),
+        sets: sets.iter().map(|(name, value)| ((*name).to_string(), value.clone())).collect(),
+    };
+    let mut sources = SourceSet::new();
+    let root = sources.add(source.path, source.text);
+    let compiled = compile_sources(&mut sources, root, &NoImports, &options);
+    let failure = |message: String| StdlibError::Compile { kernel: kernel.to_string(), message };
+    match compiled {
+        Ok(module) => module.kernels.into_iter().next().ok_or_else(|| failure("no such kernel".to_string())),
+        Err(diagnostics) => Err(failure(render_to_string(&diagnostics, &sources))),
+    }
+}
