@@ -1,6 +1,6 @@
 //! Checker behaviours not covered by the diagnostics snapshots: instantiation, inference, aliasing.
 
-use tilevm_compiler::vm::ir::{Inst, StmtKind};
+use tilevm_compiler::vm::ir::{Expr, Inst, Kernel, StmtKind};
 use tilevm_compiler::{CompileOptions, Diagnostic, compile};
 
 fn errors(source: &str, sets: &[(&str, &str)]) -> Vec<Diagnostic> {
@@ -61,6 +61,86 @@ fn binding_a_mutable_tile_copies_it() {
     let assigns =
         kernel.body.iter().filter(|stmt| matches!(stmt.kind, StmtKind::Inst(Inst::Assign { .. }))).count();
     assert_eq!(assigns, 1, "`let snapshot = acc` copies the tile");
+}
+
+fn compile_one(source: &str, sets: &[(&str, &str)]) -> Kernel {
+    let options = CompileOptions {
+        kernel: None,
+        sets: sets.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect(),
+    };
+    let module = compile(source, &options).unwrap_or_else(|diagnostics| panic!("{diagnostics:?}"));
+    module.kernels.into_iter().next().expect("one kernel")
+}
+
+#[test]
+fn a_helpers_value_goes_to_the_assigned_tile() {
+    // As with a builtin, `acc = twice_plus(acc, t)` updates `acc` in place: no copy of the helper's result.
+    let source = "fn twice_plus(acc, t) { fma(t, 2.0, acc) }
+    kernel k(x: global f32[32], y: global mut f32[32]) threads(32) {
+        let t = load(x, [0], [32]);
+        let mut acc = zeros(f32, [32]);
+        acc = twice_plus(acc, t);
+        let other = twice_plus(acc, t);
+        store(y, other, [0]);
+    }";
+    let kernel = compile_one(source, &[]);
+    let insts: Vec<&Inst> = kernel
+        .body
+        .iter()
+        .filter_map(|stmt| match &stmt.kind {
+            StmtKind::Inst(inst) => Some(inst),
+            _ => None,
+        })
+        .collect();
+    assert!(!insts.iter().any(|inst| matches!(inst, Inst::Assign { .. })), "{insts:?}");
+    let fmas: Vec<_> = insts
+        .iter()
+        .filter_map(|inst| match inst {
+            Inst::Elementwise { dst, operands, .. } => Some((*dst, operands.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(fmas.len(), 2);
+    let acc = fmas[0].0;
+    assert!(fmas[0].1.iter().any(|operand| format!("{operand:?}").contains(&format!("{acc:?}"))), "in place");
+    assert_ne!(fmas[1].0, acc, "a `let` of the helper's value is a new tile");
+}
+
+#[test]
+fn bits_gives_a_dtypes_width_at_compile_time() {
+    let source = "kernel k<W: dtype = u4>(w: global u8[8 * bits(W)], y: global mut f32[64]) threads(32) {
+        store(y, cast(load(view_global(w, W, [64]), [0], [64]), f32), [0]);
+    }";
+    let view_extent = |kernel: &Kernel| match &kernel.body[0].kind {
+        StmtKind::Inst(Inst::ViewGlobal { shape, .. }) => shape[0].clone(),
+        other => panic!("expected the parameter's view, found {other:?}"),
+    };
+    assert_eq!(view_extent(&compile_one(source, &[])), Expr::u32(32));
+    assert_eq!(view_extent(&compile_one(source, &[("W", "f6e3m2fn")])), Expr::u32(48));
+    let wrong = "kernel k(y: global mut f32[bits(3)]) threads(32) { }";
+    assert!(errors(wrong, &[])[0].message.contains("dtype"), "{:?}", errors(wrong, &[]));
+}
+
+#[test]
+fn view_shapes_and_default_strides_are_folded_to_constants() {
+    // The CPU backend does a view's bounds checks in 64 bits only when these are constants.
+    let source = "kernel k<R: u32 = 4, C: u32 = 16>(w: global u8[R * C], y: global mut u8[16]) threads(32) {
+        let tiles = view_global(w, u4, [R, 2, C], offset = R * 1 + 0);
+        store(y, cast(load(tiles, [0, 0, 0], [16]), u8), [0]);
+    }";
+    let kernel = compile_one(source, &[]);
+    let views: Vec<_> = kernel
+        .body
+        .iter()
+        .filter_map(|stmt| match &stmt.kind {
+            StmtKind::Inst(Inst::ViewGlobal { shape, strides, offset, .. }) => Some((shape, strides, offset)),
+            _ => None,
+        })
+        .collect();
+    let (shape, strides, offset) = views.last().expect("the view_global");
+    assert_eq!(**shape, [Expr::u32(4), Expr::u32(2), Expr::u32(16)]);
+    assert_eq!(**strides, [Expr::u32(32), Expr::u32(16), Expr::u32(1)]);
+    assert_eq!(**offset, Expr::u32(4));
 }
 
 #[test]

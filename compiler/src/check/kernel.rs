@@ -2,6 +2,7 @@
 //! run-time parameters and their global views, evaluates the block attributes, then checks the body.
 
 use tilevm_vm::DataType;
+use tilevm_vm::interp::fold_constants;
 use tilevm_vm::ir::{Expr as IrExpr, Inst, Kernel};
 
 use super::builtins::memory::row_major_strides;
@@ -241,7 +242,8 @@ impl Checker<'_> {
             for extent in shape {
                 let value = self.eval(extent);
                 if let Some(expr) = self.int_scalar(&(value, extent.span), "a tensor size") {
-                    extents.push(if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) });
+                    let extent = if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) };
+                    extents.push(fold_constants(&extent));
                 }
             }
             let Some(dtype) = resolved else { continue };
