@@ -5,6 +5,10 @@ use tilevm_vm::ir::Kernel;
 
 use crate::StdlibError;
 
+/// `kernels/gemv.tile`: the a16wX GEMV.
+pub(crate) const GEMV: Source =
+    Source { path: "stdlib/kernels/gemv.tile", text: include_str!("../kernels/gemv.tile") };
+
 /// `kernels/gemv_q8.tile`: the q8 GEMV's quantization kernel and its one- and two-plane GEMVs.
 pub(crate) const GEMV_Q8: Source =
     Source { path: "stdlib/kernels/gemv_q8.tile", text: include_str!("../kernels/gemv_q8.tile") };

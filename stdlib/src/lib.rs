@@ -1,8 +1,8 @@
 //! tilevm standard library: quantized-LLM kernels with typed Rust wrappers.
 //!
-//! The kernels are written in the `.tile` language under `stdlib/kernels/` (`kernels` compiles them with
-//! the parameters a wrapper is given); the a16wX GEMV that `tilevm bench` compares with is still built
-//! with the IR's `KernelBuilder` (`gemv`).
+//! The kernels are written in the `.tile` language under `stdlib/kernels/`; each wrapper compiles its
+//! kernel through the front end (`kernels`) with the sizes and dtypes it is given, so a kernel is
+//! specialised to its shapes as a JIT would specialise it.
 
 pub use tilevm_runtime as runtime;
 
