@@ -266,16 +266,17 @@ fn count_uses(body: &[Stmt], uses: &mut HashMap<TileId, usize>) {
 }
 
 /// Whether the last statement before `body[index]` that touches `tile` is an `AllocRegister` of it filling
-/// zeros, with only plain instructions in between.
+/// zeros (the integer dot's accumulator is i32), with only plain instructions in between.
 fn zero_filled_before(body: &[Stmt], tile: TileId, index: usize) -> bool {
     for stmt in body[..index].iter().rev() {
         let StmtKind::Inst(inst) = &stmt.kind else { return false };
         if !tiles_of(inst).contains(&tile) {
             continue;
         }
+        // No `init` fills zero bits, which is the integer 0 (the `.tile` front end's `zeros`).
         return matches!(
             inst,
-            Inst::AllocRegister { dst, init: Some(Expr { kind: ExprKind::Const(0), .. }) } if *dst == tile
+            Inst::AllocRegister { dst, init: None | Some(Expr { kind: ExprKind::Const(0), .. }) } if *dst == tile
         );
     }
     false
@@ -339,9 +340,9 @@ mod tests {
         assert!(fusions.load_of(codes).is_none());
     }
 
-    /// `acc = 0; acc = acc + i32(u4 codes) . i32(i8 codes)`, with `reader` reading `acc` between the fill and
-    /// the dot.
-    fn integer_dot(reader: bool) -> (Kernel, TileId) {
+    /// `acc = init; acc = acc + i32(u4 codes) . i32(i8 codes)`, with `reader` reading `acc` between the fill
+    /// and the dot.
+    fn integer_dot(init: Option<Expr>, reader: bool) -> (Kernel, TileId) {
         let u4 = DataType::Int(IntType { signed: false, bits: 4 });
         let mut builder = KernelBuilder::new("integer", 1);
         let w = builder.global_param("w", u4, false);
@@ -356,7 +357,7 @@ mod tests {
         let q_ints = builder.tile("q", DataType::I32, local(&[32, 1]).unwrap());
         let acc = builder.tile("acc", DataType::I32, local(&[4, 1]).unwrap());
         let copy = builder.tile("copy", DataType::I32, local(&[4, 1]).unwrap());
-        builder.inst(Inst::AllocRegister { dst: acc, init: Some(Expr::i32(0)) });
+        builder.inst(Inst::AllocRegister { dst: acc, init });
         if reader {
             builder.inst(Inst::Assign { dst: copy, src: acc });
         }
@@ -370,9 +371,14 @@ mod tests {
 
     #[test]
     fn a_zero_fill_right_before_a_fused_integer_dot_is_left_to_the_dot() {
-        let (direct, acc) = integer_dot(false);
-        assert!(Fusions::analyse(&direct).zero_accumulator(acc));
-        let (read_between, acc) = integer_dot(true);
-        assert!(!Fusions::analyse(&read_between).zero_accumulator(acc));
+        // An explicit 0, or no `init` (zero bits, as `.tile`'s `zeros` allocates).
+        for init in [Some(Expr::i32(0)), None] {
+            let (direct, acc) = integer_dot(init.clone(), false);
+            assert!(Fusions::analyse(&direct).zero_accumulator(acc), "{init:?}");
+            let (read_between, acc) = integer_dot(init, true);
+            assert!(!Fusions::analyse(&read_between).zero_accumulator(acc));
+        }
+        let (ones, acc) = integer_dot(Some(Expr::i32(1)), false);
+        assert!(!Fusions::analyse(&ones).zero_accumulator(acc), "a fill of ones is kept");
     }
 }
