@@ -134,7 +134,11 @@ const CASES: [(u8, u32, u32); 8] = [
 
 #[test]
 fn the_cpu_agrees_bit_for_bit_with_the_interpreter() {
-    for options in [CpuOptions::default(), CpuOptions { portable_simd: true }] {
+    for options in [
+        CpuOptions::default(),
+        CpuOptions { portable_simd: true, ..CpuOptions::default() },
+        CpuOptions { prefetch: true, ..CpuOptions::default() },
+    ] {
         let device = CpuDevice::new_with(Some(2), options).unwrap();
         for (i, (bits, n, k)) in CASES.into_iter().enumerate() {
             check_against_interpreter(
@@ -148,9 +152,22 @@ fn the_cpu_agrees_bit_for_bit_with_the_interpreter() {
 }
 
 #[test]
+fn software_prefetch_is_an_option_that_adds_the_helper_calls() {
+    let kernel =
+        gemv_q8_wx(DataType::Int(IntType { signed: false, bits: 4 }), 256, 1024, GROUP, Q8_ROWS).unwrap();
+    let calls = |options: CpuOptions| CpuDevice::asm_text(&kernel, options).unwrap().matches("call").count();
+    let without = calls(CpuOptions::default());
+    assert!(calls(CpuOptions { prefetch: true, ..CpuOptions::default() }) > without, "{without} calls");
+}
+
+#[test]
 fn blocks_whose_rows_are_not_a_multiple_of_four_agree_too() {
     // The integer dot takes rows four at a time, then the rest one by one.
-    for options in [CpuOptions::default(), CpuOptions { portable_simd: true }] {
+    for options in [
+        CpuOptions::default(),
+        CpuOptions { portable_simd: true, ..CpuOptions::default() },
+        CpuOptions { prefetch: true, ..CpuOptions::default() },
+    ] {
         let device = CpuDevice::new_with(Some(2), options).unwrap();
         for (i, (bits, n, k)) in [(4u8, 13u32, 256u32), (3, 7, 128), (6, 10, 256)].into_iter().enumerate() {
             let case = Case::new(bits, n, k, i as u64 + 31);

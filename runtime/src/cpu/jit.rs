@@ -63,6 +63,7 @@ pub(super) fn lower_for(
 ) -> Result<ClifKernel, RuntimeError> {
     let mut target = clif::ClifTarget::of(isa);
     target.byte_multiply_add &= !options.portable_simd;
+    target.software_prefetch = options.prefetch;
     clif::lower_kernel(kernel, target).map_err(lowering_error)
 }
 

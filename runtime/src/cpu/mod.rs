@@ -20,13 +20,20 @@ use jit::JitKernel;
 /// The environment variable that sets the number of worker threads when `CpuDevice::new(None)`.
 pub const THREADS_ENV: &str = "TILEVM_CPU_THREADS";
 
-/// Target-specific instructions a device leaves unused even where the host has them.
+/// Lowering choices of a CPU device beyond what the host ISA decides.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CpuOptions {
     /// Use only the instructions every Cranelift target lowers (no `x86_pmaddubsw`): the path of hosts
     /// without them, testable on hosts with them.
     pub portable_simd: bool,
+    /// Software prefetch in dots that stream through tiled weights (`ClifTarget::software_prefetch`):
+    /// faster where memory latency bounds the GEMV, slower where it runs near the read bandwidth.
+    /// [`CpuDevice::new`] sets it from `TILEVM_CPU_PREFETCH=1`.
+    pub prefetch: bool,
 }
+
+/// The environment variable that turns on [`CpuOptions::prefetch`] for [`CpuDevice::new`].
+pub const PREFETCH_ENV: &str = "TILEVM_CPU_PREFETCH";
 
 /// Runs kernels as native code on the host CPU.
 pub struct CpuDevice {
@@ -43,14 +50,16 @@ impl std::fmt::Debug for CpuDevice {
 }
 
 impl CpuDevice {
-    /// A CPU device with `threads` workers, or `TILEVM_CPU_THREADS`, or one per core.
+    /// A CPU device with `threads` workers, or `TILEVM_CPU_THREADS`, or one per core; software prefetch
+    /// when `TILEVM_CPU_PREFETCH=1`.
     ///
     /// # Errors
     /// [`RuntimeError::InvalidLaunch`] when `TILEVM_CPU_THREADS` is not a positive number,
     /// [`RuntimeError::Device`] when the thread pool cannot start, [`RuntimeError::Unsupported`] when the
     /// host ISA is not supported by Cranelift.
     pub fn new(threads: Option<usize>) -> RuntimeResult<CpuDevice> {
-        CpuDevice::new_with(threads, CpuOptions::default())
+        let prefetch = std::env::var(PREFETCH_ENV).is_ok_and(|value| value.trim() == "1");
+        CpuDevice::new_with(threads, CpuOptions { prefetch, ..CpuOptions::default() })
     }
 
     /// [`CpuDevice::new`] with `options`.
@@ -78,7 +87,8 @@ impl CpuDevice {
             .build()
             .map_err(|error| RuntimeError::Device(error.to_string()))?;
         let isa = jit::host_isa()?;
-        let name = format!("{} CPU (Cranelift, {threads} threads)", isa.triple().architecture);
+        let prefetch = if options.prefetch { ", software prefetch" } else { "" };
+        let name = format!("{} CPU (Cranelift, {threads} threads{prefetch})", isa.triple().architecture);
         Ok(CpuDevice { pool: Arc::new(pool), options, cache: Mutex::new(HashMap::new()), name })
     }
 

@@ -55,6 +55,8 @@ pub struct ClifLowerer<'a> {
     pub(super) zero_accumulator: bool,
     /// Whether `x86_pmaddubsw` may be used (see [`super::ClifTarget`]).
     pub(super) byte_multiply_add: bool,
+    /// Whether streaming dots prefetch (see [`super::ClifTarget`]).
+    pub(super) software_prefetch: bool,
 }
 
 /// Memory flags for accesses the lowerer has proven in bounds (scratch, checked buffer accesses).
@@ -81,6 +83,7 @@ impl<'a> ClifLowerer<'a> {
     ) -> ClifResult<ClifLowerer<'a>> {
         let mut lowerer = ClifLowerer::start(kernel, frame, target.frontend, func, func_ctx, false)?;
         lowerer.byte_multiply_add = target.byte_multiply_add;
+        lowerer.software_prefetch = target.software_prefetch;
         Ok(lowerer)
     }
 
@@ -140,6 +143,7 @@ impl<'a> ClifLowerer<'a> {
             zero_pending: HashSet::new(),
             zero_accumulator: false,
             byte_multiply_add: false,
+            software_prefetch: false,
         })
     }
 

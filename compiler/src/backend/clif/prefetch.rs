@@ -5,6 +5,9 @@
 // that the enclosing loop walks forward, tile after tile. The CPUs' own prefetchers follow such a stream
 // only a few lines ahead, and a dot of a few dozen instructions per cache line keeps too few lines in
 // flight to hide memory latency, so the lowerer asks for a tile further on (`Helper::Prefetch`).
+// That holds where memory latency bounds the kernel (a Zen 3 VM: 15 % faster); where the kernel already
+// runs near the read bandwidth (a Zen 5 VM: u4 1.4-1.7x slower with it) the extra requests cost more than
+// they hide, so it is a target option, off by default (`ClifTarget::software_prefetch`).
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{InstBuilder, Value, types};
@@ -33,6 +36,9 @@ impl ClifLowerer<'_> {
         shape: &[usize],
     ) {
         let [rows, inner] = shape[..] else { return };
+        if !self.software_prefetch {
+            return;
+        }
         let tile_bits = (rows * inner) as i64 * i64::from(bits);
         if tile_bits < PREFETCH_MIN_BYTES * 8 || tile_bits % 8 != 0 {
             return;
