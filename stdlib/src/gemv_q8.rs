@@ -63,3 +63,22 @@ pub fn gemv_q8_wx(
     };
     instantiate(GEMV_Q8, kernel, &sets)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_the_kernels_reject_are_errors_with_the_diagnostics() {
+        let u4 = DataType::Int(IntType { signed: false, bits: 4 });
+        for (built, what) in [
+            (quantize_q8(1024, 0), "quantize, group 0"),
+            (gemv_q8_wx(u4, 256, 1024, 0, Q8_ROWS), "gemv, group 0"),
+            (gemv_q8_wx(u4, 256, 1024, 128, 0), "gemv, 0 rows"),
+        ] {
+            let Err(StdlibError::Compile { message, .. }) = built else { panic!("{what}: expected an error") };
+            assert!(message.contains("gemv_q8.tile"), "{what}: the diagnostic points into the source: {message}");
+        }
+        assert!(gemv_q8_wx(DataType::Int(IntType { signed: false, bits: 3 }), 256, 1024, 128, Q8_ROWS).is_ok());
+    }
+}
