@@ -63,9 +63,11 @@ pub fn run(args: &CompileArgs) -> CliResult {
         return Ok(());
     }
     match check_program(&parsed, &sources, &options) {
-        Ok(module) if args.emit == Emit::Clif => print_cpu(&module, tilevm_runtime::CpuDevice::clif_text),
+        Ok(module) if args.emit == Emit::Clif => print_cpu(&module, |kernel| {
+            tilevm_runtime::CpuDevice::clif_text(kernel, tilevm_runtime::CpuOptions::from_env())
+        }),
         Ok(module) if args.emit == Emit::Asm => print_cpu(&module, |kernel| {
-            tilevm_runtime::CpuDevice::asm_text(kernel, tilevm_runtime::CpuOptions::default())
+            tilevm_runtime::CpuDevice::asm_text(kernel, tilevm_runtime::CpuOptions::from_env())
         }),
         Ok(module) if args.emit == Emit::Wgsl => print_wgsl(&module),
         Ok(module) => {

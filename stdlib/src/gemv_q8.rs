@@ -76,9 +76,16 @@ mod tests {
             (gemv_q8_wx(u4, 256, 1024, 0, Q8_ROWS), "gemv, group 0"),
             (gemv_q8_wx(u4, 256, 1024, 128, 0), "gemv, 0 rows"),
         ] {
-            let Err(StdlibError::Compile { message, .. }) = built else { panic!("{what}: expected an error") };
-            assert!(message.contains("gemv_q8.tile"), "{what}: the diagnostic points into the source: {message}");
+            let Err(StdlibError::Compile { message, .. }) = built else {
+                panic!("{what}: expected an error")
+            };
+            assert!(
+                message.contains("gemv_q8.tile"),
+                "{what}: the diagnostic points into the source: {message}"
+            );
         }
-        assert!(gemv_q8_wx(DataType::Int(IntType { signed: false, bits: 3 }), 256, 1024, 128, Q8_ROWS).is_ok());
+        assert!(
+            gemv_q8_wx(DataType::Int(IntType { signed: false, bits: 3 }), 256, 1024, 128, Q8_ROWS).is_ok()
+        );
     }
 }

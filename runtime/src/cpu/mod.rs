@@ -35,6 +35,15 @@ pub struct CpuOptions {
 /// The environment variable that turns on [`CpuOptions::prefetch`] for [`CpuDevice::new`].
 pub const PREFETCH_ENV: &str = "TILEVM_CPU_PREFETCH";
 
+impl CpuOptions {
+    /// The defaults, with [`CpuOptions::prefetch`] from `TILEVM_CPU_PREFETCH=1`: what [`CpuDevice::new`]
+    /// compiles with, and so what `tilevm compile --emit clif|asm` shows.
+    pub fn from_env() -> CpuOptions {
+        let prefetch = std::env::var(PREFETCH_ENV).is_ok_and(|value| value.trim() == "1");
+        CpuOptions { prefetch, ..CpuOptions::default() }
+    }
+}
+
 /// Runs kernels as native code on the host CPU.
 pub struct CpuDevice {
     pool: Arc<rayon::ThreadPool>,
@@ -58,8 +67,7 @@ impl CpuDevice {
     /// [`RuntimeError::Device`] when the thread pool cannot start, [`RuntimeError::Unsupported`] when the
     /// host ISA is not supported by Cranelift.
     pub fn new(threads: Option<usize>) -> RuntimeResult<CpuDevice> {
-        let prefetch = std::env::var(PREFETCH_ENV).is_ok_and(|value| value.trim() == "1");
-        CpuDevice::new_with(threads, CpuOptions { prefetch, ..CpuOptions::default() })
+        CpuDevice::new_with(threads, CpuOptions::from_env())
     }
 
     /// [`CpuDevice::new`] with `options`.
@@ -97,13 +105,13 @@ impl CpuDevice {
         self.pool.current_num_threads()
     }
 
-    /// The Cranelift IR text the device would compile for `kernel` (both functions).
+    /// The Cranelift IR text a device with `options` would compile for `kernel` (both functions).
     ///
     /// # Errors
     /// As [`Device::compile`].
-    pub fn clif_text(kernel: &Kernel) -> RuntimeResult<String> {
+    pub fn clif_text(kernel: &Kernel, options: CpuOptions) -> RuntimeResult<String> {
         let isa = jit::host_isa()?;
-        let lowered = jit::lower_for(kernel, isa.as_ref(), CpuOptions::default())?;
+        let lowered = jit::lower_for(kernel, isa.as_ref(), options)?;
         Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
     }
 
