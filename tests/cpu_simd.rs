@@ -257,8 +257,9 @@ fn dot_of_cast_kernel(dtype: DataType, rows: u32, depth: u32, keep_values: bool)
 
 #[test]
 fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
-    let (rows, depth) = (3u32, 48u32);
-    for bits in 1..=8u8 {
+    // 3 rows go one by one; 6 rows are four at a time, then two one by one.
+    for (rows, bits) in [3u32, 6].into_iter().flat_map(|rows| (1..=8u8).map(move |bits| (rows, bits))) {
+        let depth = 48u32;
         for signed in [false, true] {
             // 48: the load and cast fuse into the dot, which reads the buffer directly when 16 bytes follow the
             // last code and stages the codes otherwise; 24 (not a multiple of 16) and a second reader: no fusion.
@@ -288,7 +289,7 @@ fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
                     // Products are multiples of 1/8 below 2^8 and sums stay below 2^14: exact in any order.
                     assert_eq!(
                         got, want,
-                        "{bits} bits signed {signed} depth {depth} slack {slack_bytes}: row {row}"
+                        "{rows} rows, {bits} bits signed {signed} depth {depth} slack {slack_bytes}: row {row}"
                     );
                 }
                 let KernelArg::Buffer(values) = &args[3] else { unreachable!() };
