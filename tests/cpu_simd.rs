@@ -257,7 +257,7 @@ fn dot_of_cast_kernel(dtype: DataType, rows: u32, depth: u32, keep_values: bool)
 
 #[test]
 fn dots_of_cast_codes_match_plain_rust_fused_or_not() {
-    // 3 rows go one by one; 6 rows are four at a time, then two one by one.
+    // 3 and 6 rows: a path that takes rows in fours has a remainder either way, and only 6 fills a group.
     for (rows, bits) in [3u32, 6].into_iter().flat_map(|rows| (1..=8u8).map(move |bits| (rows, bits))) {
         let depth = 48u32;
         for signed in [false, true] {
