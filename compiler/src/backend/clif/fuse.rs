@@ -283,7 +283,7 @@ fn zero_filled_before(body: &[Stmt], tile: TileId, index: usize) -> bool {
 }
 
 /// Every register tile an instruction reads or writes.
-fn tiles_of(inst: &Inst) -> Vec<TileId> {
+pub(super) fn tiles_of(inst: &Inst) -> Vec<TileId> {
     let mut tiles: Vec<TileId> = inst.defined_tile().into_iter().collect();
     tiles.extend(inst.read_tiles());
     tiles

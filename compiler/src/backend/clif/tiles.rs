@@ -12,6 +12,7 @@ use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{ElementwiseOp, Expr, Inst, Operand, SharedId, TileId};
 
 use super::frame::{element_count, slot_type};
+use super::fuse::tiles_of;
 use super::lowerer::{ClifLowerer, mem};
 use super::simd;
 use super::{ClifError, ClifResult};
@@ -321,16 +322,12 @@ impl<'a> ClifLowerer<'a> {
             }
             _ => None,
         };
-        let touched: Vec<TileId> = inst
-            .read_tiles()
-            .into_iter()
-            .chain(inst.defined_tile())
-            .filter(|tile| Some(*tile) != dot_acc && self.zero_pending.contains(tile))
-            .collect();
-        for tile in touched {
-            self.zero_pending.remove(&tile);
-            let tile = self.tile_ref(tile)?;
-            self.fill_register(&tile, None)?;
+        // A tile an instruction both reads and writes is listed twice, and filled once.
+        for tile in tiles_of(inst) {
+            if Some(tile) != dot_acc && self.zero_pending.remove(&tile) {
+                let tile = self.tile_ref(tile)?;
+                self.fill_register(&tile, None)?;
+            }
         }
         Ok(())
     }
