@@ -253,6 +253,13 @@ impl<'a> ClifLowerer<'a> {
         }
     }
 
+    /// The `I16X8` mask of `int`'s code bits when it is unsigned, `None` when it is signed: the `mask` of
+    /// [`Self::codes_to_f32x4`].
+    pub(super) fn unsigned_code_mask(&mut self, int: IntType) -> Option<Value> {
+        (!int.signed)
+            .then(|| self.vector_const(types::I16X8, &((1u16 << int.bits) - 1).to_le_bytes().repeat(8)))
+    }
+
     /// Sixteen integer codes (`i8` slots, at most 8 bits) as four vectors of f32 values, exactly; `mask` is
     /// the `I16X8` code mask of unsigned types (`None` sign-extends from the type's top bit).
     pub(super) fn codes_to_f32x4(&mut self, codes: Value, int: IntType, mask: Option<Value>) -> [Value; 4] {
@@ -356,11 +363,8 @@ impl<'a> ClifLowerer<'a> {
             _ => None,
         };
         let code_mask = match a {
-            DotOperand::Codes(_, int) | DotOperand::Packed { int, .. } if !int.signed => {
-                let mask = ((1u16 << int.bits) - 1).to_le_bytes().repeat(8);
-                Some(self.vector_const(types::I16X8, &mask))
-            }
-            _ => None,
+            DotOperand::Codes(_, int) | DotOperand::Packed { int, .. } => self.unsigned_code_mask(int),
+            DotOperand::F32(_) => None,
         };
         let a_rows = self.dot_rows(a, a_row_bytes);
         self.counted_loop(rows as i64, &mut |lowerer, row| {
@@ -456,8 +460,7 @@ impl<'a> ClifLowerer<'a> {
     }
 
     /// `dst[row] = acc[row] + (the sum of the four lanes of `sums`)` (`acc` `None`: zero, integers only), for
-    /// `[M, 1]` tiles of f32 (`sums` an
-    /// `F32X4`) or i32 (an `I32X4`).
+    /// `[M, 1]` tiles of f32 (`sums` an `F32X4`) or i32 (an `I32X4`).
     pub(super) fn store_dot_row(&mut self, sums: Value, row: Value, acc: Option<&TileRef>, dst: &TileRef) {
         let float = self.builder.func.dfg.value_type(sums) == types::F32X4;
         let add = |lowerer: &mut Self, x: Value, y: Value| {

@@ -34,9 +34,7 @@ impl ClifLowerer<'_> {
         let dst = self.builder.ins().iadd_imm_s(self.scratch_ptr, i64::from(to.offset));
         match from.dtype {
             DataType::Int(int) if int.bits <= 8 && count.is_multiple_of(16) => {
-                let mask = (!int.signed).then(|| {
-                    self.vector_const(types::I16X8, &((1u16 << int.bits) - 1).to_le_bytes().repeat(8))
-                });
+                let mask = self.unsigned_code_mask(int);
                 self.short_loop((count / 16) as i64, &mut |lowerer, group| {
                     let offset = lowerer.builder.ins().imul_imm_s(group, VECTOR_BYTES);
                     let from_address = lowerer.builder.ins().iadd(src, offset);
