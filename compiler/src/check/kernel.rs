@@ -2,10 +2,9 @@
 //! run-time parameters and their global views, evaluates the block attributes, then checks the body.
 
 use tilevm_vm::DataType;
-use tilevm_vm::interp::fold_constants;
 use tilevm_vm::ir::{Expr as IrExpr, Inst, Kernel};
 
-use super::builtins::memory::row_major_strides;
+use super::builtins::memory::{as_u32, row_major_strides};
 use super::dtypes::{dtype_from_name, dtype_name, is_int};
 use super::value::{GlobalView, Value};
 use super::{Binding, Checker, Origin};
@@ -242,8 +241,7 @@ impl Checker<'_> {
             for extent in shape {
                 let value = self.eval(extent);
                 if let Some(expr) = self.int_scalar(&(value, extent.span), "a tensor size") {
-                    let extent = if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) };
-                    extents.push(fold_constants(&extent));
+                    extents.push(as_u32(expr));
                 }
             }
             let Some(dtype) = resolved else { continue };
@@ -295,7 +293,7 @@ impl Checker<'_> {
         for arg in &attr.args {
             let value = self.eval(arg);
             let Some(expr) = self.int_scalar(&(value, arg.span), "a grid size") else { continue };
-            grid.push(if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) });
+            grid.push(as_u32(expr));
         }
         self.emit.grid(grid);
     }

@@ -184,12 +184,7 @@ impl Checker<'_> {
     /// `u32` scalars for view shapes, strides and offsets (other integer dtypes are converted).
     fn u32_list(&mut self, expr: &Expr, what: &str) -> Option<Vec<IrExpr>> {
         let exprs = self.offsets_arg(expr, what)?;
-        Some(
-            exprs
-                .into_iter()
-                .map(|expr| if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) })
-                .collect(),
-        )
+        Some(exprs.into_iter().map(as_u32).collect())
     }
 
     fn view_global(&mut self, args: &[Arg], span: Span) -> Option<Value> {
@@ -224,14 +219,10 @@ impl Checker<'_> {
         let offset = match bound.get("offset") {
             Some(offset_expr) => {
                 let value = self.eval(offset_expr);
-                let expr = self.int_scalar(&(value, offset_expr.span), "a view offset")?;
-                if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) }
+                as_u32(self.int_scalar(&(value, offset_expr.span), "a view offset")?)
             }
             None => IrExpr::u32(0),
         };
-        // Constant extents, strides and offsets stay constants in the IR: backends specialise on them.
-        let fold = |exprs: Vec<IrExpr>| exprs.iter().map(fold_constants).collect::<Vec<_>>();
-        let (shape, strides, offset) = (fold(shape), fold(strides), fold_constants(&offset));
         let rank = shape.len();
         let id = self.emit.global(&base.name, base.param, dtype);
         self.emit.inst(Inst::ViewGlobal { dst: id, shape, strides, offset }, span);
@@ -472,6 +463,13 @@ impl Checker<'_> {
         self.emit.inst(Inst::CopyGlobalToShared { dst: shared.id, src: view.id, offsets, dims }, span);
         Some(Value::Unit)
     }
+}
+
+/// An integer size, stride, offset or grid extent as `u32`: converted from another integer dtype, and
+/// folded when it is a constant (`fold_constants`), because backends specialise on constant views.
+pub(crate) fn as_u32(expr: IrExpr) -> IrExpr {
+    let expr = if expr.dtype == DataType::U32 { expr } else { expr.cast(DataType::U32) };
+    fold_constants(&expr)
 }
 
 /// Row-major strides for a view of `shape`: the last stride is 1.
