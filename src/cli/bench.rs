@@ -101,8 +101,8 @@ impl Launches {
 
 /// A buffer read between timed steps, so that every step finds its weights in memory, not in the
 /// last-level cache, as a GEMV of a model does (the other layers' weights run in between). The issue's
-/// 32 MiB of u4 weights are as large as the 32 MiB L3 of the development VMs: without this, steps back to back
-/// found part of them still cached and read "faster" than the memory roofline.
+/// 32 MiB of u4 weights are as large as the 32 MiB L3 of the development VMs: without this, steps back to
+/// back found part of them still cached and read "faster" than the memory roofline.
 struct CacheEviction {
     words: Vec<u64>,
 }
