@@ -3,9 +3,11 @@
 //! This facade re-exports the public API of the workspace crates. It is an API boundary: the `tilevm`
 //! binary (`src/main.rs`) is a thin layer over it.
 
-pub use tilevm_compiler as compiler;
+pub use tilevm_clif as clif;
+pub use tilevm_lang as lang;
 pub use tilevm_runtime as runtime;
 pub use tilevm_stdlib as stdlib;
 pub use tilevm_vm as vm;
+pub use tilevm_wgsl as wgsl;
 
 pub use tilevm_vm::{DataType, PackedTensor, RegisterLayout, Rounding};

@@ -24,7 +24,7 @@ fn check_exits_0_for_a_clean_file() {
 
 #[test]
 fn check_exits_1_with_rendered_diagnostics() {
-    let output = tilevm(&["check", &repo_file("compiler/tests/diagnostics/missing_cast.tile")]);
+    let output = tilevm(&["check", &repo_file("compiler/lang/tests/diagnostics/missing_cast.tile")]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("missing_cast.tile:3:14"), "{stderr}");
@@ -41,7 +41,7 @@ fn check_exits_2_for_an_unreadable_file() {
 fn json_diagnostics_have_line_and_column() {
     let output = tilevm(&[
         "check",
-        &repo_file("compiler/tests/diagnostics/wrong_dtype.tile"),
+        &repo_file("compiler/lang/tests/diagnostics/wrong_dtype.tile"),
         "--message-format",
         "json",
     ]);

@@ -96,7 +96,7 @@ fn binary_i32(op: BinaryOp, a: &[i32], b: &[i32]) -> Vec<i32> {
         offsets: vec![Expr::u32(0)],
         dims: vec![0],
     });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let to_bytes = |values: &[i32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
     let mut args = vec![
         KernelArg::Buffer(to_bytes(a)),
@@ -152,7 +152,7 @@ fn dot_and_reduce_match_plain_loops() {
     builder.inst(Inst::Reduce { dst: r, src: a, dim: 1, op: ReduceOp::Max });
     builder.inst(Inst::StoreGlobal { dst: c_view, src: c, offsets: vec![u(0), u(0)], dims: vec![0, 1] });
     builder.inst(Inst::StoreGlobal { dst: r_view, src: r, offsets: vec![u(0)], dims: vec![0] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let a_values: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
     let b_values: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
     let bytes = |values: &[f32]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
@@ -207,7 +207,7 @@ fn view_reinterprets_u8_as_u4_pairs() {
         offsets: vec![Expr::u32(0)],
         dims: vec![0],
     });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let input: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37).wrapping_add(11)).collect();
     let mut args = vec![KernelArg::Buffer(input.clone()), KernelArg::Buffer(vec![0; 32])];
     run(&kernel, &mut args).unwrap();
@@ -237,7 +237,7 @@ fn view_through_column_layouts_matches_the_interpreter() {
     builder.inst(Inst::LoadGlobal { dst: bytes, src: src_view, offsets: zero(), dims: vec![0, 1] });
     builder.inst(Inst::View { dst: nibbles, src: bytes });
     builder.inst(Inst::StoreGlobal { dst: dst_view, src: nibbles, offsets: zero(), dims: vec![0, 1] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let input: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(53).wrapping_add(7)).collect();
     let mut expected = vec![KernelArg::Buffer(input.clone()), KernelArg::Buffer(vec![0; 16])];
     tilevm::vm::interp::run_kernel(&kernel, &mut expected).unwrap();
@@ -275,7 +275,7 @@ fn adversarial_copy(
     let offsets = vec![i64c(tile_offset[0]), i64c(tile_offset[1])];
     builder.inst(Inst::LoadGlobal { dst: tile, src: src_view, offsets: offsets.clone(), dims: vec![0, 1] });
     builder.inst(Inst::StoreGlobal { dst: dst_view, src: tile, offsets, dims: vec![0, 1] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let source: Vec<u8> = (0..8u8).map(|i| i * 17 + 1).collect();
     let mut args = vec![KernelArg::Buffer(source.clone()), KernelArg::Buffer(vec![0; 8])];
     run(&kernel, &mut args).unwrap();

@@ -9,8 +9,9 @@ use cpu_support::{cast_kernel, pack, run};
 use tilevm::runtime::KernelArg;
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::IntType;
-use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, Rounding};
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, KernelBuilder, Rounding};
 use tilevm::vm::layout;
+use tilevm::vm::verify::VerifiedKernel;
 
 /// Rows and columns of the tile each block of [`load_cast_kernel`] loads.
 const TILE_ROWS: u32 = 4;
@@ -18,7 +19,7 @@ const TILE_COLS: u32 = 32;
 
 /// `out[r, c] = f32(w[r, c])` over a `[rows, TILE_COLS]` view of `w` with row stride `row_stride` and element
 /// offset `offset`; one `[TILE_ROWS, TILE_COLS]` tile per block (the last block partly outside the view).
-fn load_cast_kernel(dtype: DataType, rows: u32, row_stride: u32, offset: u32) -> Kernel {
+fn load_cast_kernel(dtype: DataType, rows: u32, row_stride: u32, offset: u32) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("load_cast", 1);
     let w = builder.global_param("w", dtype, false);
     let out = builder.global_param("out", DataType::F32, true);
@@ -48,7 +49,7 @@ fn load_cast_kernel(dtype: DataType, rows: u32, row_stride: u32, offset: u32) ->
     builder.inst(Inst::LoadGlobal { dst: codes, src: w_view, offsets: offsets.clone(), dims: vec![0, 1] });
     builder.inst(Inst::Cast { dst: values, src: codes, rounding: Rounding::NearestEven });
     builder.inst(Inst::StoreGlobal { dst: out_view, src: values, offsets, dims: vec![0, 1] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 fn int(signed: bool, bits: u8) -> DataType {
@@ -165,7 +166,7 @@ fn f32_casts_to_bytes_as_dtype_cast_does() {
 }
 
 /// `y = acc + a · x` for `a: f32[rows, depth]` and `x: f32[depth, 1]`, one block.
-fn dot_kernel(rows: u32, depth: u32) -> Kernel {
+fn dot_kernel(rows: u32, depth: u32) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("dot", 1);
     let a = builder.global_param("a", DataType::F32, false);
     let x = builder.global_param("x", DataType::F32, false);
@@ -191,7 +192,7 @@ fn dot_kernel(rows: u32, depth: u32) -> Kernel {
     builder.inst(Inst::AllocRegister { dst: y_tile, init: Some(Expr::f32(0.5)) });
     builder.inst(Inst::Dot { dst: y_tile, a: a_tile, b: x_tile, acc: y_tile });
     builder.inst(Inst::StoreGlobal { dst: y_view, src: y_tile, offsets: origin, dims: vec![0, 1] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]
@@ -222,7 +223,7 @@ fn vector_dots_match_plain_rust_up_to_summation_order() {
 
 /// `y = 0.5 + f32(codes) · x` for `codes: dtype[rows, depth]` loaded from global memory; with `keep_values`
 /// the f32 tile is also stored (a second reader, so its cast cannot be fused into the dot).
-fn dot_of_cast_kernel(dtype: DataType, rows: u32, depth: u32, keep_values: bool) -> Kernel {
+fn dot_of_cast_kernel(dtype: DataType, rows: u32, depth: u32, keep_values: bool) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("dot_of_cast", 1);
     let w = builder.global_param("w", dtype, false);
     let x = builder.global_param("x", DataType::F32, false);
@@ -252,7 +253,7 @@ fn dot_of_cast_kernel(dtype: DataType, rows: u32, depth: u32, keep_values: bool)
     if keep_values {
         builder.inst(Inst::StoreGlobal { dst: values_view, src: values, offsets: origin, dims: vec![0, 1] });
     }
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]

@@ -8,8 +8,9 @@ mod cpu_support;
 use cpu_support::run;
 use tilevm::runtime::KernelArg;
 use tilevm::vm::DataType;
-use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, Rounding};
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, KernelBuilder, Rounding};
 use tilevm::vm::layout;
+use tilevm::vm::verify::VerifiedKernel;
 
 /// `out = op(a[, b[, c]])` on `[64, 1]` tiles of `dtype` (f32 or i32), `b` a single broadcast element when
 /// `broadcast_b`, and a scalar `0.75` as the last operand of `fma` when `scalar_c`; then `i32 → f32` of
@@ -19,7 +20,7 @@ fn arith_kernel(
     dtype: DataType,
     broadcast_b: bool,
     scalar_c: bool,
-) -> Kernel {
+) -> VerifiedKernel {
     use tilevm::vm::ir::Operand;
     let mut builder = KernelBuilder::new("arith", 1);
     let names = ["a", "b", "c", "ints", "out", "cast"];
@@ -78,7 +79,7 @@ fn arith_kernel(
             dims: vec![0, 1],
         });
     }
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]
@@ -163,7 +164,7 @@ fn reduce_kernel(
     rows: u32,
     extent: u32,
     keep: bool,
-) -> Kernel {
+) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("reduce", 1);
     let a = builder.global_param("a", dtype, false);
     let out = builder.global_param("out", dtype, true);
@@ -203,7 +204,7 @@ fn reduce_kernel(
         out_view
     };
     builder.inst(Inst::StoreGlobal { dst: out_view, src: reduced, offsets, dims });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]
@@ -324,7 +325,7 @@ fn vector_intermediates_with_unobservable_nans_still_give_the_interpreters_outpu
         offsets: vec![Expr::u32(0); 2],
         dims: vec![0, 1],
     });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let values = |seed: u32| -> Vec<u8> {
         (0..64u32)
             .map(|i| match i % 4 {

@@ -9,9 +9,10 @@ use tilevm::runtime::{CpuDevice, Device, GpuDevice, GpuOptions, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::interp;
 use tilevm::vm::ir::{
-    BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, ReduceOp, TernaryOp, UnaryOp,
+    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, TernaryOp, UnaryOp,
 };
 use tilevm::vm::layout;
+use tilevm::vm::verify::VerifiedKernel;
 
 /// Elements per tile: not a multiple of 4, so that the scalar loops run.
 const LEN: u32 = 7;
@@ -33,7 +34,7 @@ fn bytes(dtype: DataType, codes: &[u64]) -> Vec<u8> {
 }
 
 /// `out = op(a, b, c)` elementwise on `[LEN]` tiles (or `out[0] = reduce(a)` for a reduction).
-fn kernel(dtype: DataType, op: Option<ElementwiseOp>, reduce: Option<ReduceOp>) -> Kernel {
+fn kernel(dtype: DataType, op: Option<ElementwiseOp>, reduce: Option<ReduceOp>) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("nan", 1);
     builder.grid(vec![Expr::u32(1)]);
     let tile_layout = layout::local(&[LEN as usize]).unwrap();
@@ -79,7 +80,7 @@ fn kernel(dtype: DataType, op: Option<ElementwiseOp>, reduce: Option<ReduceOp>) 
         offsets: vec![Expr::u32(0)],
         dims: vec![0],
     });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 fn check(

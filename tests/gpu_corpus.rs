@@ -4,12 +4,12 @@
 
 mod gpu_common;
 
-use tilevm::compiler::backend::wgsl::{self, GpuCaps};
 use tilevm::runtime::{Device, GpuDevice, GpuOptions, KernelArg, RuntimeError};
 use tilevm::vm::DataType;
 use tilevm::vm::corpus::generate_corpus;
 use tilevm::vm::interp;
 use tilevm::vm::ir::{Inst, Kernel, Rounding, Stmt, StmtKind};
+use tilevm::wgsl::{self, GpuCaps};
 
 const SEED: u64 = 7;
 const CASES: usize = 120;

@@ -16,10 +16,11 @@ use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::FloatType;
 use tilevm::vm::interp::eval_ternary;
-use tilevm::vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, TernaryOp};
+use tilevm::vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, TernaryOp};
+use tilevm::vm::verify::VerifiedKernel;
 
 /// `d[i] = fma(a[i], b[i], c[i])` for `i < n`.
-fn fma_kernel(dtype: DataType) -> Kernel {
+fn fma_kernel(dtype: DataType) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("fma", 64);
     let n = builder.scalar_param("n", DataType::I32);
     let params: Vec<_> = ["a", "b", "c", "d"]
@@ -63,7 +64,7 @@ fn fma_kernel(dtype: DataType) -> Kernel {
         operands: (0..3).map(|k| Operand::Tile(tiles[k])).collect(),
     });
     builder.inst(Inst::StoreGlobal { dst: views[3], src: tiles[3], offsets: vec![offset], dims: vec![0] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 /// The GPU's `fma` of each triple of codes.

@@ -13,7 +13,7 @@ use tilevm::vm::ir::{
     BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, RegisterLayout, Rounding,
     SharedLayout,
 };
-use tilevm::vm::layout::{local, spatial};
+use tilevm::vm::layout::spatial;
 
 fn buffer(args: &[KernelArg], index: usize) -> Vec<u8> {
     match &args[index] {
@@ -61,7 +61,7 @@ fn f16_vector_add_over_a_ragged_size() {
         operands: vec![Operand::Tile(ta), Operand::Tile(tb)],
     });
     builder.inst(Inst::StoreGlobal { dst: views[2], src: tc, offsets: vec![offset], dims: vec![0] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let count = 1000;
     let xs: Vec<f16> = (0..count).map(|i| f16::from_f32((i as f32 * 0.37).sin() * 100.0)).collect();
     let ys: Vec<f16> = (0..count).map(|i| f16::from_f32((i as f32 * 0.11).cos() * 3.0e-3)).collect();
@@ -114,7 +114,7 @@ fn u4_dequantisation_with_a_scale() {
         operands: vec![Operand::Tile(values), Operand::Scalar(scale)],
     });
     builder.inst(Inst::StoreGlobal { dst: out_view, src: values, offsets: vec![offset], dims: vec![0] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let count = 777;
     let quantised: Vec<u32> = (0..count).map(|i| (i * 7 + 3) as u32 % 16).collect();
     let mut args = vec![
@@ -164,10 +164,10 @@ fn shared_round_trip_transpose_reduce_and_dot() {
     let loaded = builder.tile("loaded", DataType::F32, rows.clone());
     let reread = builder.tile("reread", DataType::F32, columns.clone());
     let transposed = builder.tile("transposed", DataType::F32, rows.clone());
-    let ones = builder.tile("ones", DataType::F32, local(&[8, 8]).expect("layout"));
+    let ones = builder.tile("ones", DataType::F32, rows.clone());
     let zeros = builder.tile("zeros", DataType::F32, rows.clone());
     let product = builder.tile("product", DataType::F32, rows.clone());
-    let row_sums = builder.tile("row_sums", DataType::F32, spatial(&[8]).expect("layout"));
+    let row_sums = builder.tile("row_sums", DataType::F32, rows.reduce(&[1], false).expect("layout"));
     let staging = builder.shared("staging", DataType::F32, SharedLayout::row_major(&[8, 8]).expect("layout"));
     builder.inst(Inst::LoadGlobal {
         dst: loaded,
@@ -197,7 +197,7 @@ fn shared_round_trip_transpose_reduce_and_dot() {
         offsets: vec![Expr::i32(0)],
         dims: vec![0],
     });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let input: Vec<f32> = (0..64).map(|i| i as f32 * 0.5 - 3.0).collect();
     let mut args = vec![
         KernelArg::Buffer(input.iter().flat_map(|v| v.to_le_bytes()).collect()),
@@ -269,7 +269,7 @@ fn dot_product_matches_a_host_matmul() {
         offsets: vec![Expr::i32(0), Expr::i32(0)],
         dims: vec![0, 1],
     });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let a_values: Vec<f16> = (0..m * k).map(|i| f16::from_f32(((i * 13) % 7) as f32 - 3.0)).collect();
     let b_values: Vec<f16> = (0..k * n).map(|i| f16::from_f32(((i * 5) % 11) as f32 * 0.25)).collect();
     let bytes = |values: &[f16]| values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
@@ -299,7 +299,7 @@ fn failed_assertion_is_a_kernel_error() {
         cond: Expr::binary(BinaryOp::Lt, n, Expr::i32(10)),
         message: "n must be below 10".to_string(),
     });
-    let compiled = device.compile(&builder.finish()).expect("compiles");
+    let compiled = device.compile(&builder.finish().unwrap()).expect("compiles");
     assert!(compiled.run(&mut [KernelArg::Scalar(3)]).is_ok());
     match compiled.run(&mut [KernelArg::Scalar(12)]) {
         Err(RuntimeError::KernelFailed(message)) => {
@@ -315,7 +315,7 @@ fn sixty_four_bit_kernels_are_unsupported_with_a_clear_error() {
     let mut builder = KernelBuilder::new("wide_sum", 32);
     let x = builder.scalar_param("x", DataType::I64);
     builder.let_var("y", Expr::binary(BinaryOp::Add, x, Expr::constant(DataType::I64, 1)));
-    match device.compile(&builder.finish()) {
+    match device.compile(&builder.finish().unwrap()) {
         Err(RuntimeError::Unsupported { what, .. }) => {
             assert!(what.contains("wide_sum") && what.contains("64-bit"), "{what}");
         }

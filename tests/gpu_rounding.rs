@@ -11,7 +11,8 @@ use rng::Rng;
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::{FloatType, NanEncoding, cast};
-use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, Rounding};
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, KernelBuilder, Rounding};
+use tilevm::vm::verify::VerifiedKernel;
 
 const ROUNDINGS: [Rounding; 3] =
     [Rounding::NearestEven, Rounding::TowardZero, Rounding::Stochastic { seed: 0x5eed_0000_0000_0007 }];
@@ -89,7 +90,7 @@ fn int_inputs(rng: &mut Rng) -> Vec<u32> {
 }
 
 /// `dst_r[i] = cast(src[i])` under each of [`ROUNDINGS`] `r`, for `i < n`, over 1-D blocks of `BLOCK`.
-fn three_roundings_kernel(from: DataType, to: DataType) -> Kernel {
+fn three_roundings_kernel(from: DataType, to: DataType) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("round_three_ways", 64);
     let n = builder.scalar_param("n", DataType::I32);
     let src = builder.global_param("src", from, false);
@@ -124,7 +125,7 @@ fn three_roundings_kernel(from: DataType, to: DataType) -> Kernel {
             dims: vec![0],
         });
     }
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 /// The codes of `codes` cast from `from` to `to` on the GPU, one vector per rounding of [`ROUNDINGS`].

@@ -12,8 +12,9 @@ use std::time::Duration;
 use gpu_common::{gpu_device, pack};
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
-use tilevm::vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, Rounding};
+use tilevm::vm::ir::{BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, Rounding};
 use tilevm::vm::layout::{local, spatial};
+use tilevm::vm::verify::VerifiedKernel;
 
 /// Rows and columns of one block's tile: 128 threads, each holding 8 consecutive codes of a row.
 const TILE_ROWS: i32 = 8;
@@ -26,7 +27,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 /// `out[r, c] = f32(q[r, c]) * scale` over an `n`×`n` matrix (`out[r, c] = q[r, c]` when `out_dtype` is
 /// `code_dtype`).
 /// With `decode_only`, the output view is 1×1, so that every element is decoded but only one is stored.
-fn dequant_kernel(code_dtype: DataType, out_dtype: DataType, decode_only: bool) -> Kernel {
+fn dequant_kernel(code_dtype: DataType, out_dtype: DataType, decode_only: bool) -> VerifiedKernel {
     let layout = spatial(&[8, 16]).and_then(|outer| outer.product(&local(&[1, 8])?)).expect("a valid layout");
     let mut builder = KernelBuilder::new("dequant", 128);
     let n = builder.scalar_param("n", DataType::I32);
@@ -67,7 +68,7 @@ fn dequant_kernel(code_dtype: DataType, out_dtype: DataType, decode_only: bool) 
         });
     }
     builder.inst(Inst::StoreGlobal { dst: out_view, src: values, offsets, dims: vec![0, 1] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 /// Runs the kernel from `code_dtype` (u4) to `out_dtype` `TILEVM_GPU_TIMING_RUNS` times; returns the

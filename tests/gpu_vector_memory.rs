@@ -12,15 +12,16 @@ use rng::Rng;
 use tilevm::runtime::{Device, KernelArg};
 use tilevm::vm::DataType;
 use tilevm::vm::interp;
-use tilevm::vm::ir::{Expr, Inst, Kernel, KernelBuilder, RegisterLayout};
+use tilevm::vm::ir::{Expr, Inst, KernelBuilder, RegisterLayout};
 use tilevm::vm::layout::{local, spatial};
+use tilevm::vm::verify::VerifiedKernel;
 
 const ROWS: i32 = 13;
 const COLS: i32 = 45;
 
 /// Copies a tile from `src[ro.., co..]` to `dst[ro2.., co2..]`; `dst` is row-major, or column-major
 /// (stride `ROWS` along its last dimension) when `transposed`.
-fn copy_kernel(dtype: DataType, layout: &RegisterLayout, transposed: bool) -> Kernel {
+fn copy_kernel(dtype: DataType, layout: &RegisterLayout, transposed: bool) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("copy", layout.num_threads() as u32);
     let offsets: Vec<Expr> =
         ["ro", "co", "ro2", "co2"].iter().map(|name| builder.scalar_param(name, DataType::I32)).collect();
@@ -51,7 +52,7 @@ fn copy_kernel(dtype: DataType, layout: &RegisterLayout, transposed: bool) -> Ke
         offsets: offsets[2..].to_vec(),
         dims: vec![0, 1],
     });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]

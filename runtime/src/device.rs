@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use tilevm_vm::interp::KernelArg;
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use crate::RuntimeResult;
 
@@ -40,7 +40,7 @@ pub trait Device {
     /// # Errors
     /// `RuntimeError::Unsupported` or `Limit` when the kernel needs what the device lacks; other variants
     /// for compiler bugs and device failures.
-    fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>>;
+    fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>>;
 }
 
 /// A kernel compiled for one device.

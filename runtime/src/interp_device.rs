@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use tilevm_vm::interp::{self, KernelArg};
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use crate::{Backend, CompiledKernel, Device, RunStats, RuntimeError, RuntimeResult};
 
@@ -20,13 +20,13 @@ impl Device for InterpreterDevice {
         "reference interpreter".to_string()
     }
 
-    fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
+    fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
         Ok(Box::new(InterpretedKernel { kernel: kernel.clone() }))
     }
 }
 
 struct InterpretedKernel {
-    kernel: Kernel,
+    kernel: VerifiedKernel,
 }
 
 impl CompiledKernel for InterpretedKernel {

@@ -14,5 +14,6 @@ pub use error::{RuntimeError, RuntimeResult};
 pub use gpu::{GpuDevice, GpuOptions};
 pub use interp_device::InterpreterDevice;
 pub use select::{list_adapters, open_device};
-pub use tilevm_compiler as compiler;
+pub use tilevm_clif as clif;
 pub use tilevm_vm::interp::KernelArg;
+pub use tilevm_wgsl as wgsl;

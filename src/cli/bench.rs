@@ -16,7 +16,7 @@ use tilevm_stdlib::gemv::gemv_a16wx;
 use tilevm_stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
 use tilevm_vm::DataType;
 use tilevm_vm::dtype::IntType;
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use super::{CliError, CliResult};
 
@@ -163,7 +163,7 @@ fn gemv_launches(
     dtype: DataType,
     (n, k): (u32, u32),
 ) -> Result<Launches, CliError> {
-    let compile = |built: Result<Kernel, StdlibError>| -> Result<Box<dyn CompiledKernel>, CliError> {
+    let compile = |built: Result<VerifiedKernel, StdlibError>| -> Result<Box<dyn CompiledKernel>, CliError> {
         let built = built.map_err(|error| CliError::Input(error.to_string()))?;
         device.compile(&built).map_err(|error| CliError::CheckFailed(error.to_string()))
     };

@@ -6,9 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use tilevm_compiler::{
-    CompileOptions, Diagnostic, SourceSet, compile_sources, render_json, render_to_string,
-};
+use tilevm_lang::{CompileOptions, Diagnostic, SourceSet, compile_sources, render_json, render_to_string};
 
 use super::{CliError, CliResult};
 
@@ -42,7 +40,7 @@ pub fn run(args: &CheckArgs) -> CliResult {
     match compile_sources(&mut sources, root, &load_relative, &options) {
         Ok(module) => {
             if args.message_format == MessageFormat::Human {
-                let names: Vec<&str> = module.kernels.iter().map(|kernel| kernel.name.as_str()).collect();
+                let names: Vec<&str> = module.kernels().iter().map(|kernel| kernel.name.as_str()).collect();
                 println!("{}: ok ({})", args.file.display(), names.join(", "));
             }
             Ok(())
@@ -62,7 +60,7 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
 }
 
 /// Reads the root file into a new source set.
-pub fn read_root(path: &Path) -> Result<(SourceSet, tilevm_compiler::FileId), CliError> {
+pub fn read_root(path: &Path) -> Result<(SourceSet, tilevm_lang::FileId), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|error| CliError::Input(format!("{}: {error}", path.display())))?;
     let mut sources = SourceSet::new();

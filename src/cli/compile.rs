@@ -3,10 +3,10 @@
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use tilevm_compiler::backend::wgsl::{GpuCaps, to_wgsl};
-use tilevm_compiler::vm::ir::{Kernel, Module};
-use tilevm_compiler::{CompileOptions, check_program, parse_program};
+use tilevm_lang::vm::verify::{VerifiedKernel, VerifiedModule};
+use tilevm_lang::{CompileOptions, check_program, parse_program};
 use tilevm_runtime::{GpuDevice, RuntimeResult};
+use tilevm_wgsl::{GpuCaps, to_wgsl};
 
 use super::check::{MessageFormat, load_relative, parse_set, read_root, report};
 use super::{CliError, CliResult};
@@ -18,6 +18,9 @@ pub enum Emit {
     Ast,
     /// The VM IR after checking and lowering, with every tile's (written or inferred) layout.
     Ir,
+    /// The operation the CPU backend's instruction selection chooses for each instruction on this host,
+    /// and the rule that chose it.
+    Isel,
     /// The Cranelift IR of each kernel for this host (the grid function, then the per-block function).
     Clif,
     /// The host machine code of each kernel's per-block function on the CPU backend (Cranelift's
@@ -63,6 +66,9 @@ pub fn run(args: &CompileArgs) -> CliResult {
         return Ok(());
     }
     match check_program(&parsed, &sources, &options) {
+        Ok(module) if args.emit == Emit::Isel => print_cpu(&module, |kernel| {
+            tilevm_runtime::CpuDevice::isel_text(kernel, tilevm_runtime::CpuOptions::from_env())
+        }),
         Ok(module) if args.emit == Emit::Clif => print_cpu(&module, |kernel| {
             tilevm_runtime::CpuDevice::clif_text(kernel, tilevm_runtime::CpuOptions::from_env())
         }),
@@ -71,7 +77,7 @@ pub fn run(args: &CompileArgs) -> CliResult {
         }),
         Ok(module) if args.emit == Emit::Wgsl => print_wgsl(&module),
         Ok(module) => {
-            print!("{}", tilevm_compiler::vm::text::print_module(&module));
+            print!("{}", tilevm_lang::vm::text::print_module(&module.to_module()));
             Ok(())
         }
         Err(diagnostics) => Err(report(&diagnostics, &sources, args.message_format)),
@@ -79,8 +85,8 @@ pub fn run(args: &CompileArgs) -> CliResult {
 }
 
 /// Prints `text` of each kernel: a CPU backend stage.
-fn print_cpu(module: &Module, text: impl Fn(&Kernel) -> RuntimeResult<String>) -> CliResult {
-    for kernel in &module.kernels {
+fn print_cpu(module: &VerifiedModule, text: impl Fn(&VerifiedKernel) -> RuntimeResult<String>) -> CliResult {
+    for kernel in module.kernels() {
         let text = text(kernel)
             .map_err(|error| CliError::CheckFailed(format!("kernel `{}`: {error}", kernel.name)))?;
         print!("{text}");
@@ -89,12 +95,12 @@ fn print_cpu(module: &Module, text: impl Fn(&Kernel) -> RuntimeResult<String>) -
 }
 
 /// Prints each kernel's WGSL, headed by a comment naming the kernel and the capabilities used.
-fn print_wgsl(module: &Module) -> CliResult {
+fn print_wgsl(module: &VerifiedModule) -> CliResult {
     let (caps, target) = match GpuDevice::open(None) {
         Ok(device) => (device.caps(), device.adapter().name.clone()),
         Err(_) => (GpuCaps::default(), "no adapter: WebGPU default limits".to_string()),
     };
-    for kernel in &module.kernels {
+    for kernel in module.kernels() {
         let source = to_wgsl(kernel, &caps)
             .map_err(|error| CliError::Input(format!("kernel `{}`: {error}", kernel.name)))?;
         println!("// kernel `{}` for {target} ({caps:?})", kernel.name);

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tilevm_compiler::{CompileOptions, compile_sources, render_to_string};
+use tilevm_lang::{CompileOptions, compile_sources, render_to_string};
 use tilevm_runtime::{Backend, Device, InterpreterDevice, KernelArg, RuntimeError, open_device};
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use super::check::{load_relative, parse_set, read_root};
 use super::{CliError, CliResult};
@@ -111,22 +111,22 @@ pub fn run(args: &RunArgs) -> CliResult {
 }
 
 /// Compiles the file and picks the kernel; diagnostics are printed and make the command exit with 2.
-fn compile_kernel(args: &RunArgs) -> Result<Kernel, CliError> {
+fn compile_kernel(args: &RunArgs) -> Result<VerifiedKernel, CliError> {
     let options = CompileOptions { kernel: args.kernel.clone(), sets: args.sets.clone() };
     let (mut sources, root) = read_root(&args.file)?;
     let module = compile_sources(&mut sources, root, &load_relative, &options).map_err(|diagnostics| {
         eprint!("{}", render_to_string(&diagnostics, &sources));
         CliError::Input(format!("{} does not compile", args.file.display()))
     })?;
-    let names: Vec<&str> = module.kernels.iter().map(|kernel| kernel.name.as_str()).collect();
+    let names: Vec<&str> = module.kernels().iter().map(|kernel| kernel.name.as_str()).collect();
     let wanted = args.kernel.as_deref();
-    match (wanted, module.kernels.len()) {
-        (Some(name), _) => {
-            module.kernels.iter().find(|kernel| kernel.name == name).cloned().ok_or_else(|| {
-                CliError::Input(format!("no kernel named `{name}` (the file defines: {})", names.join(", ")))
-            })
+    match (wanted, module.kernels().len()) {
+        (Some(name), _) => module.kernel(name).cloned().ok_or_else(|| {
+            CliError::Input(format!("no kernel named `{name}` (the file defines: {})", names.join(", ")))
+        }),
+        (None, 1) => {
+            module.into_kernels().into_iter().next().ok_or_else(|| CliError::Input("no kernel".into()))
         }
-        (None, 1) => module.kernels.into_iter().next().ok_or_else(|| CliError::Input("no kernel".into())),
         (None, 0) => Err(CliError::Input(format!("{} defines no kernel", args.file.display()))),
         (None, _) => Err(CliError::Input(format!(
             "{} defines several kernels; pick one with --kernel ({})",

@@ -2,7 +2,7 @@
 //! an f32 dot per group of weights, the group's scale applied once per group.
 
 use tilevm_vm::DataType;
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use crate::StdlibError;
 use crate::kernels::{GEMV, instantiate};
@@ -17,7 +17,7 @@ pub const ROWS: usize = 32;
 ///
 /// # Errors
 /// [`StdlibError::Compile`] when `group` is 0.
-pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<Kernel, StdlibError> {
+pub fn gemv_a16wx(weight_dtype: DataType, n: u32, k: u32, group: u32) -> Result<VerifiedKernel, StdlibError> {
     let sets = [
         ("W", weight_dtype.to_string()),
         ("N", n.to_string()),

@@ -8,7 +8,7 @@
 
 use tilevm_vm::DataType;
 use tilevm_vm::dtype::IntType;
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use crate::StdlibError;
 use crate::kernels::{GEMV_Q8, instantiate};
@@ -22,7 +22,7 @@ pub const Q8_ROWS: usize = 128;
 ///
 /// # Errors
 /// [`StdlibError::Compile`] when `group` is 0.
-pub fn quantize_q8(k: u32, group: u32) -> Result<Kernel, StdlibError> {
+pub fn quantize_q8(k: u32, group: u32) -> Result<VerifiedKernel, StdlibError> {
     instantiate(GEMV_Q8, "quantize_q8", &[("K", k.to_string()), ("GROUP", group.to_string())])
 }
 
@@ -42,7 +42,7 @@ pub fn gemv_q8_wx(
     k: u32,
     group: u32,
     rows: usize,
-) -> Result<Kernel, StdlibError> {
+) -> Result<VerifiedKernel, StdlibError> {
     let mut sets = vec![
         ("N", n.to_string()),
         ("K", k.to_string()),

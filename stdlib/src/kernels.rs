@@ -1,7 +1,7 @@
 //! The stdlib's `.tile` sources, and their instantiation through the front end.
 
-use tilevm_compiler::{CompileOptions, NoImports, SourceSet, compile_sources, render_to_string};
-use tilevm_vm::ir::Kernel;
+use tilevm_lang::{CompileOptions, NoImports, SourceSet, compile_sources, render_to_string};
+use tilevm_vm::verify::VerifiedKernel;
 
 use crate::StdlibError;
 
@@ -31,7 +31,7 @@ pub(crate) fn instantiate(
     source: Source,
     kernel: &str,
     sets: &[(&str, String)],
-) -> Result<Kernel, StdlibError> {
+) -> Result<VerifiedKernel, StdlibError> {
     let options = CompileOptions {
         kernel: Some(kernel.to_string()),
         sets: sets.iter().map(|(name, value)| ((*name).to_string(), value.clone())).collect(),
@@ -41,7 +41,9 @@ pub(crate) fn instantiate(
     let compiled = compile_sources(&mut sources, root, &NoImports, &options);
     let failure = |message: String| StdlibError::Compile { kernel: kernel.to_string(), message };
     match compiled {
-        Ok(module) => module.kernels.into_iter().next().ok_or_else(|| failure("no such kernel".to_string())),
+        Ok(module) => {
+            module.into_kernels().into_iter().next().ok_or_else(|| failure("no such kernel".to_string()))
+        }
         Err(diagnostics) => Err(failure(render_to_string(&diagnostics, &sources))),
     }
 }

@@ -4,15 +4,16 @@
 
 use tilevm::runtime::{CpuDevice, Device, KernelArg};
 use tilevm::vm::DataType;
-use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, Rounding};
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, KernelBuilder, Rounding};
 use tilevm::vm::layout;
+use tilevm::vm::verify::VerifiedKernel;
 
 /// Elements per block of the map kernels.
 pub const BLOCK: u32 = 64;
 
 /// `dst[i] = cast(src[i])` for `i < n`, one tile of `BLOCK` elements per block (the last one masked).
-pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
-    let mut builder = KernelBuilder::new("cast_map", 32);
+pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> VerifiedKernel {
+    let mut builder = KernelBuilder::new("cast_map", 1);
     let src = builder.global_param("src", from, false);
     let dst = builder.global_param("dst", to, true);
     let n = builder.scalar_param("n", DataType::U32);
@@ -31,11 +32,11 @@ pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
     builder.inst(Inst::LoadGlobal { dst: input, src: src_view, offsets: vec![start.clone()], dims: vec![0] });
     builder.inst(Inst::Cast { dst: output, src: input, rounding });
     builder.inst(Inst::StoreGlobal { dst: dst_view, src: output, offsets: vec![start], dims: vec![0] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 /// Runs `kernel` on a fresh CPU device with two workers.
-pub fn run(kernel: &Kernel, args: &mut [KernelArg]) -> Result<(), String> {
+pub fn run(kernel: &VerifiedKernel, args: &mut [KernelArg]) -> Result<(), String> {
     let device = CpuDevice::new(Some(2)).map_err(|error| error.to_string())?;
     let compiled = device.compile(kernel).map_err(|error| error.to_string())?;
     compiled.run(args).map(|_| ()).map_err(|error| error.to_string())

@@ -3,7 +3,8 @@
 
 use tilevm::runtime::GpuDevice;
 use tilevm::vm::DataType;
-use tilevm::vm::ir::{BinaryOp, Expr, Inst, Kernel, KernelBuilder, RegisterLayout, Rounding};
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, KernelBuilder, RegisterLayout, Rounding};
+use tilevm::vm::verify::VerifiedKernel;
 
 /// The GPU to test on. Without an adapter the test is skipped with a printed reason, unless
 /// `TILEVM_REQUIRE_GPU=1`, under which a missing adapter fails the test.
@@ -28,7 +29,7 @@ pub fn stream_layout() -> RegisterLayout {
 }
 
 /// `dst[i] = cast(src[i])` for `i < n`, over a 1-D grid of `BLOCK`-element blocks.
-pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
+pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> VerifiedKernel {
     let mut builder = KernelBuilder::new("cast", 64);
     let n = builder.scalar_param("n", DataType::I32);
     let src = builder.global_param("src", from, false);
@@ -54,7 +55,7 @@ pub fn cast_kernel(from: DataType, to: DataType, rounding: Rounding) -> Kernel {
     });
     builder.inst(Inst::Cast { dst: output, src: input, rounding });
     builder.inst(Inst::StoreGlobal { dst: dst_view, src: output, offsets: vec![offset], dims: vec![0] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 /// Packs `codes` of `bits` bits into a little-endian bit stream.

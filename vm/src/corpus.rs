@@ -34,7 +34,7 @@ pub use crate::compare::Tolerance;
 use crate::compare::compare_buffers;
 use crate::dtype::{DataType, FloatType, NanEncoding};
 use crate::interp::KernelArg;
-use crate::ir::Kernel;
+use crate::verify::VerifiedKernel;
 pub(crate) use crate::verify::dtype_from_name as named;
 
 /// One generated test: a verified kernel, its arguments, and which outputs to compare and how.
@@ -42,8 +42,8 @@ pub(crate) use crate::verify::dtype_from_name as named;
 pub struct CorpusCase {
     /// A unique name: the template's name and the case index.
     pub name: String,
-    /// The kernel (passes `verify_kernel`).
-    pub kernel: Kernel,
+    /// The kernel.
+    pub kernel: VerifiedKernel,
     /// The arguments, in parameter order (buffers hold random bytes, outputs included).
     pub args: Vec<KernelArg>,
     /// Indices (into `args`) of the mutable buffers to compare after the run.

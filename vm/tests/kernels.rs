@@ -7,9 +7,10 @@ use tilevm_vm::DataType;
 use tilevm_vm::dtype::IntType;
 use tilevm_vm::interp::{KernelArg, run_kernel};
 use tilevm_vm::ir::{
-    BinaryOp, ElementwiseOp, Expr, Inst, Kernel, KernelBuilder, Operand, ReduceOp, Rounding, TernaryOp,
+    BinaryOp, ElementwiseOp, Expr, Inst, KernelBuilder, Operand, ReduceOp, Rounding, TernaryOp,
 };
 use tilevm_vm::layout::{RegisterLayout, parse_register_layout, replicated};
+use tilevm_vm::verify::VerifiedKernel;
 
 const U4: DataType = DataType::Int(IntType { signed: false, bits: 4 });
 
@@ -69,7 +70,7 @@ fn view_1d(
 }
 
 /// `c = a + b` in f16, 64 elements per block of 32 threads, grid `ceil(n / 64)`.
-fn vector_add_f16() -> Kernel {
+fn vector_add_f16() -> VerifiedKernel {
     const BLOCK: u32 = 64;
     let mut builder = KernelBuilder::new("vector_add_f16", 32);
     let (a, b) =
@@ -100,7 +101,7 @@ fn vector_add_f16() -> Kernel {
     let operands = vec![Operand::Tile(a_tile), Operand::Tile(b_tile)];
     builder.inst(Inst::Elementwise { dst: c_tile, op: ElementwiseOp::Binary(BinaryOp::Add), operands });
     builder.inst(Inst::StoreGlobal { dst: c_view, src: c_tile, offsets: vec![start], dims: vec![0] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]
@@ -124,7 +125,7 @@ fn vector_add_in_f16_with_a_ragged_tail() {
 
 /// `out[r, c] = f16(w[r, c] * scale[r, c / 32])` with u4 weights packed eight per u32 word (element 0 in
 /// the low bits). A block handles 4 rows by 64 columns (two groups of 32), seen as a [4, 2, 32] tile.
-fn dequantize_u4() -> Kernel {
+fn dequantize_u4() -> VerifiedKernel {
     let mut builder = KernelBuilder::new("dequantize_u4", 32);
     let weights = builder.global_param("weights", DataType::U32, false);
     let scales = builder.global_param("scales", DataType::F16, false);
@@ -179,7 +180,7 @@ fn dequantize_u4() -> Kernel {
     builder.inst(Inst::Elementwise { dst: product, op: ElementwiseOp::Binary(BinaryOp::Mul), operands });
     builder.inst(Inst::Cast { dst: result, src: product, rounding: Rounding::NearestEven });
     builder.inst(Inst::StoreGlobal { dst: o_view, src: result, offsets, dims: vec![0, 1, 2] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]
@@ -210,7 +211,7 @@ fn dequantize_u4_with_group_scales() {
 /// `y[n] = Σ_k W[n, k] x[k]` in f32. A block of 32 threads handles 8 rows; thread (r, s) accumulates the
 /// partial sum of row r over the k slice `[s * K/4, (s + 1) * K/4)` eight lanes at a time, the partials go
 /// through a [8, 4] shared tile, and after a `sync` four replicas per row reduce them.
-fn gemv_f32(k: u32) -> Kernel {
+fn gemv_f32(k: u32) -> VerifiedKernel {
     let slice = k / 4;
     let mut builder = KernelBuilder::new("gemv_f32", 32);
     let w = builder.global_param("w", DataType::F32, false);
@@ -277,7 +278,7 @@ fn gemv_f32(k: u32) -> Kernel {
     builder.inst(Inst::Reduce { dst: y_tile, src: rows, dim: 1, op: ReduceOp::Sum });
     builder.inst(Inst::FreeShared { tile: partials });
     builder.inst(Inst::StoreGlobal { dst: y_view, src: y_tile, offsets: vec![row0], dims: vec![0] });
-    builder.finish()
+    builder.finish().unwrap()
 }
 
 #[test]

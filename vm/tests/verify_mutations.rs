@@ -158,7 +158,7 @@ proptest! {
     ) {
         let cases = generate_corpus(seed, 9);
         for case in cases {
-            let mut kernel = case.kernel;
+            let mut kernel = case.kernel.into_kernel();
             prop_assert!(verify_kernel(&kernel).is_ok(), "unmutated case {} fails", case.name);
             for &(kind, choice) in &mutations {
                 mutate(&mut kernel, kind, choice);
@@ -175,7 +175,7 @@ proptest! {
 
 #[test]
 fn an_out_of_range_tile_is_caught_in_a_corpus_kernel() {
-    let mut kernel = generate_corpus(1, 1).remove(0).kernel;
+    let mut kernel = generate_corpus(1, 1).remove(0).kernel.into_kernel();
     let missing = TileId(kernel.tiles.len() as u32 + 5);
     let position = kernel.body.iter().position(|stmt| matches!(stmt.kind, StmtKind::Inst(Inst::Cast { .. })));
     let position = position.unwrap_or_else(|| panic!("the first corpus case is a cast chain"));

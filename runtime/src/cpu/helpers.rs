@@ -1,6 +1,6 @@
-//! The host functions JIT-compiled kernels call (see `compiler::backend::clif::abi::Helper`).
+//! The host functions JIT-compiled kernels call (see `tilevm_clif::abi::Helper`).
 
-use tilevm_compiler::backend::clif::abi::{self, Helper};
+use tilevm_clif::abi::{self, Helper};
 use tilevm_vm::dtype::Rounding;
 
 extern "C" fn exp(x: f32) -> f32 {

@@ -6,9 +6,9 @@ use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{Linkage, Module, default_libcall_names};
-use tilevm_compiler::backend::clif::abi::{ArgSlot, BlockContext, Helper};
-use tilevm_compiler::backend::clif::{self, ClifError, ClifKernel};
-use tilevm_vm::ir::Kernel;
+use tilevm_clif::abi::{ArgSlot, BlockContext, Helper};
+use tilevm_clif::{ClifError, ClifKernel};
+use tilevm_vm::verify::VerifiedKernel;
 
 use super::{CpuOptions, helpers};
 use crate::RuntimeError;
@@ -51,24 +51,30 @@ fn lowering_error(error: ClifError) -> RuntimeError {
     match error {
         ClifError::Unsupported(what) => RuntimeError::Unsupported { device: "cpu".into(), what },
         ClifError::Limit(what) => RuntimeError::Limit { device: "cpu".into(), what },
-        ClifError::Malformed(what) => RuntimeError::InvalidLaunch(what),
+        // Both are tilevm bugs: a verified kernel is never malformed, and selection and emission agree.
+        ClifError::Malformed(_) | ClifError::Internal(_) => RuntimeError::Internal(error.to_string()),
     }
 }
 
 /// Lowers `kernel` for `isa` with the lowering choices `options` make.
 pub(super) fn lower_for(
-    kernel: &Kernel,
+    kernel: &VerifiedKernel,
     isa: &dyn TargetIsa,
     options: CpuOptions,
 ) -> Result<ClifKernel, RuntimeError> {
-    let mut target = clif::ClifTarget::of(isa);
-    target.byte_multiply_add &= !options.portable_simd;
-    target.software_prefetch = options.prefetch;
-    clif::lower_kernel(kernel, target).map_err(lowering_error)
+    tilevm_clif::lower_kernel(kernel, target_for(isa, options)).map_err(lowering_error)
+}
+
+/// The target `isa` with the choices `options` make.
+pub(super) fn target_for(isa: &dyn TargetIsa, options: CpuOptions) -> tilevm_clif::ClifTarget {
+    let mut target = tilevm_clif::ClifTarget::of(isa);
+    target.features.byte_multiply_add &= !options.portable_simd;
+    target.features.software_prefetch = options.prefetch;
+    target
 }
 
 /// The disassembly of `kernel`'s per-block function for the host.
-pub(super) fn disassemble(kernel: &Kernel, options: CpuOptions) -> Result<String, RuntimeError> {
+pub(super) fn disassemble(kernel: &VerifiedKernel, options: CpuOptions) -> Result<String, RuntimeError> {
     let isa = host_isa()?;
     let lowered = lower_for(kernel, isa.as_ref(), options)?;
     let mut context = Context::for_function(lowered.kernel_fn);
@@ -85,7 +91,7 @@ pub(super) fn disassemble(kernel: &Kernel, options: CpuOptions) -> Result<String
 }
 
 /// Lowers `kernel` for the host and JIT-compiles it.
-pub(super) fn compile(kernel: &Kernel, options: CpuOptions) -> Result<JitKernel, RuntimeError> {
+pub(super) fn compile(kernel: &VerifiedKernel, options: CpuOptions) -> Result<JitKernel, RuntimeError> {
     let isa = host_isa()?;
     let lowered = lower_for(kernel, isa.as_ref(), options)?;
     let call_conv = isa.default_call_conv();

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Instant;
 
-use tilevm_compiler::backend::clif::abi::{self, ArgSlot, BlockContext};
+use tilevm_clif::abi::{self, ArgSlot, BlockContext};
 use tilevm_vm::interp::KernelArg;
 use tilevm_vm::ir::{Kernel, ParamKind};
 

@@ -3,7 +3,7 @@
 //!
 //! Compiled kernels are cached by the kernel's `Debug` text (the whole kernel, so equal text means an
 //! equal kernel). Each thread of a launch owns one scratch buffer for the blocks it runs (register and
-//! shared tiles, see `compiler::backend::clif::Frame`).
+//! shared tiles, see `tilevm_clif::Frame`).
 
 mod helpers;
 mod jit;
@@ -12,7 +12,7 @@ mod launch;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
 
 use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
 use jit::JitKernel;
@@ -109,10 +109,21 @@ impl CpuDevice {
     ///
     /// # Errors
     /// As [`Device::compile`].
-    pub fn clif_text(kernel: &Kernel, options: CpuOptions) -> RuntimeResult<String> {
+    pub fn clif_text(kernel: &VerifiedKernel, options: CpuOptions) -> RuntimeResult<String> {
         let isa = jit::host_isa()?;
         let lowered = jit::lower_for(kernel, isa.as_ref(), options)?;
-        Ok(tilevm_compiler::backend::clif::to_clif_text(&lowered))
+        Ok(tilevm_clif::to_clif_text(&lowered))
+    }
+
+    /// The operations instruction selection chooses for `kernel` on the host with `options`, one line per
+    /// instruction (`tilevm compile --emit isel`).
+    ///
+    /// # Errors
+    /// When the host has no Cranelift backend.
+    pub fn isel_text(kernel: &VerifiedKernel, options: CpuOptions) -> RuntimeResult<String> {
+        let isa = jit::host_isa()?;
+        let features = jit::target_for(isa.as_ref(), options).features;
+        Ok(tilevm_clif::selection_text(kernel, &tilevm_clif::select(kernel, features)))
     }
 
     /// The host machine code the device would run for `kernel`'s per-block function, as Cranelift
@@ -121,7 +132,7 @@ impl CpuDevice {
     ///
     /// # Errors
     /// As [`Device::compile`].
-    pub fn asm_text(kernel: &Kernel, options: CpuOptions) -> RuntimeResult<String> {
+    pub fn asm_text(kernel: &VerifiedKernel, options: CpuOptions) -> RuntimeResult<String> {
         jit::disassemble(kernel, options)
     }
 }
@@ -135,7 +146,7 @@ impl Device for CpuDevice {
         self.name.clone()
     }
 
-    fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
+    fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
         let key = format!("{kernel:?}");
         let cached = self.cache.lock().ok().and_then(|cache| cache.get(&key).cloned());
         let compiled = match cached {
@@ -148,6 +159,6 @@ impl Device for CpuDevice {
                 compiled
             }
         };
-        Ok(Box::new(launch::CpuKernel { kernel: kernel.clone(), compiled, pool: self.pool.clone() }))
+        Ok(Box::new(launch::CpuKernel { kernel: kernel.kernel().clone(), compiled, pool: self.pool.clone() }))
     }
 }

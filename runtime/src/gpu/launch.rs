@@ -4,11 +4,11 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tilevm_compiler::backend::wgsl::{
+use tilevm_vm::ir::{Kernel, ParamKind};
+use tilevm_wgsl::{
     ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS,
     STATUS_BINDING, WgslKernel,
 };
-use tilevm_vm::ir::{Kernel, ParamKind};
 
 use super::Shared;
 use crate::{CompiledKernel, KernelArg, RunStats, RuntimeError, RuntimeResult};

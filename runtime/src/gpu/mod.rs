@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
-use tilevm_compiler::backend::wgsl::{self, GpuCaps};
-use tilevm_vm::ir::Kernel;
+use tilevm_vm::verify::VerifiedKernel;
+use tilevm_wgsl::GpuCaps;
 
 use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
 
@@ -145,9 +145,9 @@ impl Device for GpuDevice {
         format!("{} ({})", self.shared.summary.name, self.shared.summary.backend)
     }
 
-    fn compile(&self, kernel: &Kernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
-        let compiled =
-            wgsl::compile(kernel, &self.shared.caps).map_err(|error| self.shared.compile_error(error))?;
+    fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
+        let compiled = tilevm_wgsl::compile(kernel, &self.shared.caps)
+            .map_err(|error| self.shared.compile_error(error))?;
         let cached =
             self.shared.pipelines.lock().ok().and_then(|pipelines| pipelines.get(&compiled.source).cloned());
         let pipeline = match cached {
@@ -160,7 +160,7 @@ impl Device for GpuDevice {
                 pipeline
             }
         };
-        Ok(Box::new(launch::GpuKernel::new(Rc::clone(&self.shared), kernel.clone(), pipeline)))
+        Ok(Box::new(launch::GpuKernel::new(Rc::clone(&self.shared), kernel.kernel().clone(), pipeline)))
     }
 }
 
@@ -169,16 +169,16 @@ impl Shared {
         format!("{} ({})", self.summary.name, self.summary.backend)
     }
 
-    fn compile_error(&self, error: wgsl::Error) -> RuntimeError {
+    fn compile_error(&self, error: tilevm_wgsl::Error) -> RuntimeError {
         let device = self.device_name();
         match error {
-            wgsl::Error::Unsupported { what, kernel } => {
+            tilevm_wgsl::Error::Unsupported { what, kernel } => {
                 RuntimeError::Unsupported { device, what: format!("kernel `{kernel}`: {what}") }
             }
-            wgsl::Error::Limit { what, kernel } => {
+            tilevm_wgsl::Error::Limit { what, kernel } => {
                 RuntimeError::Limit { device, what: format!("kernel `{kernel}`: {what}") }
             }
-            wgsl::Error::Malformed { .. } => RuntimeError::InvalidLaunch(error.to_string()),
+            tilevm_wgsl::Error::Malformed { .. } => RuntimeError::InvalidLaunch(error.to_string()),
             other => RuntimeError::Internal(other.to_string()),
         }
     }

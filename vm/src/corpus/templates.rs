@@ -149,7 +149,11 @@ impl<'r> Case<'r> {
     }
 
     fn finish(self, name: &str, tolerance: Tolerance) -> Option<CorpusCase> {
-        let kernel = self.builder.finish();
+        // A template that builds IR the verifier rejects is a bug in the generator, not a case to skip.
+        let kernel = match self.builder.finish() {
+            Ok(kernel) => kernel,
+            Err(errors) => panic!("corpus template `{name}` built a kernel the verifier rejects: {errors}"),
+        };
         Some(CorpusCase { name: name.to_string(), kernel, args: self.args, outputs: self.outputs, tolerance })
     }
 }

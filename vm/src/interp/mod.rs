@@ -37,6 +37,7 @@ pub use scalar::{eval_binary, eval_cast, eval_ternary, eval_unary};
 pub use shapes::param_shapes;
 
 use crate::ir::{Kernel, ParamKind};
+use crate::verify::VerifiedKernel;
 use eval::{Scope, eval_int};
 
 /// An argument of a kernel launch, in parameter order.
@@ -73,7 +74,7 @@ pub const DEFAULT_MAX_STEPS: u64 = 100_000_000;
 /// # Errors
 /// Argument mismatches and run-time errors (out-of-bounds shared access, data races, failed asserts); see
 /// [`InterpError`].
-pub fn run_kernel(kernel: &Kernel, args: &mut [KernelArg]) -> Result<(), InterpError> {
+pub fn run_kernel(kernel: &VerifiedKernel, args: &mut [KernelArg]) -> Result<(), InterpError> {
     run_kernel_with(kernel, args, &mut RunOptions::default())
 }
 
@@ -82,6 +83,19 @@ pub fn run_kernel(kernel: &Kernel, args: &mut [KernelArg]) -> Result<(), InterpE
 /// # Errors
 /// As [`run_kernel`].
 pub fn run_kernel_with(
+    kernel: &VerifiedKernel,
+    args: &mut [KernelArg],
+    options: &mut RunOptions<'_>,
+) -> Result<(), InterpError> {
+    run_unverified(kernel, args, options)
+}
+
+/// Runs a kernel the verifier has not seen: what the interpreter's own robustness tests and fuzzing use.
+/// A malformed kernel gives [`InterpError::Invalid`] (or the run-time error it provokes), never a panic.
+///
+/// # Errors
+/// As [`run_kernel`], and [`InterpError::Invalid`] for what the verifier would have rejected.
+pub fn run_unverified(
     kernel: &Kernel,
     args: &mut [KernelArg],
     options: &mut RunOptions<'_>,

@@ -68,7 +68,7 @@ mod tests {
         builder.view_global("y", y, DataType::F16, vec![n.clone()], vec![one.clone()], Expr::u32(0));
         builder.let_var("m", n.clone());
         builder.view_global("x", x, DataType::F16, vec![Expr::u32(7)], vec![one], Expr::u32(0));
-        builder.finish()
+        builder.finish_unverified()
     }
 
     #[test]

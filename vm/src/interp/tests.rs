@@ -49,7 +49,7 @@ fn global_load_and_store_are_masked() {
     let operands = vec![Operand::Tile(tile), Operand::Scalar(Expr::f32(2.0))];
     builder.inst(Inst::Elementwise { dst: out, op: double, operands });
     builder.inst(Inst::StoreGlobal { dst: y_view, src: out, offsets: vec![Expr::i32(0)], dims: vec![0] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let x_values: Vec<f32> = (1..=8).map(|v| v as f32).collect();
     let mut args = vec![
         KernelArg::Buffer(f32_bytes(&x_values)),
@@ -97,7 +97,7 @@ fn u4_loads_and_views_agree() {
             dims: vec![0],
         });
     }
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let mut args =
         vec![KernelArg::Buffer(0x8765_4321u32.to_le_bytes().to_vec()), KernelArg::Buffer(vec![0; 64])];
     run_kernel(&kernel, &mut args).expect("the kernel runs");
@@ -122,7 +122,7 @@ fn control_flow_and_prints() {
         builder.if_else(big, |builder| builder.break_loop(), |_| {});
     });
     builder.inst(Inst::PrintScalars { label: "while".into(), values: vec![total_expr, Expr::f32(0.5)] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let mut lines = Vec::new();
     let mut sink = |line: &str| lines.push(line.to_string());
     let mut options = RunOptions { print: Some(&mut sink), ..RunOptions::default() };
@@ -155,7 +155,7 @@ fn grid_from_parameters_and_override() {
     builder.inst(Inst::AllocRegister { dst: tile, init: Some(value) });
     let offsets = vec![Expr::block_index(1), Expr::block_index(0)];
     builder.inst(Inst::StoreGlobal { dst: view, src: tile, offsets, dims: vec![0, 1] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let mut args = vec![KernelArg::Buffer(vec![0xff; 24]), KernelArg::Scalar(3)];
     run_kernel(&kernel, &mut args).expect("the kernel runs");
     assert_eq!(u32_values(buffer(&args, 0)), [0, 1, 2, 10, 11, 12]);
@@ -186,7 +186,7 @@ fn shared_exchange(with_sync: bool) -> Result<Vec<u32>, InterpError> {
     builder.inst(Inst::Reduce { dst: sum, src: everywhere, dim: 0, op: ReduceOp::Sum });
     builder.inst(Inst::StoreGlobal { dst: view, src: sum, offsets: vec![Expr::i32(0)], dims: vec![0] });
     builder.inst(Inst::FreeShared { tile: shared });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let mut args = vec![KernelArg::Buffer(vec![0; 4])];
     run_kernel(&kernel, &mut args)?;
     Ok(u32_values(buffer(&args, 0)))
@@ -225,7 +225,7 @@ fn async_copy(wait: bool, sync: bool) -> Result<Vec<u32>, InterpError> {
     }
     builder.inst(Inst::LoadShared { dst: tile, src: shared, offsets: vec![Expr::i32(0)] });
     builder.inst(Inst::StoreGlobal { dst: out_view, src: tile, offsets: vec![Expr::i32(0)], dims: vec![0] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let words: Vec<u8> = [7u32, 8, 9].iter().flat_map(|w| w.to_le_bytes()).collect();
     let mut args = vec![KernelArg::Buffer(words), KernelArg::Buffer(vec![0xff; 16])];
     run_kernel(&kernel, &mut args)?;
@@ -241,13 +241,18 @@ fn async_copies_land_after_wait_and_sync() {
     }
 }
 
+/// Runs a kernel the verifier would reject, on the interpreter's unverified entry.
+fn run_malformed(builder: KernelBuilder, args: &mut [KernelArg]) -> Result<(), InterpError> {
+    run_unverified(&builder.finish_unverified(), args, &mut RunOptions::default())
+}
+
 #[test]
 fn malformed_kernels_are_errors_not_panics() {
     // A layout spanning 8 threads in a 4-thread kernel.
     let mut builder = KernelBuilder::new("threads", 4);
     let tile = builder.tile("t", DataType::U32, layout("spatial(8)"));
     builder.inst(Inst::AllocRegister { dst: tile, init: None });
-    let error = run_kernel(&builder.finish(), &mut []).expect_err("wrong thread count");
+    let error = run_malformed(builder, &mut []).expect_err("wrong thread count");
     assert!(
         matches!(&error, InterpError::Invalid { message, .. } if message.contains("8 threads")),
         "{error}"
@@ -257,7 +262,7 @@ fn malformed_kernels_are_errors_not_panics() {
     let mut builder = KernelBuilder::new("handles", 1);
     let tile = builder.tile("t", DataType::U32, layout("local(2)"));
     builder.inst(Inst::Assign { dst: tile, src: TileId(9) });
-    let error = run_kernel(&builder.finish(), &mut []).expect_err("bad handle");
+    let error = run_malformed(builder, &mut []).expect_err("bad handle");
     assert!(error.to_string().contains("no register tile %t9"), "{error}");
     let mut builder = KernelBuilder::new("undefined", 1);
     let (a, b) = (
@@ -265,13 +270,13 @@ fn malformed_kernels_are_errors_not_panics() {
         builder.tile("b", DataType::U32, layout("local(2)")),
     );
     builder.inst(Inst::Assign { dst: a, src: b });
-    let error = run_kernel(&builder.finish(), &mut []).expect_err("undefined tile");
+    let error = run_malformed(builder, &mut []).expect_err("undefined tile");
     assert!(error.to_string().contains("read before it is defined"), "{error}");
 
     // A `for` step of zero.
     let mut builder = KernelBuilder::new("step", 1);
     builder.for_range("i", Expr::i32(0), Expr::i32(4), Expr::i32(0), |_, _| {});
-    let error = run_kernel(&builder.finish(), &mut []).expect_err("zero step");
+    let error = run_malformed(builder, &mut []).expect_err("zero step");
     assert!(error.to_string().contains("step is 0"), "{error}");
 
     // A store through a parameter that is not mutable.
@@ -282,7 +287,7 @@ fn malformed_kernels_are_errors_not_panics() {
     let tile = builder.tile("t", DataType::U32, layout("local(1)"));
     builder.inst(Inst::AllocRegister { dst: tile, init: None });
     builder.inst(Inst::StoreGlobal { dst: view, src: tile, offsets: vec![Expr::i32(0)], dims: vec![0] });
-    let error = run_kernel(&builder.finish(), &mut [KernelArg::Buffer(vec![0; 4])]).expect_err("immutable");
+    let error = run_malformed(builder, &mut [KernelArg::Buffer(vec![0; 4])]).expect_err("immutable");
     assert!(error.to_string().contains("not mutable"), "{error}");
 }
 
@@ -291,7 +296,7 @@ fn argument_kinds_are_checked() {
     let mut builder = KernelBuilder::new("kinds", 1);
     builder.global_param("x", DataType::U32, false);
     builder.scalar_param("n", DataType::U32);
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let error = run_kernel(&kernel, &mut [KernelArg::Scalar(1), KernelArg::Scalar(1)])
         .expect_err("a scalar for a buffer");
     assert!(matches!(&error, InterpError::ArgumentKind { index: 0, expected: "a buffer", .. }), "{error}");
@@ -323,7 +328,7 @@ fn tile_permute_slice_and_broadcast_in_a_kernel() {
     });
     builder.inst(Inst::View { dst: flat, src: wide });
     builder.inst(Inst::StoreGlobal { dst: view, src: flat, offsets: vec![Expr::i32(0)], dims: vec![0] });
-    let kernel = builder.finish();
+    let kernel = builder.finish().unwrap();
     let mut args = vec![KernelArg::Buffer(vec![0; 24])];
     run_kernel(&kernel, &mut args).expect("the kernel runs");
     // rows = [[0,1,2],[0,1,2]]; columns = rows^T; corner = columns[1..3, 0] = [1, 2]; wide = corner + rows.

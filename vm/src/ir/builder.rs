@@ -6,6 +6,7 @@ use super::{
 };
 use crate::dtype::DataType;
 use crate::layout::RegisterLayout;
+use crate::verify::{VerifiedKernel, VerifyErrors};
 
 /// Builds a [`Kernel`]: declares parameters, variables and tiles, and appends statements.
 ///
@@ -20,13 +21,12 @@ pub struct KernelBuilder {
 }
 
 impl KernelBuilder {
-    /// Starts a kernel with `num_threads` threads per block.
+    /// Starts a kernel with `num_threads` threads per block and a grid of one block.
     pub fn new(name: impl Into<String>, num_threads: u32) -> KernelBuilder {
-        KernelBuilder {
-            kernel: Kernel::new(name, num_threads),
-            blocks: vec![Vec::new()],
-            span: Span::default(),
-        }
+        // One block until `grid` says otherwise.
+        let mut kernel = Kernel::new(name, num_threads);
+        kernel.grid = vec![Expr::u32(1)];
+        KernelBuilder { kernel, blocks: vec![Vec::new()], span: Span::default() }
     }
 
     /// Sets the span recorded on the statements appended from now on.
@@ -162,8 +162,17 @@ impl KernelBuilder {
         &self.kernel
     }
 
-    /// Finishes the kernel.
-    pub fn finish(mut self) -> Kernel {
+    /// Finishes the kernel and verifies it: what backends and devices accept.
+    ///
+    /// # Errors
+    /// Every violation the verifier found.
+    pub fn finish(self) -> Result<VerifiedKernel, VerifyErrors> {
+        VerifiedKernel::new(self.finish_unverified())
+    }
+
+    /// Finishes the kernel without verifying it: for tests of the verifier and of the interpreter's
+    /// defences against malformed kernels.
+    pub fn finish_unverified(mut self) -> Kernel {
         // Blocks opened by `nested` are always closed before it returns, so only the body is left.
         self.kernel.body = self.blocks.pop().unwrap_or_default();
         self.kernel

@@ -137,6 +137,14 @@ fn span(out: &mut String, span: Span) -> fmt::Result {
     Ok(())
 }
 
+/// One instruction in the text form, on one line (as a statement of `print_module` prints it).
+pub fn print_inst(inst: &Inst) -> String {
+    let mut out = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = self::inst(&mut out, inst);
+    out
+}
+
 fn inst(out: &mut String, inst: &Inst) -> fmt::Result {
     match inst {
         Inst::AllocRegister { dst, init } => {

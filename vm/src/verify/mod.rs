@@ -53,6 +53,7 @@ mod memory;
 mod names;
 mod types;
 mod uses;
+mod verified;
 
 #[cfg(test)]
 mod tests;
@@ -62,12 +63,27 @@ use std::fmt;
 use crate::ir::{GlobalId, Inst, Kernel, Module, ParamId, SharedId, Span, Stmt, StmtKind, TileId, VarId};
 
 pub(crate) use names::{dtype_from_name, dtype_name, shape_text};
+pub use verified::{VerifiedKernel, VerifiedModule};
 
-/// Checks every invariant listed in the module doc on one kernel.
+/// Checks every invariant listed in the module doc on one kernel, and returns it as a [`VerifiedKernel`]
+/// (a copy; [`VerifiedKernel::new`] takes the kernel instead).
 ///
 /// # Errors
 /// Every violation found, in the order of the checks.
-pub fn verify_kernel(kernel: &Kernel) -> Result<(), VerifyErrors> {
+pub fn verify_kernel(kernel: &Kernel) -> Result<VerifiedKernel, VerifyErrors> {
+    VerifiedKernel::new(kernel.clone())
+}
+
+/// Verifies every kernel of a module and checks that kernel names are unique.
+///
+/// # Errors
+/// Every violation found in every kernel.
+pub fn verify_module(module: &Module) -> Result<VerifiedModule, VerifyErrors> {
+    VerifiedModule::new(module.clone())
+}
+
+/// Every violation of one kernel, in the order of the checks.
+fn verify_kernel_errors(kernel: &Kernel) -> Result<(), VerifyErrors> {
     let mut report = Report::new(kernel);
     handles::check(&mut report);
     // Later checks index tables freely; they only run on a kernel whose handles are all valid.
@@ -79,11 +95,8 @@ pub fn verify_kernel(kernel: &Kernel) -> Result<(), VerifyErrors> {
     report.finish()
 }
 
-/// Verifies every kernel of a module and checks that kernel names are unique.
-///
-/// # Errors
-/// Every violation found in every kernel.
-pub fn verify_module(module: &Module) -> Result<(), VerifyErrors> {
+/// Every violation of every kernel of a module, and repeated kernel names.
+fn verify_module_errors(module: &Module) -> Result<(), VerifyErrors> {
     let mut errors = Vec::new();
     for (position, kernel) in module.kernels.iter().enumerate() {
         if module.kernels[..position].iter().any(|earlier| earlier.name == kernel.name) {
@@ -93,7 +106,7 @@ pub fn verify_module(module: &Module) -> Result<(), VerifyErrors> {
                 message: format!("a kernel named `{}` is already defined in this module", kernel.name),
             });
         }
-        if let Err(VerifyErrors(kernel_errors)) = verify_kernel(kernel) {
+        if let Err(VerifyErrors(kernel_errors)) = verify_kernel_errors(kernel) {
             errors.extend(kernel_errors);
         }
     }

@@ -42,7 +42,7 @@ fn vector_add(mutable_out: bool) -> Kernel {
         operands: vec![Operand::Tile(ta), Operand::Tile(tb)],
     });
     builder.inst(Inst::StoreGlobal { dst: views[2], src: tc, offsets: vec![Expr::i32(0)], dims: vec![0] });
-    builder.finish()
+    builder.finish_unverified()
 }
 
 /// A one-thread kernel with a grid of one block, for building small bad programs.
@@ -55,7 +55,7 @@ fn single_thread() -> KernelBuilder {
 #[track_caller]
 fn assert_rejects(kernel: &Kernel, needle: &str) {
     match verify_kernel(kernel) {
-        Ok(()) => panic!("kernel was accepted, expected an error mentioning {needle:?}"),
+        Ok(_) => panic!("kernel was accepted, expected an error mentioning {needle:?}"),
         Err(errors) => {
             assert!(errors.mentions(needle), "no error mentions {needle:?}; errors:\n{errors}");
         }
@@ -64,7 +64,7 @@ fn assert_rejects(kernel: &Kernel, needle: &str) {
 
 #[test]
 fn a_well_formed_kernel_passes() {
-    assert_eq!(verify_kernel(&vector_add(true)), Ok(()));
+    assert_eq!(verify_kernel(&vector_add(true)).map(|_| ()), Ok(()));
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn type_mismatch_in_elementwise() {
         op: ElementwiseOp::Binary(BinaryOp::Add),
         operands: vec![Operand::Tile(float_tile), Operand::Tile(int_tile)],
     });
-    assert_rejects(&builder.finish(), "`add` needs operands of dtype f32, got i32");
+    assert_rejects(&builder.finish_unverified(), "`add` needs operands of dtype f32, got i32");
 }
 
 #[test]
@@ -90,7 +90,7 @@ fn type_mismatch_in_scalar_assignment_and_condition() {
     let var = builder.var("x", DataType::I32);
     builder.assign(var, Expr::f32(2.0));
     builder.if_else(Expr::i32(1), |_| {}, |_| {});
-    let kernel = builder.finish();
+    let kernel = builder.finish_unverified();
     assert_rejects(&kernel, "cannot assign a f32 value to %v0 of dtype i32");
     assert_rejects(&kernel, "condition must be bool, not i32");
 }
@@ -109,7 +109,7 @@ fn storage_dtype_in_arithmetic_says_to_cast() {
     });
     let small = Expr::constant(DataType::U8, 3);
     builder.let_var("s", Expr::binary(BinaryOp::Add, small.clone(), small));
-    let kernel = builder.finish();
+    let kernel = builder.finish_unverified();
     assert_rejects(&kernel, "elementwise operand %t0 has storage dtype u4");
     assert_rejects(&kernel, "`cast` it first");
     assert_rejects(&kernel, "scalar expression has storage dtype u8");
@@ -125,7 +125,7 @@ fn dot_shape_mismatch() {
         builder.inst(Inst::AllocRegister { dst: tile, init: Some(Expr::f32(0.0)) });
     }
     builder.inst(Inst::Dot { dst: c, a, b, acc: c });
-    assert_rejects(&builder.finish(), "shape mismatch in dot: %t0 [4, 8] x %t1 [4, 2]");
+    assert_rejects(&builder.finish_unverified(), "shape mismatch in dot: %t0 [4, 8] x %t1 [4, 2]");
 }
 
 #[test]
@@ -139,7 +139,10 @@ fn elementwise_shape_mismatch() {
         op: ElementwiseOp::Unary(UnaryOp::Neg),
         operands: vec![Operand::Tile(x)],
     });
-    assert_rejects(&builder.finish(), "elementwise operand %t0 of shape [4, 3] does not broadcast to %t1");
+    assert_rejects(
+        &builder.finish_unverified(),
+        "elementwise operand %t0 of shape [4, 3] does not broadcast to %t1",
+    );
 }
 
 #[test]
@@ -155,7 +158,7 @@ fn broadcasting_operands_are_accepted() {
         op: ElementwiseOp::Binary(BinaryOp::Add),
         operands: vec![Operand::Tile(row), Operand::Tile(column)],
     });
-    assert_eq!(verify_kernel(&builder.finish()), Ok(()));
+    assert_eq!(verify_kernel(&builder.finish_unverified()).map(|_| ()), Ok(()));
 }
 
 #[test]
@@ -167,7 +170,7 @@ fn view_bit_count_mismatch() {
     builder.inst(Inst::AllocRegister { dst: bytes, init: None });
     builder.inst(Inst::View { dst: good, src: bytes });
     builder.inst(Inst::View { dst: bad, src: bytes });
-    let errors = verify_kernel(&builder.finish()).err().unwrap_or_else(|| panic!("view accepted"));
+    let errors = verify_kernel(&builder.finish_unverified()).err().unwrap_or_else(|| panic!("view accepted"));
     assert_eq!(errors.0.len(), 1, "{errors}");
     assert!(errors.0[0].message.contains("16 slots x 8 bits = 128 vs 40 slots x 4 bits = 160"), "{errors}");
 }
@@ -191,7 +194,7 @@ fn use_before_definition() {
     );
     builder.inst(Inst::Assign { dst: copy, src: tile });
     builder.let_var("next", Expr::binary(BinaryOp::Add, Expr::var(counter, DataType::I32), Expr::i32(1)));
-    let kernel = builder.finish();
+    let kernel = builder.finish_unverified();
     assert_rejects(&kernel, "tile %t0 (`t`) may be read before it is defined");
     assert_rejects(&kernel, "variable %v1 (`counter`) may be read before it is defined");
     let errors = verify_kernel(&kernel).err().unwrap_or_else(|| panic!("accepted"));
@@ -211,7 +214,7 @@ fn definitions_on_both_branches_count() {
         |builder| builder.assign(value, Expr::i32(2)),
     );
     builder.let_var("copy", Expr::var(value, DataType::I32));
-    assert_eq!(verify_kernel(&builder.finish()), Ok(()));
+    assert_eq!(verify_kernel(&builder.finish_unverified()).map(|_| ()), Ok(()));
 }
 
 #[test]
@@ -219,7 +222,7 @@ fn wrong_thread_count_for_a_layout() {
     let mut builder = KernelBuilder::new("threads", 32);
     builder.grid(vec![Expr::u32(1)]);
     builder.tile("t", DataType::F32, spatial(&[64]));
-    let errors = verify_kernel(&builder.finish()).err().unwrap_or_else(|| panic!("accepted"));
+    let errors = verify_kernel(&builder.finish_unverified()).err().unwrap_or_else(|| panic!("accepted"));
     assert_eq!(errors.0[0].location, Location::Tile(TileId(0)));
     assert!(errors.mentions("the layout of `t` spans 64 threads but the kernel has 32 threads per block"));
 }
@@ -235,7 +238,7 @@ fn shared_tile_over_the_limit() {
     builder.inst(Inst::FreeShared { tile: large });
     builder.inst(Inst::FreeShared { tile: small });
     assert_rejects(
-        &builder.finish(),
+        &builder.finish_unverified(),
         "allocating shared tile %s1 (1024 bytes) brings live shared memory to 1536 bytes, over the kernel's limit \
          of 1024 bytes",
     );
@@ -253,7 +256,7 @@ fn shared_tiles_are_freed_lifo_and_not_used_after_free() {
     builder.inst(Inst::FreeShared { tile: second });
     builder.inst(Inst::FreeShared { tile: first });
     builder.inst(Inst::LoadShared { dst: tile, src: first, offsets: vec![Expr::i32(0)] });
-    let kernel = builder.finish();
+    let kernel = builder.finish_unverified();
     assert_rejects(&kernel, "shared tile %s0 is freed out of order: %s1 was allocated after it");
     assert_rejects(&kernel, "shared tile %s0 (`first`) is used after it was freed");
 }
@@ -271,7 +274,7 @@ fn break_outside_a_loop() {
     let mut builder = single_thread();
     builder.for_range("i", Expr::i32(0), Expr::i32(4), Expr::i32(1), |builder, _| builder.break_loop());
     builder.break_loop();
-    let errors = verify_kernel(&builder.finish()).err().unwrap_or_else(|| panic!("accepted"));
+    let errors = verify_kernel(&builder.finish_unverified()).err().unwrap_or_else(|| panic!("accepted"));
     assert_eq!(errors.0.len(), 1, "{errors}");
     assert!(errors.mentions("`break` outside a loop"));
 }
@@ -303,5 +306,5 @@ fn cast_keeps_shape() {
     let target = builder.tile("d", DataType::F16, local(&[8]));
     builder.inst(Inst::AllocRegister { dst: source, init: None });
     builder.inst(Inst::Cast { dst: target, src: source, rounding: Rounding::NearestEven });
-    assert_rejects(&builder.finish(), "shape mismatch: %t1 is [8] but %t0 is [4]");
+    assert_rejects(&builder.finish_unverified(), "shape mismatch: %t1 is [8] but %t0 is [4]");
 }
