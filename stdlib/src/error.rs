@@ -4,11 +4,15 @@
 #[derive(Debug, thiserror::Error)]
 pub enum StdlibError {
     /// A `.tile` kernel did not compile with the given parameters.
-    #[error("stdlib kernel `{kernel}` does not compile with these parameters:\n{message}")]
+    #[error("stdlib kernel `{kernel}` does not compile with these parameters:\n{error}")]
     Compile {
         /// The kernel.
         kernel: String,
-        /// The rendered diagnostics.
-        message: String,
+        /// The diagnostics and the kernel's source (it renders itself).
+        #[source]
+        error: tilevm_lang::CompileError,
     },
+    /// The `.tile` source has no kernel of the wrapper's name (a stdlib bug).
+    #[error("stdlib source has no kernel `{0}`")]
+    NoSuchKernel(String),
 }

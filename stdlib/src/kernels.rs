@@ -1,6 +1,6 @@
 //! The stdlib's `.tile` sources, and their instantiation through the front end.
 
-use tilevm_lang::{CompileOptions, NoImports, SourceSet, compile_sources, render_to_string};
+use tilevm_lang::{CompileError, CompileOptions, NoImports, SourceSet, compile_sources};
 use tilevm_vm::verify::VerifiedKernel;
 
 use crate::StdlibError;
@@ -38,12 +38,15 @@ pub(crate) fn instantiate(
     };
     let mut sources = SourceSet::new();
     let root = sources.add(source.path, source.text);
-    let compiled = compile_sources(&mut sources, root, &NoImports, &options);
-    let failure = |message: String| StdlibError::Compile { kernel: kernel.to_string(), message };
-    match compiled {
-        Ok(module) => {
-            module.into_kernels().into_iter().next().ok_or_else(|| failure("no such kernel".to_string()))
-        }
-        Err(diagnostics) => Err(failure(render_to_string(&diagnostics, &sources))),
+    match compile_sources(&mut sources, root, &NoImports, &options) {
+        Ok(module) => module
+            .into_kernels()
+            .into_iter()
+            .next()
+            .ok_or_else(|| StdlibError::NoSuchKernel(kernel.to_string())),
+        Err(diagnostics) => Err(StdlibError::Compile {
+            kernel: kernel.to_string(),
+            error: CompileError { diagnostics, sources },
+        }),
     }
 }

@@ -22,7 +22,10 @@
 //!   (`store_shared`, `sync`, `load_shared` with another layout; `copy_global_to_shared` with `copy_wait`),
 //!   reductions of every kind, `dot` in integers and floats, `iota`, `where`, `broadcast`, `permute`,
 //!   `slice`, integer and float elementwise operators (transcendentals with a tolerance), `for` loops,
-//!   `while` loops with `break`, and `if`s on the block index.
+//!   `while` loops with `break`, and `if`s on the block index;
+//! - the GEMV-shaped dots `[M, K] · [K, 1]` the CPU backend fuses (`templates/gemv_dot.rs`): integer dots
+//!   of u1..u7 codes with i8 activations, f32 dots of 1..8-bit codes, row counts that are not a multiple
+//!   of four, and instructions in between that must keep part of the chain from fusing.
 //!
 //! Float inputs are free of NaN (and, for wide floats, of infinities) so that results do not depend on NaN
 //! payloads; integer and minifloat inputs are otherwise uniformly random codes.

@@ -2,7 +2,7 @@
 //!
 //! Values are held in their slot types (see `frame::slot_type`): `bool` as `i8` 0/1, 32- and 64-bit
 //! integers natively, `f32` natively, `f16` and `bf16` as 16-bit codes that each operator decodes to `f32`,
-//! computes on and rounds back once (DESIGN.md: f16/bf16 arithmetic is f32 arithmetic rounded once).
+//! computes on and rounds back once (`vm::interp::scalar`: f16/bf16 arithmetic is f32 arithmetic rounded once).
 //! Integer division follows `vm/src/ir/expr.rs`: `x / 0 == x`, `x % 0 == 0`, `MIN / -1 == MIN`,
 //! `MIN % -1 == 0`; the guards keep Cranelift's trapping divisions from ever trapping.
 

@@ -85,6 +85,19 @@ impl std::fmt::Debug for ClifTarget {
 }
 
 impl ClifTarget {
+    /// x86-64 System V with SSSE3 and without prefetch, whatever the host: the fixed target of the golden
+    /// tests and of `--emit isel` output meant to be compared across machines.
+    pub fn x86_64_ssse3() -> ClifTarget {
+        ClifTarget {
+            frontend: TargetFrontendConfig {
+                default_call_conv: cranelift_codegen::isa::CallConv::SystemV,
+                pointer_width: target_lexicon::PointerWidth::U64,
+                page_size_align_log2: 12,
+            },
+            features: TargetFeatures::X86_64_SSSE3,
+        }
+    }
+
     /// The target of `isa`: 128-bit vectors (Cranelift 0.135 has no wider ones), `x86_pmaddubsw` where
     /// it lowers, no prefetch.
     pub fn of(isa: &dyn TargetIsa) -> ClifTarget {

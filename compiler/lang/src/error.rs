@@ -1,21 +1,34 @@
-//! The crate's one public error type.
+//! The crate's one public error type: the diagnostics of a failed compilation together with the sources
+//! they point into, so that the error renders itself.
 
-use crate::diagnostic::Diagnostic;
+use std::fmt;
 
-/// Why compilation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CompileError {
-    /// User error: the source has mistakes, each described by a diagnostic (render them with
-    /// [`crate::render_to_string`]).
-    #[error("{} error{} in the kernel source", .0.len(), if .0.len() == 1 { "" } else { "s" })]
-    Diagnostics(Vec<Diagnostic>),
+use crate::diagnostic::{Diagnostic, SourceSet, render_to_string};
+
+/// Why compilation failed: every diagnostic found, and the files they point into. `Display` renders them
+/// with their source excerpts, as `tilevm check` prints them.
+#[derive(Debug)]
+pub struct CompileError {
+    /// The diagnostics, the first label of each its primary location.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The root file and its imports.
+    pub sources: SourceSet,
 }
 
-impl From<Vec<Diagnostic>> for CompileError {
-    fn from(diagnostics: Vec<Diagnostic>) -> CompileError {
-        CompileError::Diagnostics(diagnostics)
+impl CompileError {
+    /// Whether some diagnostic reports a bug in tilevm rather than a mistake in the source.
+    pub fn is_internal(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_internal)
     }
 }
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(render_to_string(&self.diagnostics, &self.sources).trim_end())
+    }
+}
+
+impl std::error::Error for CompileError {}
 
 /// A result whose error is [`CompileError`].
 pub type CompileResult<T> = Result<T, CompileError>;

@@ -12,7 +12,7 @@
 //   unsigned (`fnu`) formats round ties up and have no zero, no negative values and no subnormals.
 // - float → int truncates toward zero and saturates, NaN → 0; int → int wraps; anything → bool is
 //   "not zero".
-// Helpers are named after the format's parameters, so each distinct format gets one set.
+// Prelude are named after the format's parameters, so each distinct format gets one set.
 
 use std::collections::BTreeMap;
 
@@ -21,11 +21,11 @@ use tilevm_vm::ir::Rounding;
 
 /// Module-scope WGSL functions the kernel needs, by name (emitted once, in name order).
 #[derive(Debug, Default)]
-pub(super) struct Helpers {
+pub(super) struct Prelude {
     functions: BTreeMap<String, String>,
 }
 
-impl Helpers {
+impl Prelude {
     /// Adds the function `name` unless present; `code` builds its text.
     pub(super) fn require(&mut self, name: &str, code: impl FnOnce() -> String) {
         if !self.functions.contains_key(name) {
@@ -44,12 +44,12 @@ impl Helpers {
 /// their `rnd` argument: the 32 random bits of a stochastic rounding (`0u` otherwise).
 ///
 /// `index` is the `u32` expression of the element index that stochastic rounding hashes.
-pub(super) fn rounding_args(helpers: &mut Helpers, rounding: Rounding, index: &str) -> (u32, String) {
+pub(super) fn rounding_args(prelude: &mut Prelude, rounding: Rounding, index: &str) -> (u32, String) {
     match rounding {
         Rounding::NearestEven => (0, "0u".to_string()),
         Rounding::TowardZero => (1, "0u".to_string()),
         Rounding::Stochastic { seed } => {
-            helpers.require("pcg_hash", pcg_hash_function);
+            prelude.require("pcg_hash", pcg_hash_function);
             (2, format!("pcg_hash({}u ^ {index})", stochastic_key(seed)))
         }
     }
@@ -156,10 +156,10 @@ impl FormatConsts {
 }
 
 /// Requires `dec_<fmt>(code) -> u32`: the exact f32 bit pattern of a code. Returns the function name.
-pub(super) fn require_decode(helpers: &mut Helpers, format: &FloatType) -> String {
+pub(super) fn require_decode(prelude: &mut Prelude, format: &FloatType) -> String {
     let c = FormatConsts::new(format);
     let name = format!("dec_{}", c.name);
-    helpers.require(&name, || {
+    prelude.require(&name, || {
         let sign = if c.signed { format!("((code >> {}u) & 1u) << 31u", c.e + c.m) } else { "0u".to_string() };
         let special = match c.nan {
             // An IEEE NaN widens: its fraction becomes the top fraction bits of the f32 NaN.
@@ -205,10 +205,10 @@ pub(super) fn require_decode(helpers: &mut Helpers, format: &FloatType) -> Strin
 /// `FloatType::encode_exact` rounds: onto the grid of the format with an unbounded exponent range, then
 /// overflow. Under stochastic rounding (`rm == 2`) the magnitude rounds up when `rnd` is below the first
 /// 32 bits of the discarded fraction.
-pub(super) fn require_round(helpers: &mut Helpers, format: &FloatType) -> String {
+pub(super) fn require_round(prelude: &mut Prelude, format: &FloatType) -> String {
     let c = FormatConsts::new(format);
     let name = format!("round_{}", c.name);
-    helpers.require(&name, || {
+    prelude.require(&name, || {
         let min_normal = i32::from(c.signed) - c.bias;
         let overflow = c.overflow_code();
         let zero = if c.nan == NanEncoding::Fnuz { "0u" } else { "so" };
@@ -237,11 +237,11 @@ pub(super) fn require_round(helpers: &mut Helpers, format: &FloatType) -> String
 }
 
 /// Requires `enc_<fmt>(x, rm, rnd) -> u32`: the code of the f32 with bit pattern `x`, rounded once.
-pub(super) fn require_encode(helpers: &mut Helpers, format: &FloatType) -> String {
-    let round = require_round(helpers, format);
+pub(super) fn require_encode(prelude: &mut Prelude, format: &FloatType) -> String {
+    let round = require_round(prelude, format);
     let c = FormatConsts::new(format);
     let name = format!("enc_{}", c.name);
-    helpers.require(&name, || {
+    prelude.require(&name, || {
         let so = if c.signed { format!("select(0u, {}u, s == 1u)", c.sign_bit) } else { "0u".to_string() };
         let nan_input = match c.nan {
             // An IEEE NaN keeps its sign and the top fraction bits, and stays a NaN.
@@ -279,12 +279,12 @@ pub(super) fn require_encode(helpers: &mut Helpers, format: &FloatType) -> Strin
 }
 
 /// Requires `i2f_<fmt>(neg, mag, rm, rnd) -> u32`: the code nearest `±mag`, rounded once.
-fn require_int_to_float(helpers: &mut Helpers, format: &FloatType) -> String {
-    let round = require_round(helpers, format);
-    let encode = require_encode(helpers, format);
+fn require_int_to_float(prelude: &mut Prelude, format: &FloatType) -> String {
+    let round = require_round(prelude, format);
+    let encode = require_encode(prelude, format);
     let c = FormatConsts::new(format);
     let name = format!("i2f_{}", c.name);
-    helpers.require(&name, || {
+    prelude.require(&name, || {
         let so = if c.signed { format!("select(0u, {}u, neg)", c.sign_bit) } else { "0u".to_string() };
         let negative = if c.signed { String::new() } else { format!("    if (neg) {{ return {encode}(0xbf800000u, rm, rnd); }}\n") };
         format!(
@@ -296,9 +296,9 @@ fn require_int_to_float(helpers: &mut Helpers, format: &FloatType) -> String {
 
 /// Requires `f2i_<s|u><bits>(x) -> u32`: the integer code of the f32 bits `x`, truncated toward zero and
 /// saturated; NaN → 0.
-fn require_float_to_int(helpers: &mut Helpers, signed: bool, bits: u32) -> String {
+fn require_float_to_int(prelude: &mut Prelude, signed: bool, bits: u32) -> String {
     let name = format!("f2i_{}{bits}", if signed { "s" } else { "u" });
-    helpers.require(&name, || {
+    prelude.require(&name, || {
         let result = if signed {
             let max_pos = (1u64 << (bits - 1)) - 1;
             let max_neg = 1u64 << (bits - 1);
@@ -321,7 +321,7 @@ fn require_float_to_int(helpers: &mut Helpers, signed: bool, bits: u32) -> Strin
 /// code `code` of `from`; `index` is a `u32` expression (element indices above 2^32 do not occur in a
 /// tile).
 pub(super) fn cast_code(
-    helpers: &mut Helpers,
+    prelude: &mut Prelude,
     from: DataType,
     to: DataType,
     code: &str,
@@ -332,28 +332,28 @@ pub(super) fn cast_code(
         return code.to_string();
     }
     let (rm, rnd) =
-        if to.is_float() { rounding_args(helpers, rounding, index) } else { (0, "0u".to_string()) };
+        if to.is_float() { rounding_args(prelude, rounding, index) } else { (0, "0u".to_string()) };
     match (from, to) {
         (DataType::Float(source), DataType::Float(target)) => {
-            let bits = f32_bits(helpers, &source, code);
+            let bits = f32_bits(prelude, &source, code);
             if to == DataType::F32 {
                 bits
             } else {
-                format!("{}({bits}, {rm}u, {rnd})", require_encode(helpers, &target))
+                format!("{}({bits}, {rm}u, {rnd})", require_encode(prelude, &target))
             }
         }
         (DataType::Float(source), DataType::Bool) => {
-            let bits = f32_bits(helpers, &source, code);
+            let bits = f32_bits(prelude, &source, code);
             let magnitude = format!("({bits} & 0x7fffffffu)");
             format!("select(0u, 1u, {magnitude} != 0u && {magnitude} <= 0x7f800000u)")
         }
         (DataType::Float(source), DataType::Int(target)) => {
-            let bits = f32_bits(helpers, &source, code);
-            format!("{}({bits})", require_float_to_int(helpers, target.signed, u32::from(target.bits)))
+            let bits = f32_bits(prelude, &source, code);
+            format!("{}({bits})", require_float_to_int(prelude, target.signed, u32::from(target.bits)))
         }
         (_, DataType::Float(target)) => {
             let value = int_value(from, code);
-            let convert = require_int_to_float(helpers, &target);
+            let convert = require_int_to_float(prelude, &target);
             if from.signed_int() {
                 format!(
                     "{convert}({value} < 0i, select(bitcast<u32>({value}), 0u - bitcast<u32>({value}), {value} < 0i), {rm}u, {rnd})"
@@ -372,13 +372,13 @@ pub(super) fn cast_code(
 }
 
 /// The f32 bit pattern of a float code, decoded arithmetically. For formats of at most 4 bits a 16-entry
-/// `const` table was measured too (tests/gpu_timing.rs, f4e2m1fn → f32 of 4096×4096 on lavapipe): within
+/// `const` table was measured too (tests/backends/gpu_timing.rs, f4e2m1fn → f32 of 4096×4096 on lavapipe): within
 /// noise of each other (34-35 ms either way; 29-31 ms decoding alone), so the one arithmetic path stays.
-fn f32_bits(helpers: &mut Helpers, format: &FloatType, code: &str) -> String {
+fn f32_bits(prelude: &mut Prelude, format: &FloatType, code: &str) -> String {
     if DataType::Float(*format) == DataType::F32 {
         code.to_string()
     } else {
-        format!("{}({code})", require_decode(helpers, format))
+        format!("{}({code})", require_decode(prelude, format))
     }
 }
 

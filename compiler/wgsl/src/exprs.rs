@@ -38,7 +38,7 @@ impl Ctx<'_> {
             DataType::U32 => code.to_string(),
             DataType::F32 => format!("bitcast<f32>({code})"),
             DataType::Float(format) if dtype == DataType::F16 || dtype == DataType::BF16 => {
-                format!("bitcast<f32>({}({code}))", codec::require_decode(&mut self.helpers, &format))
+                format!("bitcast<f32>({}({code}))", codec::require_decode(&mut self.prelude, &format))
             }
             _ => {
                 self.value_type(dtype)?;
@@ -56,7 +56,7 @@ impl Ctx<'_> {
             DataType::Float(format) if dtype == DataType::F16 || dtype == DataType::BF16 => {
                 format!(
                     "{}(bitcast<u32>({value}), 0u, 0u)",
-                    codec::require_encode(&mut self.helpers, &format)
+                    codec::require_encode(&mut self.prelude, &format)
                 )
             }
             _ => {
@@ -72,7 +72,7 @@ impl Ctx<'_> {
         // NaN results are the canonical quiet NaN, as in the interpreter (GPUs keep or alter payloads at
         // will).
         let nan = self.is_nan("x");
-        self.helpers.require("canonical_nan", || {
+        self.prelude.require("canonical_nan", || {
             format!("fn canonical_nan(x: f32) -> f32 {{\n    if ({nan}) {{ return bitcast<f32>(0x7fc00000u); }}\n    return x;\n}}\n")
         });
         let value = format!("canonical_nan({value})");
@@ -181,7 +181,7 @@ impl Ctx<'_> {
                 return Err(self.unsupported(format!("{dtype:?} values (WGSL has no 64-bit integers)")));
             }
         }
-        Ok(codec::cast_code(&mut self.helpers, from, to, code, rounding, index))
+        Ok(codec::cast_code(&mut self.prelude, from, to, code, rounding, index))
     }
 
     /// An integer value as an `i32` expression (for indices and offsets).
@@ -301,13 +301,13 @@ impl Ctx<'_> {
             TernaryOp::Select => Ok(format!("select({c}, {b}, {a})")),
             // WGSL's `fma` may round twice: emulate the interpreter's single rounding with integers.
             TernaryOp::Fma if dtype == DataType::F32 => {
-                Ok(format!("{}({a}, {b}, {c})", fma::require_fma_f32(&mut self.helpers)))
+                Ok(format!("{}({a}, {b}, {c})", fma::require_fma_f32(&mut self.prelude)))
             }
             TernaryOp::Fma if dtype.is_float() => {
                 let DataType::Float(format) = dtype else {
                     return Err(self.malformed(format!("fma on {dtype:?}")));
                 };
-                let code = format!("{}({a}, {b}, {c})", fma::require_fma_code(&mut self.helpers, &format));
+                let code = format!("{}({a}, {b}, {c})", fma::require_fma_code(&mut self.prelude, &format));
                 self.decode_value(dtype, &code)
             }
             TernaryOp::Fma => Ok(format!("({a} * {b} + {c})")),
@@ -319,7 +319,7 @@ impl Ctx<'_> {
         // Equal operands are equal bits except for zeros of both signs, where `min` takes `-0` (the OR of
         // the bits) and `max` `+0` (their AND), as the interpreter does; WGSL's builtins may take either.
         for (name, builtin, zeros) in [("fmin_nan", "min", "|"), ("fmax_nan", "max", "&")] {
-            self.helpers.require(name, || {
+            self.prelude.require(name, || {
                 format!(
                     "fn {name}(a: f32, b: f32) -> f32 {{\n    if ({a_nan}) {{ return b; }}\n    if ({b_nan}) {{ return a; }}\n    if (a == b) {{ return bitcast<f32>(bitcast<u32>(a) {zeros} bitcast<u32>(b)); }}\n    return {builtin}(a, b);\n}}\n"
                 )
@@ -330,7 +330,7 @@ impl Ctx<'_> {
     /// Whether the f32 value `x` is a NaN, tested on its bits, which no fast-math assumption about NaNs can
     /// fold away (as `x != x` may be).
     pub(super) fn is_nan(&mut self, x: &str) -> String {
-        self.helpers.require("is_nan_bits", || {
+        self.prelude.require("is_nan_bits", || {
             "fn is_nan_bits(x: f32) -> bool {\n    return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;\n}\n"
                 .to_string()
         });

@@ -20,13 +20,13 @@
 
 use tilevm_vm::dtype::FloatType;
 
-use super::codec::{self, Helpers};
+use super::codec::{self, Prelude};
 
 /// Requires `fma_f32(a, b, c) -> f32`, correctly rounded. Returns its name.
-pub(super) fn require_fma_f32(helpers: &mut Helpers) -> String {
-    require_parts(helpers);
-    let round = codec::require_round(helpers, &FloatType::F32);
-    helpers.require("fma_f32", || {
+pub(super) fn require_fma_f32(prelude: &mut Prelude) -> String {
+    require_parts(prelude);
+    let round = codec::require_round(prelude, &FloatType::F32);
+    prelude.require("fma_f32", || {
         format!(
             "fn fma_f32(a: f32, b: f32, c: f32) -> f32 {{\n    let p = fma_parts(bitcast<u32>(a), bitcast<u32>(b), bitcast<u32>(c), false);\n    if (p.special) {{ return bitcast<f32>(p.bits); }}\n    return bitcast<f32>({round}(select(0u, 0x80000000u, p.neg), p.sig, p.ex, 0u, 0u));\n}}\n"
         )
@@ -36,13 +36,13 @@ pub(super) fn require_fma_f32(helpers: &mut Helpers) -> String {
 
 /// Requires `fma_<fmt>(a, b, c) -> u32`: the code of `format` (f16, bf16) nearest to the `f64` nearest to
 /// `a * b + c`, for `f32` operands that are values of the format. Returns its name.
-pub(super) fn require_fma_code(helpers: &mut Helpers, format: &FloatType) -> String {
-    require_parts(helpers);
-    let round = codec::require_round(helpers, format);
-    let encode = codec::require_encode(helpers, format);
+pub(super) fn require_fma_code(prelude: &mut Prelude, format: &FloatType) -> String {
+    require_parts(prelude);
+    let round = codec::require_round(prelude, format);
+    let encode = codec::require_encode(prelude, format);
     let name = format!("fma_{}", codec::format_name(format));
     let sign_bit = 1u32 << (format.exponent_bits + format.mantissa_bits);
-    helpers.require(&name, || {
+    prelude.require(&name, || {
         format!(
             "fn {name}(a: f32, b: f32, c: f32) -> u32 {{\n    let p = fma_parts(bitcast<u32>(a), bitcast<u32>(b), bitcast<u32>(c), true);\n    if (p.special) {{ return {encode}(p.bits, 0u, 0u); }}\n    return {round}(select(0u, {sign_bit}u, p.neg), p.sig, p.ex, 0u, 0u);\n}}\n"
         )
@@ -51,19 +51,19 @@ pub(super) fn require_fma_code(helpers: &mut Helpers, format: &FloatType) -> Str
 }
 
 /// Requires the `FmaParts` struct, `fma_parts` and its 96-bit arithmetic.
-fn require_parts(helpers: &mut Helpers) {
-    helpers.require("FmaParts", || {
+fn require_parts(prelude: &mut Prelude) {
+    prelude.require("FmaParts", || {
         "struct FmaParts {\n    special: bool,\n    bits: u32,\n    neg: bool,\n    sig: u32,\n    ex: i32,\n}\n"
             .to_string()
     });
-    helpers.require("wide_mul", || WIDE_MUL.to_string());
-    helpers.require("wide_shl", || WIDE_SHL.to_string());
-    helpers.require("wide_shr", || WIDE_SHR.to_string());
-    helpers.require("wide_add", || WIDE_ADD.to_string());
-    helpers.require("wide_sub", || WIDE_SUB.to_string());
-    helpers.require("wide_top", || WIDE_TOP.to_string());
-    helpers.require("wide_less", || WIDE_LESS.to_string());
-    helpers.require("fma_parts", || FMA_PARTS.to_string());
+    prelude.require("wide_mul", || WIDE_MUL.to_string());
+    prelude.require("wide_shl", || WIDE_SHL.to_string());
+    prelude.require("wide_shr", || WIDE_SHR.to_string());
+    prelude.require("wide_add", || WIDE_ADD.to_string());
+    prelude.require("wide_sub", || WIDE_SUB.to_string());
+    prelude.require("wide_top", || WIDE_TOP.to_string());
+    prelude.require("wide_less", || WIDE_LESS.to_string());
+    prelude.require("fma_parts", || FMA_PARTS.to_string());
 }
 
 /// The 64-bit product of two `u32`s, as (low, high).

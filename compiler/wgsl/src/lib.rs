@@ -20,6 +20,7 @@ mod fma;
 mod layout_index;
 mod memory;
 mod namer;
+mod select;
 mod tiles;
 mod vector_memory;
 mod writer;
@@ -28,6 +29,7 @@ use std::fmt;
 
 use tilevm_vm::verify::VerifiedKernel;
 
+pub use select::{GlobalAccess, GpuFeature, GpuOp, GpuSelection, Source, select, selection_text};
 pub use writer::WgslWriter;
 
 /// The name of the compute entry point of every generated module.
@@ -153,6 +155,14 @@ pub enum Error {
         /// The kernel.
         kernel: String,
         /// The broken rule.
+        what: String,
+    },
+    /// Selection and the writer disagree. This always represents a bug in the WGSL backend.
+    #[error("internal compiler error in the WGSL backend, kernel `{kernel}`: {what}")]
+    Internal {
+        /// The kernel.
+        kernel: String,
+        /// What disagreed.
         what: String,
     },
     /// naga rejected the generated WGSL. This always represents a bug in the WGSL backend.

@@ -13,17 +13,26 @@ use tilevm_vm::ir::{Expr, GlobalId, Inst, ParamKind, SharedId, TileId};
 
 use super::WgslResult;
 use super::layout_index::SharedIndex;
-use super::vector_memory::{BufferAccess, plan_runs};
+use super::select::GlobalAccess;
+use super::vector_memory::{BufferAccess, RunPlan};
 use super::writer::Ctx;
 
 impl Ctx<'_> {
-    pub(super) fn memory_inst(&mut self, inst: &Inst) -> WgslResult<()> {
+    /// A memory instruction; `access` is what selection chose for a global load or store.
+    pub(super) fn memory_inst(&mut self, inst: &Inst, access: Option<GlobalAccess>) -> WgslResult<()> {
+        let access = || access.ok_or_else(|| self.internal("a global access without a selected form"));
         match inst {
             Inst::ViewGlobal { dst, shape, strides, offset } => {
                 self.view_global(*dst, shape, strides, offset)
             }
-            Inst::LoadGlobal { dst, src, offsets, dims } => self.load_global(*dst, *src, offsets, dims),
-            Inst::StoreGlobal { dst, src, offsets, dims } => self.store_global(*dst, *src, offsets, dims),
+            Inst::LoadGlobal { dst, src, offsets, dims } => {
+                let access = access()?;
+                self.load_global(*dst, *src, offsets, dims, access)
+            }
+            Inst::StoreGlobal { dst, src, offsets, dims } => {
+                let access = access()?;
+                self.store_global(*dst, *src, offsets, dims, access)
+            }
             Inst::LoadShared { dst, src, offsets } => self.load_shared(*dst, *src, offsets),
             Inst::StoreShared { dst, src, offsets } => self.store_shared(*dst, *src, offsets),
             Inst::CopyGlobalToShared { dst, src, offsets, dims } => {
@@ -129,13 +138,15 @@ impl Ctx<'_> {
         src: GlobalId,
         offsets: &[Expr],
         dims: &[usize],
+        access: GlobalAccess,
     ) -> WgslResult<()> {
         let (_, layout, tile_name) = self.tile_decl(dst)?;
         let bits = self.view_bits(src)?;
         let loader = self.require_buffer_load(src)?;
         self.open("{");
         let offsets = self.bind_offsets(offsets, "go")?;
-        if let Some(plan) = plan_runs(&layout, bits) {
+        if let GlobalAccess::Runs { chunk, window_words } = access {
+            let plan = RunPlan { chunk, window_words };
             let buffer = self.buffer_access(src, loader, String::new())?;
             self.load_global_runs(plan, &layout, &tile_name, src, &offsets, dims, &buffer)?;
             self.close();
@@ -158,14 +169,15 @@ impl Ctx<'_> {
         src: TileId,
         offsets: &[Expr],
         dims: &[usize],
+        access: GlobalAccess,
     ) -> WgslResult<()> {
         let (_, layout, tile_name) = self.tile_decl(src)?;
         let bits = self.view_bits(dst)?;
         let storer = self.require_buffer_store(dst)?;
         self.open("{");
         let offsets = self.bind_offsets(offsets, "go")?;
-        // 32-bit elements already store one word each; only narrower ones gain (measured on lavapipe).
-        if let Some(plan) = plan_runs(&layout, bits).filter(|_| bits < 32) {
+        if let GlobalAccess::Runs { chunk, window_words } = access {
+            let plan = RunPlan { chunk, window_words };
             let buffer = self.buffer_access(dst, String::new(), storer)?;
             self.store_global_runs(plan, &layout, &tile_name, dst, &offsets, dims, &buffer)?;
             self.close();
@@ -371,7 +383,7 @@ impl Ctx<'_> {
         let read = if mutable { format!("atomicLoad(&{buffer}[w])") } else { format!("{buffer}[w]") };
         let read_next =
             if mutable { format!("atomicLoad(&{buffer}[w + 1u])") } else { format!("{buffer}[w + 1u]") };
-        self.helpers.require(&name, || load_function(&name, &read, &read_next));
+        self.prelude.require(&name, || load_function(&name, &read, &read_next));
         Ok(name)
     }
 
@@ -393,16 +405,16 @@ impl Ctx<'_> {
         }
         let buffer = self.buffer_names[param.index()].clone();
         let name = format!("st_{buffer}");
-        self.helpers.require(&name, || store_function(&name, &buffer));
+        self.prelude.require(&name, || store_function(&name, &buffer));
         Ok(name)
     }
 
     /// Requires `ld_smem` and `st_smem`; returns the loader's name.
     fn require_shared_access(&mut self) -> String {
-        self.helpers.require("ld_smem", || {
+        self.prelude.require("ld_smem", || {
             load_function("ld_smem", "atomicLoad(&smem[w])", "atomicLoad(&smem[w + 1u])")
         });
-        self.helpers.require("st_smem", || store_function("st_smem", "smem"));
+        self.prelude.require("st_smem", || store_function("st_smem", "smem"));
         "ld_smem".to_string()
     }
 }

@@ -2,10 +2,10 @@
 //! layouts, reductions and dot products.
 //
 // Each instruction runs a loop over the destination's slots. A source tile is read either straight
-// from the invocation's own slots (when `layout_index::local_gather` finds, for every destination slot,
-// one source slot that holds the needed element in every invocation), or — the general fallback — after
-// staging the whole source through the workgroup `scratch` array in logical row-major order between two
-// barriers. Reductions and dot products always stage their inputs.
+// from the invocation's own slots, or — the general fallback — after staging the whole source through the
+// workgroup `scratch` array in logical row-major order between two barriers; which one, selection decided
+// (`select::Source`, from `layout_index::local_gather`). Reductions and dot products always stage their
+// inputs.
 
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{
@@ -13,8 +13,8 @@ use tilevm_vm::ir::{
 };
 
 use super::WgslResult;
-use super::layout_index::local_gather;
 use super::memory::row_major_linear;
+use super::select::Source;
 use super::writer::Ctx;
 
 /// How a destination element's index maps to the source element it reads.
@@ -31,31 +31,6 @@ enum SourceMap {
 }
 
 impl SourceMap {
-    /// The source index of destination index `index`, when it is known at compile time.
-    fn apply(&self, src_shape: &[usize], index: &[usize]) -> Option<Vec<usize>> {
-        match self {
-            SourceMap::Identity => Some(index.to_vec()),
-            SourceMap::Broadcast => {
-                let skip = index.len().checked_sub(src_shape.len())?;
-                Some(
-                    src_shape
-                        .iter()
-                        .enumerate()
-                        .map(|(d, &extent)| if extent == 1 { 0 } else { index[d + skip] })
-                        .collect(),
-                )
-            }
-            SourceMap::Permute(dims) => {
-                let mut source = vec![0; dims.len()];
-                for (d, &dim) in dims.iter().enumerate() {
-                    *source.get_mut(dim)? = *index.get(d)?;
-                }
-                Some(source)
-            }
-            SourceMap::Slice(_) => None,
-        }
-    }
-
     /// The source coordinates (expressions) of destination coordinates.
     fn apply_symbolic(&self, src_shape: &[usize], coords: &[String]) -> Vec<String> {
         match self {
@@ -130,32 +105,17 @@ impl Ctx<'_> {
         Ok((decl.dtype, decl.layout.clone(), self.tile_names[tile.index()].clone()))
     }
 
-    /// Prepares reading `src` for each slot of `dst_layout` through `map`, staging into scratch at
-    /// `*scratch_base` when invocations must exchange data (and advancing it).
-    fn prepare(
-        &mut self,
-        src: TileId,
-        dst_layout: &RegisterLayout,
-        map: SourceMap,
-        scratch_base: &mut u32,
-    ) -> WgslResult<Access> {
-        let (_, src_layout, src_name) = self.tile_decl(src)?;
-        let src_shape = src_layout.shape().to_vec();
-        let compile_time = !matches!(map, SourceMap::Slice(_));
-        if compile_time {
-            let source_of = |index: &[usize]| map.apply(&src_shape, index).unwrap_or_default();
-            if let Some(slots) = local_gather(dst_layout, &src_layout, &source_of) {
-                let identity = slots.iter().enumerate().all(|(i, &slot)| i == slot);
-                let table = if identity {
-                    None
-                } else {
-                    let values: Vec<u32> = slots.iter().map(|&slot| slot as u32).collect();
-                    Some(self.table("gather", &values))
-                };
-                return Ok(Access::Slots { tile: src_name, table });
+    /// Prepares reading `src` through `map` from where selection said (the instruction's next
+    /// [`Source`]): its own slots, or staged into scratch at `*scratch_base` (advancing it).
+    fn prepare(&mut self, src: TileId, map: SourceMap, scratch_base: &mut u32) -> WgslResult<Access> {
+        let (_, _, src_name) = self.tile_decl(src)?;
+        match self.next_source()? {
+            Source::OwnSlots { gather: None } => Ok(Access::Slots { tile: src_name, table: None }),
+            Source::OwnSlots { gather: Some(slots) } => {
+                Ok(Access::Slots { tile: src_name, table: Some(self.table("gather", &slots)) })
             }
+            Source::Exchange => self.stage_mapped(src, scratch_base, map),
         }
-        self.stage_mapped(src, scratch_base, map)
     }
 
     /// The code read through `access` for the destination element at `coords` (inside a slot loop).
@@ -249,7 +209,7 @@ impl Ctx<'_> {
         let (src_dtype, _, _) = self.tile_decl(src)?;
         self.open("{");
         let mut scratch = 0;
-        let mut access = self.prepare(src, &dst_layout, SourceMap::Identity, &mut scratch)?;
+        let mut access = self.prepare(src, SourceMap::Identity, &mut scratch)?;
         self.snapshot_if_aliased(&mut access, &dst_name);
         self.publish(scratch);
         self.slot_loop(&dst_layout, |ctx, coords| {
@@ -286,7 +246,7 @@ impl Ctx<'_> {
                 }
                 Operand::Tile(tile) => {
                     let (dtype, _, _) = self.tile_decl(*tile)?;
-                    let mut access = self.prepare(*tile, &dst_layout, SourceMap::Broadcast, &mut scratch)?;
+                    let mut access = self.prepare(*tile, SourceMap::Broadcast, &mut scratch)?;
                     self.snapshot_if_aliased(&mut access, &dst_name);
                     prepared.push(Prepared::Tile(access));
                     dtypes.push(dtype);
@@ -354,7 +314,7 @@ impl Ctx<'_> {
         }
         self.open("{");
         let mut scratch = 0;
-        let mut access = self.prepare(src, &dst_layout, map, &mut scratch)?;
+        let mut access = self.prepare(src, map, &mut scratch)?;
         if let Access::Slots { tile, .. } = &mut access
             && *tile == dst_name
         {
@@ -451,7 +411,10 @@ impl Ctx<'_> {
 
     /// Stages a whole tile through scratch (for instructions that read arbitrary elements).
     fn stage(&mut self, src: TileId, scratch: &mut u32) -> WgslResult<Access> {
-        self.stage_mapped(src, scratch, SourceMap::Identity)
+        match self.next_source()? {
+            Source::Exchange => self.stage_mapped(src, scratch, SourceMap::Identity),
+            Source::OwnSlots { .. } => Err(self.internal("a staged source selected as own slots")),
+        }
     }
 
     /// Writes `src` to workgroup scratch at `*scratch` in row-major order (advancing it), to be read back
@@ -486,7 +449,7 @@ impl Ctx<'_> {
         let mut scratch = 0;
         let a_access = self.stage(a, &mut scratch)?;
         let b_access = self.stage(b, &mut scratch)?;
-        let mut acc_access = self.prepare(acc, &dst_layout, SourceMap::Identity, &mut scratch)?;
+        let mut acc_access = self.prepare(acc, SourceMap::Identity, &mut scratch)?;
         self.snapshot_if_aliased(&mut acc_access, &dst_name);
         self.publish(scratch);
         let ty = self.value_type(dst_dtype)?;

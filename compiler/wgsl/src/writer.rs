@@ -1,15 +1,16 @@
 //! The WGSL writer: one kernel in, one WGSL module out. Declarations, the entry point, scalar
 //! statements and control flow live here; tile instructions are in `memory` and `tiles`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{Inst, Kernel, ParamKind, RegisterLayout, SharedId, Stmt, StmtKind};
 
-use super::codec::Helpers;
+use super::codec::Prelude;
 use super::layout_index::{IndexFn, RegisterIndex};
 use super::namer::Namer;
+use super::select::{GpuOp, GpuSelection, Source, select};
 use super::{
     BufferBinding, ENTRY_POINT, Error, GpuCaps, KernelInterface, META_BINDING, META_BLOCK_OFFSET,
     META_PARAMS, META_ZERO, STATUS_BINDING, WgslOptions, WgslResult,
@@ -59,7 +60,7 @@ impl<W: fmt::Write> WgslWriter<W> {
 pub(super) struct Ctx<'k> {
     pub(super) kernel: &'k Kernel,
     pub(super) caps: GpuCaps,
-    pub(super) helpers: Helpers,
+    pub(super) prelude: Prelude,
     /// Module-scope constant tables.
     pub(super) tables: Vec<String>,
     /// The entry point's body.
@@ -81,6 +82,12 @@ pub(super) struct Ctx<'k> {
     pub(super) view_ranks: Vec<usize>,
     register_index: HashMap<RegisterLayout, RegisterIndex>,
     pub(super) asserts: Vec<String>,
+    /// The operation of every instruction (`select`).
+    selection: GpuSelection,
+    /// The pre-order index of the next instruction to write.
+    next_inst: usize,
+    /// The sources of the instruction being written that its reads have not taken yet.
+    sources: VecDeque<Source>,
 }
 
 impl<'k> Ctx<'k> {
@@ -88,7 +95,7 @@ impl<'k> Ctx<'k> {
         let mut ctx = Ctx {
             kernel,
             caps,
-            helpers: Helpers::default(),
+            prelude: Prelude::default(),
             tables: Vec::new(),
             code: String::new(),
             indent: 1,
@@ -103,6 +110,9 @@ impl<'k> Ctx<'k> {
             view_ranks: vec![0; kernel.globals.len()],
             register_index: HashMap::new(),
             asserts: Vec::new(),
+            selection: select(kernel, &caps),
+            next_inst: 0,
+            sources: VecDeque::new(),
         };
         for fixed in
             ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT]
@@ -297,7 +307,7 @@ impl<'k> Ctx<'k> {
         for table in &self.tables {
             writeln!(out, "{table}")?;
         }
-        for helper in self.helpers.texts() {
+        for helper in self.prelude.texts() {
             write!(out, "\n{helper}")?;
         }
         writeln!(out, "\n@compute @workgroup_size({})", self.kernel.num_threads)?;
@@ -424,6 +434,21 @@ impl<'k> Ctx<'k> {
     }
 
     fn inst(&mut self, inst: &Inst) -> WgslResult<()> {
+        let index = self.next_inst;
+        self.next_inst += 1;
+        let op = self
+            .selection
+            .get(index)
+            .cloned()
+            .ok_or_else(|| self.internal(format!("no operation selected for instruction #{index}")))?;
+        self.sources = match &op {
+            GpuOp::Tile(sources) => sources.iter().cloned().collect(),
+            GpuOp::Direct | GpuOp::Global(_) => VecDeque::new(),
+        };
+        let access = match op {
+            GpuOp::Global(access) => Some(access),
+            GpuOp::Direct | GpuOp::Tile(_) => None,
+        };
         match inst {
             Inst::Sync => self.line("workgroupBarrier();"),
             Inst::CopyWait => {}
@@ -445,10 +470,20 @@ impl<'k> Ctx<'k> {
             | Inst::StoreGlobal { .. }
             | Inst::LoadShared { .. }
             | Inst::StoreShared { .. }
-            | Inst::CopyGlobalToShared { .. } => self.memory_inst(inst)?,
+            | Inst::CopyGlobalToShared { .. } => self.memory_inst(inst, access)?,
             _ => self.tile_inst(inst)?,
         }
+        if !self.sources.is_empty() {
+            return Err(self.internal(format!("instruction #{index} left selected sources unread")));
+        }
         Ok(())
+    }
+
+    /// The next selected source of the instruction being written.
+    pub(super) fn next_source(&mut self) -> WgslResult<Source> {
+        self.sources
+            .pop_front()
+            .ok_or_else(|| self.internal("a tile read without a selected source".to_string()))
     }
 
     fn add_assert(&mut self, message: String) -> usize {
@@ -553,6 +588,10 @@ impl<'k> Ctx<'k> {
 
     pub(super) fn unsupported(&self, what: String) -> Error {
         Error::Unsupported { kernel: self.kernel.name.clone(), what }
+    }
+
+    pub(super) fn internal(&self, what: impl Into<String>) -> Error {
+        Error::Internal { kernel: self.kernel.name.clone(), what: what.into() }
     }
 
     pub(super) fn malformed(&self, what: String) -> Error {

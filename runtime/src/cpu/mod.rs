@@ -26,7 +26,7 @@ pub struct CpuOptions {
     /// Use only the instructions every Cranelift target lowers (no `x86_pmaddubsw`): the path of hosts
     /// without them, testable on hosts with them.
     pub portable_simd: bool,
-    /// Software prefetch in dots that stream through tiled weights (`ClifTarget::software_prefetch`):
+    /// Software prefetch in dots that stream through tiled weights (`tilevm_clif::TargetFeatures::software_prefetch`):
     /// faster where memory latency bounds the GEMV, slower where it runs near the read bandwidth.
     /// [`CpuDevice::new`] sets it from `TILEVM_CPU_PREFETCH=1`.
     pub prefetch: bool,

@@ -178,7 +178,8 @@ impl Shared {
             tilevm_wgsl::Error::Limit { what, kernel } => {
                 RuntimeError::Limit { device, what: format!("kernel `{kernel}`: {what}") }
             }
-            tilevm_wgsl::Error::Malformed { .. } => RuntimeError::InvalidLaunch(error.to_string()),
+            // A verified kernel is never malformed: this is a tilevm bug, not the caller's.
+            tilevm_wgsl::Error::Malformed { .. } => RuntimeError::Internal(error.to_string()),
             other => RuntimeError::Internal(other.to_string()),
         }
     }

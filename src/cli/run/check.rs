@@ -1,7 +1,7 @@
 //! `--check`: how closely a device must agree with the reference interpreter, and the mismatch report.
 //!
-//! DESIGN.md asks for bit-exact agreement except where the summation order or a transcendental function's
-//! implementation may differ. So a kernel without float sums, products, float dots or transcendentals is
+//! Backends agree with the interpreter bit for bit (ARCHITECTURE.md: the interpreter defines meaning)
+//! except where the IR lets the summation order or a transcendental function's implementation differ. So a kernel without float sums, products, float dots or transcendentals is
 //! compared bit for bit. Otherwise the bound is a heuristic from the classic error bound of a float sum of
 //! `n` terms, `n * u * sum(|terms|)` with `u` the accumulate type's unit roundoff, plus two units in the
 //! last place of the output dtype (the device's accumulated value may round the other way) and its

@@ -11,6 +11,8 @@ use crate::ir::{
     TernaryOp, TileId, UnaryOp,
 };
 
+mod gemv_dot;
+
 /// A template: draws a case named `name`, or `None` when one of its constant names does not parse.
 pub(super) type Template = fn(&mut SplitMix64, &str) -> Option<CorpusCase>;
 
@@ -25,6 +27,7 @@ pub(super) const TEMPLATES: &[(&str, Template)] = &[
     ("control_flow", control_flow),
     ("int_ops", int_ops),
     ("float_ops", float_ops),
+    ("gemv_dot", gemv_dot::gemv_dot),
 ];
 
 /// Every storage and compute dtype the cast chains draw from.

@@ -1,7 +1,7 @@
 //! Data types: integers of every width, `bool`, IEEE floats and every minifloat, as one [`DataType`] value.
 //!
 //! Sub-32-bit integers and minifloats are *storage* types (load, store, view, cast); arithmetic happens in
-//! the *compute* types `bool`, `i32`, `u32`, `i64`, `u64`, `f32`, `f16`, `bf16` (see DESIGN.md).
+//! the *compute* types `bool`, `i32`, `u32`, `i64`, `u64`, `f32`, `f16`, `bf16` (see ARCHITECTURE.md).
 //!
 //! A value of a type is held as a *code*: the low [`DataType::bits`] bits of an integer (`u64` in general,
 //! `u32` for float codes).

@@ -6,8 +6,8 @@
 //! `0x1f, 0x3` to `0x1f, 0x03`.
 //! Every width from 1 to 64 is supported, including widths that straddle bytes and words.
 //!
-//! Accesses outside the byte slice follow the masked-memory rule of DESIGN.md: bits past the end read as
-//! 0 and writes to them are dropped, so no function here panics on an offset.
+//! Accesses outside the byte slice follow the IR's masked-memory rule (`ir::Inst::LoadGlobal`): bits past
+//! the end read as 0 and writes to them are dropped, so no function here panics on an offset.
 
 mod tensor;
 

@@ -47,9 +47,8 @@ pub struct TargetFeatures {
     pub vector_bytes: u32,
     /// Whether `x86_pmaddubsw` lowers.
     pub byte_multiply_add: bool,
-    /// Whether streaming dots prefetch (off unless asked for: on a latency-bound 2-core Zen 3 VM it made
-    /// the q8 GEMV 15 % faster, on a 2-core Zen 5 VM whose u4 GEMV runs near the read bandwidth it made
-    /// it 1.4-1.7x slower).
+    /// Whether streaming dots prefetch: off unless asked for, as it helps where memory latency bounds a
+    /// GEMV and hurts where it runs near the read bandwidth (the README has the figures).
     pub software_prefetch: bool,
 }
 

@@ -5,14 +5,14 @@
 //! grammar actions bound the height of expression trees (see [`nodes::MAX_EXPR_DEPTH`]).
 
 pub mod ast;
-mod nodes;
 pub mod lexer;
+mod nodes;
 
 use lalrpop_util::{ParseError, lalrpop_mod};
 
 use crate::diagnostic::{Diagnostic, FileId, Span};
-use nodes::SyntaxError;
 use lexer::Token;
+use nodes::SyntaxError;
 
 lalrpop_mod!(
     #[allow(clippy::all, clippy::pedantic, missing_docs, unused_qualifications, unused_lifetimes)]
@@ -20,8 +20,8 @@ lalrpop_mod!(
     "/syntax/grammar.rs"
 );
 
-pub use nodes::MAX_EXPR_DEPTH;
 pub use lexer::MAX_NESTING;
+pub use nodes::MAX_EXPR_DEPTH;
 
 /// Parses one file.
 ///
