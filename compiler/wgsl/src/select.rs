@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use tilevm_vm::ir::{Inst, Kernel, Operand, Stmt, StmtKind, TileId};
+use tilevm_vm::ir::{Inst, Kernel, Operand, TileId};
 use tilevm_vm::layout::RegisterLayout;
 use tilevm_vm::text::print_inst;
 
@@ -147,7 +147,8 @@ impl GpuSelection {
 
 /// Selects an operation for every instruction of `kernel` on an adapter with `caps`.
 pub fn select(kernel: &Kernel, caps: &GpuCaps) -> GpuSelection {
-    let ops = instructions(kernel)
+    let ops = kernel
+        .instructions()
         .into_iter()
         .map(|inst| {
             RULES
@@ -227,26 +228,6 @@ fn tile_sources(kernel: &Kernel, inst: &Inst) -> Option<GpuOp> {
     Some(GpuOp::Tile(sources))
 }
 
-/// The kernel's instructions in pre-order.
-pub(super) fn instructions(kernel: &Kernel) -> Vec<&Inst> {
-    fn collect<'k>(body: &'k [Stmt], insts: &mut Vec<&'k Inst>) {
-        for stmt in body {
-            match &stmt.kind {
-                StmtKind::Inst(inst) => insts.push(inst),
-                StmtKind::For { body, .. } | StmtKind::While { body, .. } => collect(body, insts),
-                StmtKind::If { then_body, else_body, .. } => {
-                    collect(then_body, insts);
-                    collect(else_body, insts);
-                }
-                StmtKind::Assign { .. } | StmtKind::Break => {}
-            }
-        }
-    }
-    let mut insts = Vec::new();
-    collect(&kernel.body, &mut insts);
-    insts
-}
-
 impl fmt::Display for GpuOp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -274,7 +255,7 @@ impl fmt::Display for GpuOp {
 /// operation.
 pub fn selection_text(kernel: &Kernel, selection: &GpuSelection) -> String {
     let mut out = format!("kernel {}\n", kernel.name);
-    for (index, (inst, (op, rule))) in instructions(kernel).iter().zip(selection.ops()).enumerate() {
+    for (index, (inst, (op, rule))) in kernel.instructions().iter().zip(selection.ops()).enumerate() {
         out.push_str(&format!("  #{index:<3} {}\n       -> {rule}{op}\n", print_inst(inst)));
     }
     out

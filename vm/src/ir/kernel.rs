@@ -239,6 +239,27 @@ impl Kernel {
         }
     }
 
+    /// Every instruction of the body in pre-order (program order, loop and branch bodies included): the
+    /// numbering the code generators' selection stages index by.
+    pub fn instructions(&self) -> Vec<&Inst> {
+        let mut insts = Vec::new();
+        fn walk<'k>(body: &'k [Stmt], insts: &mut Vec<&'k Inst>) {
+            for stmt in body {
+                match &stmt.kind {
+                    StmtKind::Inst(inst) => insts.push(inst),
+                    StmtKind::For { body, .. } | StmtKind::While { body, .. } => walk(body, insts),
+                    StmtKind::If { then_body, else_body, .. } => {
+                        walk(then_body, insts);
+                        walk(else_body, insts);
+                    }
+                    StmtKind::Assign { .. } | StmtKind::Break => {}
+                }
+            }
+        }
+        walk(&self.body, &mut insts);
+        insts
+    }
+
     /// Calls `visit` on every instruction of the body, in program order, loop and branch bodies included.
     pub fn for_each_inst(&self, mut visit: impl FnMut(&Inst)) {
         fn walk(body: &[Stmt], visit: &mut dyn FnMut(&Inst)) {

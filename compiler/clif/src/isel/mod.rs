@@ -18,7 +18,7 @@ pub(crate) mod rules;
 
 use std::fmt;
 
-use tilevm_vm::ir::{Inst, Kernel, Stmt, StmtKind};
+use tilevm_vm::ir::{Inst, Kernel};
 use tilevm_vm::text::print_inst;
 
 pub use ops::{
@@ -104,7 +104,7 @@ impl Selection {
 pub fn select(kernel: &Kernel, target: TargetFeatures) -> Selection {
     let cx = Cx { kernel, target, hidden_payloads: HiddenPayloads::analyse(kernel) };
     let chains = chains::find_chains(kernel);
-    let insts = instructions(kernel);
+    let insts = kernel.instructions();
     let mut ops: Vec<Option<Selected>> = vec![None; insts.len()];
     // Dots first: a fused dot marks what it absorbs.
     for (index, inst) in insts.iter().enumerate() {
@@ -148,32 +148,11 @@ fn apply_rules(cx: &Cx<'_>, inst: &Inst, chain: Option<&chains::Chain>) -> Selec
         .unwrap_or(Selected { op: CpuOp::Generic, rule: "generic" })
 }
 
-/// The kernel's instructions in pre-order.
-fn instructions(kernel: &Kernel) -> Vec<&Inst> {
-    let mut insts = Vec::new();
-    collect(&kernel.body, &mut insts);
-    insts
-}
-
-fn collect<'k>(body: &'k [Stmt], insts: &mut Vec<&'k Inst>) {
-    for stmt in body {
-        match &stmt.kind {
-            StmtKind::Inst(inst) => insts.push(inst),
-            StmtKind::For { body, .. } | StmtKind::While { body, .. } => collect(body, insts),
-            StmtKind::If { then_body, else_body, .. } => {
-                collect(then_body, insts);
-                collect(else_body, insts);
-            }
-            StmtKind::Assign { .. } | StmtKind::Break => {}
-        }
-    }
-}
-
 /// The selection of `kernel` as text: per instruction, its index and text form, then the rule that chose
 /// its operation and the operation (what `tilevm compile --emit isel` prints).
 pub fn selection_text(kernel: &Kernel, selection: &Selection) -> String {
     let mut out = format!("kernel {}\n", kernel.name);
-    for (index, (inst, selected)) in instructions(kernel).iter().zip(selection.ops()).enumerate() {
+    for (index, (inst, selected)) in kernel.instructions().iter().zip(selection.ops()).enumerate() {
         let op = match &selected.op {
             CpuOp::Generic => String::new(),
             op => format!(": {op}"),
