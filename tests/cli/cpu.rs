@@ -1,4 +1,5 @@
-//! The CPU backend from the command line: `tilevm compile --emit clif|asm`, and `tilevm bench`'s records.
+//! The CPU backend from the command line: `tilevm compile --emit isel|clif|asm`, and `tilevm bench`'s
+//! records.
 
 use std::process::Command;
 
@@ -10,6 +11,17 @@ fn compile_gemv(emit: &str) -> String {
         .unwrap();
     assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn compile_emits_the_selected_operations() {
+    let text = compile_gemv("isel");
+    assert!(text.starts_with("kernel gemv\n"), "{text}");
+    // One `->` line per instruction, naming the rule; the GEMV's loads and casts take vector paths.
+    let instructions = text.lines().filter(|line| line.trim_start().starts_with('#')).count();
+    assert_eq!(text.matches("\n       -> ").count(), instructions, "{text}");
+    assert!(text.contains("-> global-load: load: vector"), "{text}");
+    assert!(text.contains("-> vector-cast: vector cast F16ToF32"), "{text}");
 }
 
 #[test]

@@ -64,7 +64,11 @@ impl Launch {
                 let context = BlockContext { block_index: [x, y, z], grid_size: self.grid };
                 // SAFETY: the context and slots match the ABI, `scratch` is 16-byte aligned and at least
                 // `scratch_bytes` long, private to this worker; the buffers the slots point to outlive
-                // the call, because the launch's caller waits for every claimed block (`wait`).
+                // the call, because the launch's caller waits for every claimed block (`wait`). The code
+                // stays inside them: it was lowered from a `VerifiedKernel` (`Device::compile` takes
+                // nothing else), so every handle, shape and definition it relies on holds, and each of
+                // its global accesses is one of `tilevm_clif`'s bounds-checked ones against the byte
+                // lengths the slots carry, its scratch accesses within the frame it planned.
                 let status = unsafe {
                     (self.kernel.kernel_fn)(
                         &context,
@@ -105,7 +109,8 @@ impl Launch {
 /// the kernel's checked stores).
 struct Slots(Vec<ArgSlot>);
 // SAFETY: the slots hold addresses of buffers borrowed mutably for the whole launch; blocks only touch
-// them through the JIT code's bounds-checked accesses.
+// them through the JIT code's bounds-checked accesses, which a verified kernel's lowering always emits
+// (sub-byte stores with per-byte atomics, so blocks writing neighbouring elements do not race).
 unsafe impl Sync for Slots {}
 
 impl CpuKernel {
