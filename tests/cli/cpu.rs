@@ -58,11 +58,13 @@ fn bench_writes_consistent_records() {
     let records: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let _ = std::fs::remove_file(&json);
-    assert_eq!(records.len(), 8, "{records:?}");
+    // Three variants (the stdlib's a16 and q8, the example) at four widths.
+    assert_eq!(records.len(), 12, "{records:?}");
     for record in &records {
         let number = |field: &str| record[field].as_f64().unwrap_or_else(|| panic!("{field} in {record}"));
-        assert_eq!(record["backend"], "cpu");
-        assert!(["a16", "q8"].contains(&record["kernel"].as_str().unwrap()), "{record}");
+        assert_eq!((&record["backend"], &record["suite"]), (&"cpu".into(), &"gemv".into()), "{record}");
+        assert!(["a16", "q8", "example"].contains(&record["kernel"].as_str().unwrap()), "{record}");
+        assert!(number("compile_s") >= 0.0, "{record}");
         let bits: usize = record["dtype"].as_str().unwrap().trim_start_matches('u').parse().unwrap();
         assert_eq!((number("m"), number("n"), number("k")), (1.0, 128.0, 256.0));
         let weight_bytes = (128 * 256 * bits / 8) as f64;
@@ -76,4 +78,45 @@ fn bench_writes_consistent_records() {
     }
     let bad = Command::new(env!("CARGO_BIN_EXE_tilevm")).args(["bench", "--k", "100"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "a k that is not a multiple of the group is a usage error");
+}
+
+/// `tilevm bench --suite kernels` at a small size: one record per kernel, whose bytes per second are the
+/// bytes the kernel must move over its median time.
+#[test]
+fn bench_kernels_suite_writes_one_record_per_kernel() {
+    let json = std::env::temp_dir().join(format!("tilevm-bench-kernels-{}.json", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
+        .args(["bench", "--suite", "kernels", "--backend", "cpu", "--n", "16", "--k", "1024", "--runs", "1"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&json);
+    let elements = 16.0 * 1024.0;
+    // What each kernel reads and writes, from its signature in `examples/`.
+    let expected_bytes = |kernel: &str, dtype: &str| match (kernel, dtype) {
+        ("vector_add", "f32") => 3.0 * 4.0 * elements,
+        ("vector_add", "f16") => 3.0 * 2.0 * elements,
+        ("dequant", "u4") => elements / 2.0 + 16.0 * 16.0 * 2.0 + elements * 2.0,
+        ("relu_rows", "f32") => 2.0 * 4.0 * elements,
+        ("shared_stage", "f16") => 2.0 * 2.0 * elements,
+        ("unpack_view", "u4") => elements / 2.0 + elements * 2.0,
+        other => panic!("unexpected kernel {other:?}"),
+    };
+    assert_eq!(records.len(), 6, "{records:?}");
+    for record in &records {
+        let number = |field: &str| record[field].as_f64().unwrap_or_else(|| panic!("{field} in {record}"));
+        assert_eq!(record["suite"], "kernels");
+        let bytes = expected_bytes(record["kernel"].as_str().unwrap(), record["dtype"].as_str().unwrap());
+        let median = number("median_s");
+        assert!((number("bytes_per_s") - bytes / median).abs() <= 1e-9 * bytes / median, "{record}");
+    }
+    let unknown = Command::new(env!("CARGO_BIN_EXE_tilevm"))
+        .args(["bench", "--suite", "kernels", "--kernel", "nope", "--n", "16", "--k", "1024"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "an unknown --kernel is a usage error");
 }

@@ -74,9 +74,10 @@ fn compile_sets_parameters_and_emits_ir() {
     assert!(stdout.contains("kernel @gemv"), "{stdout}");
     assert!(stdout.contains("global u3"), "the weights are u3: {stdout}");
     // No layout is written in the example: the inferred ones are shown, sized by BLOCK_N = 64 (the weight
-    // tile's loads spread over the 128 threads, each holding a column of 64 rows).
-    assert!(stdout.contains("u3 spatial(1, 128).local(64, 1)"), "the inferred weight layout: {stdout}");
-    assert!(stdout.contains("f32 spatial(1, 128).local(64, 1)"), "the inferred accumulator layout: {stdout}");
+    // tile's loads spread over the 128 threads with the threads on the rows first, each thread holding a run
+    // of 64 consecutive codes of one row).
+    assert!(stdout.contains("u3 spatial(64, 2).local(1, 64)"), "the inferred weight layout: {stdout}");
+    assert!(stdout.contains("f32 spatial(64, 2).local(1, 64)"), "the inferred accumulator layout: {stdout}");
 }
 
 #[test]

@@ -13,6 +13,7 @@
 //! The crates above this one (compiler, runtime) lower and run what is defined here.
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod compare;
 pub mod corpus;
 pub mod dtype;

@@ -80,7 +80,7 @@ impl ClifLowerer<'_> {
             };
             lanes.push(Lanes::Splat(self.builder.ins().splat(vector_type, splat)));
         }
-        // A NaN whose payload nothing reads may keep the hardware's (`isel::nan_payloads`).
+        // A NaN whose payload nothing reads may keep the hardware's (`vm::analysis::HiddenPayloads`).
         let canonical = canonical_nans.then(|| {
             let canonical = self.builder.ins().f32const(f32::from_bits(0x7fc0_0000));
             self.builder.ins().splat(types::F32X4, canonical)

@@ -34,6 +34,38 @@ impl Prelude {
         }
     }
 
+    /// The lines of `code` with every prelude function it calls inlined, transitively, once per call
+    /// site: what a shader compiler that inlines everything makes of it.
+    pub(super) fn inlined_lines(&self, code: &str) -> usize {
+        let mut memo = BTreeMap::new();
+        self.lines_with_calls(code, &mut memo, 0)
+    }
+
+    fn lines_with_calls(&self, code: &str, memo: &mut BTreeMap<String, usize>, depth: usize) -> usize {
+        let mut lines = code.lines().count();
+        // Helpers call helpers a few levels deep at most; the bound only guards against a cycle.
+        if depth > 8 {
+            return lines;
+        }
+        for (name, text) in &self.functions {
+            let calls = code.matches(&format!("{name}(")).count();
+            if calls == 0 {
+                continue;
+            }
+            let cost = match memo.get(name) {
+                Some(&cost) => cost,
+                None => {
+                    let body = text.split_once('{').map_or(text.as_str(), |(_, body)| body);
+                    let cost = self.lines_with_calls(body, memo, depth + 1);
+                    memo.insert(name.clone(), cost);
+                    cost
+                }
+            };
+            lines += calls * cost;
+        }
+        lines
+    }
+
     /// Every function's text.
     pub(super) fn texts(&self) -> impl Iterator<Item = &String> {
         self.functions.values()
@@ -159,6 +191,22 @@ impl FormatConsts {
 pub(super) fn require_decode(prelude: &mut Prelude, format: &FloatType) -> String {
     let c = FormatConsts::new(format);
     let name = format!("dec_{}", c.name);
+    if DataType::Float(*format) == DataType::BF16 {
+        // bf16 is the top half of an f32: every code, subnormals and NaN payloads included.
+        prelude.require(&name, || format!("fn {name}(code: u32) -> u32 {{\n    return code << 16u;\n}}\n"));
+        return name;
+    }
+    if DataType::Float(*format) == DataType::F16 {
+        // Branch-free, because activations are decoded in the hot loop of every a16 kernel: normal codes
+        // rebias the exponent (+112), subnormals are m * 2^-24 (an exact product of an integer below 2^10
+        // and a power of two, with a normal f32 result), infinities and NaNs widen their fraction.
+        prelude.require(&name, || {
+            format!(
+                "fn {name}(code: u32) -> u32 {{\n    let so = (code & 0x8000u) << 16u;\n    let em = code & 0x7fffu;\n    let normal = (em << 13u) + 0x38000000u;\n    let subnormal = bitcast<u32>(f32(em) * 5.9604644775390625e-8);\n    let special = 0x7f800000u | ((em & 0x3ffu) << 13u);\n    return so | select(select(normal, special, em >= 0x7c00u), subnormal, em < 0x400u);\n}}\n"
+            )
+        });
+        return name;
+    }
     prelude.require(&name, || {
         let sign = if c.signed { format!("((code >> {}u) & 1u) << 31u", c.e + c.m) } else { "0u".to_string() };
         let special = match c.nan {
@@ -350,6 +398,13 @@ pub(super) fn cast_code(
         (DataType::Float(source), DataType::Int(target)) => {
             let bits = f32_bits(prelude, &source, code);
             format!("{}({bits})", require_float_to_int(prelude, target.signed, u32::from(target.bits)))
+        }
+        // Integers of at most 24 bits are f32 values: the hardware conversion is exact, whatever the
+        // rounding mode (this is the weight decode of every low-bit GEMV).
+        (DataType::Bool | DataType::Int(_), DataType::Float(_))
+            if to == DataType::F32 && from.bits() <= 24 =>
+        {
+            format!("bitcast<u32>(f32({}))", int_value(from, code))
         }
         (_, DataType::Float(target)) => {
             let value = int_value(from, code);

@@ -11,6 +11,7 @@
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{BinaryOp, Expr, ExprKind, Rounding, TernaryOp, UnaryOp};
 
+use super::select::NanResults;
 use super::writer::Ctx;
 use super::{META_GRID_SIZE, WgslResult};
 use super::{codec, fma};
@@ -71,11 +72,16 @@ impl Ctx<'_> {
     fn rounded(&mut self, dtype: DataType, value: String) -> WgslResult<String> {
         // NaN results are the canonical quiet NaN, as in the interpreter (GPUs keep or alter payloads at
         // will).
-        let nan = self.is_nan("x");
-        self.prelude.require("canonical_nan", || {
-            format!("fn canonical_nan(x: f32) -> f32 {{\n    if ({nan}) {{ return bitcast<f32>(0x7fc00000u); }}\n    return x;\n}}\n")
-        });
-        let value = format!("canonical_nan({value})");
+        let value = match self.nans {
+            NanResults::AnyPayload => value,
+            NanResults::Canonical => {
+                let nan = self.is_nan("x");
+                self.prelude.require("canonical_nan", || {
+                    format!("fn canonical_nan(x: f32) -> f32 {{\n    if ({nan}) {{ return bitcast<f32>(0x7fc00000u); }}\n    return x;\n}}\n")
+                });
+                format!("canonical_nan({value})")
+            }
+        };
         if dtype == DataType::F16 || dtype == DataType::BF16 {
             let code = self.encode_value(dtype, &value)?;
             self.decode_value(dtype, &code)
@@ -210,6 +216,8 @@ impl Ctx<'_> {
             UnaryOp::Abs if is_float => {
                 return Ok(format!("bitcast<f32>(bitcast<u32>({value}) & 0x7fffffffu)"));
             }
+            // The identity, written out: naga 30 lowers `abs` of a `u32` to SPIR-V's signed `SAbs`.
+            UnaryOp::Abs if matches!(dtype, DataType::Int(int) if !int.signed) => format!("({value})"),
             UnaryOp::Abs => format!("abs({value})"),
             _ if !is_float => return Err(self.malformed(format!("{op:?} on {dtype:?}"))),
             UnaryOp::Exp => format!("exp({value})"),
@@ -220,7 +228,14 @@ impl Ctx<'_> {
             UnaryOp::Rsqrt => format!("inverseSqrt({value})"),
             UnaryOp::Sin => format!("sin({value})"),
             UnaryOp::Cos => format!("cos({value})"),
-            UnaryOp::Tanh => format!("tanh({value})"),
+            UnaryOp::Tanh => {
+                // lavapipe's `tanh` clamps its argument, which turns a NaN into -1.
+                let nan = self.is_nan("x");
+                self.prelude.require("tanh_nan", || {
+                    format!("fn tanh_nan(x: f32) -> f32 {{\n    if ({nan}) {{ return x; }}\n    return tanh(x);\n}}\n")
+                });
+                format!("tanh_nan({value})")
+            }
             UnaryOp::Floor => format!("floor({value})"),
             UnaryOp::Ceil => format!("ceil({value})"),
             UnaryOp::Round => format!("round({value})"),
@@ -239,6 +254,15 @@ impl Ctx<'_> {
             BinaryOp::Sub => format!("({a} - {b})"),
             BinaryOp::Mul => format!("({a} * {b})"),
             BinaryOp::Div => format!("({a} / {b})"),
+            BinaryOp::Rem if matches!(dtype, DataType::Int(int) if int.signed) => {
+                // Through magnitudes: lavapipe miscompiles naga's signed `%` (`a - b * (a / b)`) for
+                // some negative operands (-442001300 % -1545345239 came out as a - b), and the unsigned
+                // `%` is exact. A zero divisor gives 0, as naga's guard and the interpreter do.
+                self.prelude.require("rem_i32", || {
+                    "fn rem_i32(a: i32, b: i32) -> i32 {\n    let m = bitcast<i32>(u32(abs(a)) % u32(abs(b)));\n    return select(m, -m, a < 0i);\n}\n".to_string()
+                });
+                format!("rem_i32({a}, {b})")
+            }
             BinaryOp::Rem => format!("({a} % {b})"),
             BinaryOp::Min if is_float => {
                 self.require_nan_aware_minmax();

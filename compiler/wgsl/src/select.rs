@@ -5,11 +5,13 @@
 // The choices today: whether a global load or store moves whole words of a thread's contiguous run
 // (`vector_memory`) or goes element by element, and whether a tile instruction reads each source from
 // the invocation's own slots (`layout_index::local_gather`) or exchanges it through the workgroup scratch
-// array. Rules for the adapter's own instructions (subgroup reductions, packed dots, native f16) go into
-// `RULES`, gated by the [`GpuFeature`]s they need.
+// array, and whether float results need canonical NaNs (not where nothing reads the payloads). Rules for
+// the adapter's own instructions (subgroup reductions, packed dots, native f16) go into `RULES`, gated by
+// the [`GpuFeature`]s they need.
 
 use std::fmt;
 
+use tilevm_vm::analysis::HiddenPayloads;
 use tilevm_vm::ir::{Inst, Kernel, Operand, TileId};
 use tilevm_vm::layout::RegisterLayout;
 use tilevm_vm::text::print_inst;
@@ -43,9 +45,28 @@ pub enum GpuOp {
     Direct,
     /// A global load or store.
     Global(GlobalAccess),
-    /// A register-tile instruction, with where each of its tile sources is read from (in the order the
-    /// writer reads them: operands in order; for `dot`, `a`, `b`, then `acc`).
-    Tile(Vec<Source>),
+    /// A register-tile instruction.
+    Tile(TileOp),
+}
+
+/// How a register-tile instruction reads its sources and rounds its results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TileOp {
+    /// Where each tile source is read from, in the order the writer reads them: operands in order; for
+    /// `dot`, `a`, `b`, then `acc`.
+    pub sources: Vec<Source>,
+    /// What float results that are NaN look like.
+    pub nans: NanResults,
+}
+
+/// The NaN results of an instruction's float arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NanResults {
+    /// The canonical quiet NaN, as the interpreter gives (a check and a select per result).
+    Canonical,
+    /// Whatever payload the hardware gives: nothing reads the destination's payloads
+    /// (`tilevm_vm::analysis::HiddenPayloads`).
+    AnyPayload,
 }
 
 /// How a global load or store moves a tile.
@@ -116,7 +137,13 @@ impl IndexMap {
 struct GpuRule {
     name: &'static str,
     requires: &'static [GpuFeature],
-    select: fn(&Kernel, &Inst) -> Option<GpuOp>,
+    select: fn(&Cx, &Inst) -> Option<GpuOp>,
+}
+
+/// What the rules look at besides the instruction.
+struct Cx<'k> {
+    kernel: &'k Kernel,
+    hidden_payloads: HiddenPayloads,
 }
 
 /// The rules, in the order they are tried.
@@ -147,6 +174,7 @@ impl GpuSelection {
 
 /// Selects an operation for every instruction of `kernel` on an adapter with `caps`.
 pub fn select(kernel: &Kernel, caps: &GpuCaps) -> GpuSelection {
+    let cx = Cx { kernel, hidden_payloads: HiddenPayloads::analyse(kernel) };
     let ops = kernel
         .instructions()
         .into_iter()
@@ -154,7 +182,7 @@ pub fn select(kernel: &Kernel, caps: &GpuCaps) -> GpuSelection {
             RULES
                 .iter()
                 .filter(|rule| rule.requires.iter().all(|feature| feature.present(caps)))
-                .find_map(|rule| (rule.select)(kernel, inst).map(|op| (op, rule.name)))
+                .find_map(|rule| (rule.select)(&cx, inst).map(|op| (op, rule.name)))
                 .unwrap_or((GpuOp::Direct, "direct"))
         })
         .collect();
@@ -178,18 +206,19 @@ fn global_access(kernel: &Kernel, inst: &Inst) -> Option<(RegisterLayout, u32, b
 
 /// Runs of at least two codes per invocation; stores of 32-bit codes already write one word each (and
 /// measured slower in chunks on lavapipe).
-fn global_runs(kernel: &Kernel, inst: &Inst) -> Option<GpuOp> {
-    let (layout, bits, store) = global_access(kernel, inst)?;
+fn global_runs(cx: &Cx, inst: &Inst) -> Option<GpuOp> {
+    let (layout, bits, store) = global_access(cx.kernel, inst)?;
     let RunPlan { chunk, window_words } = plan_runs(&layout, bits).filter(|_| !store || bits < 32)?;
     Some(GpuOp::Global(GlobalAccess::Runs { chunk, window_words }))
 }
 
-fn global_per_element(kernel: &Kernel, inst: &Inst) -> Option<GpuOp> {
-    global_access(kernel, inst).map(|_| GpuOp::Global(GlobalAccess::PerElement))
+fn global_per_element(cx: &Cx, inst: &Inst) -> Option<GpuOp> {
+    global_access(cx.kernel, inst).map(|_| GpuOp::Global(GlobalAccess::PerElement))
 }
 
 /// Where each tile source of a register-tile instruction is read from.
-fn tile_sources(kernel: &Kernel, inst: &Inst) -> Option<GpuOp> {
+fn tile_sources(cx: &Cx, inst: &Inst) -> Option<GpuOp> {
+    let kernel = cx.kernel;
     let own_or_exchange = |dst: TileId, src: TileId, map: IndexMap| -> Option<Source> {
         let dst_layout = layout_of(kernel, dst)?;
         let src_layout = layout_of(kernel, src)?;
@@ -225,7 +254,13 @@ fn tile_sources(kernel: &Kernel, inst: &Inst) -> Option<GpuOp> {
         }
         _ => return None,
     };
-    Some(GpuOp::Tile(sources))
+    let nans = match inst {
+        Inst::Elementwise { dst, .. } | Inst::Dot { dst, .. } if cx.hidden_payloads.hidden(*dst) => {
+            NanResults::AnyPayload
+        }
+        _ => NanResults::Canonical,
+    };
+    Some(GpuOp::Tile(TileOp { sources, nans }))
 }
 
 impl fmt::Display for GpuOp {
@@ -236,7 +271,7 @@ impl fmt::Display for GpuOp {
             GpuOp::Global(GlobalAccess::Runs { chunk, window_words }) => {
                 write!(f, ": runs of {chunk} codes ({window_words}-word windows) | per element")
             }
-            GpuOp::Tile(sources) => {
+            GpuOp::Tile(TileOp { sources, nans }) => {
                 let names: Vec<String> = sources
                     .iter()
                     .map(|source| match source {
@@ -245,7 +280,11 @@ impl fmt::Display for GpuOp {
                         Source::Exchange => "scratch exchange".to_string(),
                     })
                     .collect();
-                write!(f, ": {}", names.join(", "))
+                write!(f, ": {}", names.join(", "))?;
+                match nans {
+                    NanResults::Canonical => Ok(()),
+                    NanResults::AnyPayload => write!(f, "; NaN payloads unobserved"),
+                }
             }
         }
     }

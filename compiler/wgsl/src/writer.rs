@@ -10,7 +10,7 @@ use tilevm_vm::ir::{Inst, Kernel, ParamKind, RegisterLayout, SharedId, Stmt, Stm
 use super::codec::Prelude;
 use super::layout_index::{IndexFn, RegisterIndex};
 use super::namer::Namer;
-use super::select::{GpuOp, GpuSelection, Source, select};
+use super::select::{GpuOp, GpuSelection, NanResults, Source, TileOp, select};
 use super::{
     BufferBinding, ENTRY_POINT, Error, GpuCaps, KernelInterface, META_BINDING, META_BLOCK_OFFSET,
     META_PARAMS, META_ZERO, STATUS_BINDING, WgslOptions, WgslResult,
@@ -88,6 +88,8 @@ pub(super) struct Ctx<'k> {
     next_inst: usize,
     /// The sources of the instruction being written that its reads have not taken yet.
     sources: VecDeque<Source>,
+    /// The NaN results of the instruction being written (canonical outside tile instructions).
+    pub(super) nans: NanResults,
 }
 
 impl<'k> Ctx<'k> {
@@ -113,6 +115,7 @@ impl<'k> Ctx<'k> {
             selection: select(kernel, &caps),
             next_inst: 0,
             sources: VecDeque::new(),
+            nans: NanResults::Canonical,
         };
         for fixed in
             ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT]
@@ -441,9 +444,9 @@ impl<'k> Ctx<'k> {
             .get(index)
             .cloned()
             .ok_or_else(|| self.internal(format!("no operation selected for instruction #{index}")))?;
-        self.sources = match &op {
-            GpuOp::Tile(sources) => sources.iter().cloned().collect(),
-            GpuOp::Direct | GpuOp::Global(_) => VecDeque::new(),
+        (self.sources, self.nans) = match &op {
+            GpuOp::Tile(TileOp { sources, nans }) => (sources.iter().cloned().collect(), *nans),
+            GpuOp::Direct | GpuOp::Global(_) => (VecDeque::new(), NanResults::Canonical),
         };
         let access = match op {
             GpuOp::Global(access) => Some(access),
@@ -473,6 +476,8 @@ impl<'k> Ctx<'k> {
             | Inst::CopyGlobalToShared { .. } => self.memory_inst(inst, access)?,
             _ => self.tile_inst(inst)?,
         }
+        // Scalar statements between instructions always make NaNs canonical.
+        self.nans = NanResults::Canonical;
         if !self.sources.is_empty() {
             return Err(self.internal(format!("instruction #{index} left selected sources unread")));
         }
@@ -569,20 +574,49 @@ impl<'k> Ctx<'k> {
         }
     }
 
-    /// Emits `for` over the slots of `layout` with `let c<d>` coordinates bound, then `body` inside.
+    /// Emits the slots of `layout` with `let c<d>` coordinates bound, then `body` inside: unrolled, one
+    /// block per slot with `l` a constant, when the unrolled code stays within [`UNROLL_BUDGET`], else a
+    /// `for` loop.
+    ///
+    /// Unrolled, every tile array is indexed by constants, so shader compilers keep tiles in registers
+    /// instead of private memory (on lavapipe a dynamically indexed array is a gather per access). The
+    /// budget counts the helpers a slot calls as the shader compiler inlines them: 32 unrolled slots of a
+    /// bf16 `fma` (an exact integer product and a rounding each) took lavapipe minutes to compile.
     pub(super) fn slot_loop(
         &mut self,
         layout: &RegisterLayout,
-        body: impl FnOnce(&mut Self, &[String]) -> WgslResult<()>,
+        mut body: impl FnMut(&mut Self, &[String]) -> WgslResult<()>,
     ) -> WgslResult<()> {
         let coords = self.layout_coords(layout, "l");
-        self.open(&format!("for (var l = 0u; l < {}u; l = l + 1u) {{", layout.local_size().max(1)));
         let names: Vec<String> = (0..coords.len()).map(|d| format!("c{d}")).collect();
-        for (name, coord) in names.iter().zip(&coords) {
-            self.line(&format!("let {name} = {coord};"));
+        let slots = layout.local_size().max(1);
+        let mut emit_slot = |ctx: &mut Self, slot: Option<usize>| -> WgslResult<()> {
+            match slot {
+                Some(slot) => {
+                    ctx.open("{");
+                    ctx.line(&format!("let l = {slot}u;"));
+                }
+                None => ctx.open(&format!("for (var l = 0u; l < {slots}u; l = l + 1u) {{")),
+            }
+            for (name, coord) in names.iter().zip(&coords) {
+                ctx.line(&format!("let {name} = {coord};"));
+            }
+            body(ctx, &names)?;
+            ctx.close();
+            Ok(())
+        };
+        // Slot 0 is written first, and taken back when the whole loop would exceed the budget.
+        let (mark, indent) = (self.code.len(), self.indent);
+        emit_slot(self, Some(0))?;
+        let slot_cost = self.prelude.inlined_lines(&self.code[mark..]);
+        if slots.saturating_mul(slot_cost) > UNROLL_BUDGET {
+            self.code.truncate(mark);
+            self.indent = indent;
+            return emit_slot(self, None);
         }
-        body(self, &names)?;
-        self.close();
+        for slot in 1..slots {
+            emit_slot(self, Some(slot))?;
+        }
         Ok(())
     }
 
@@ -602,6 +636,9 @@ impl<'k> Ctx<'k> {
         Error::Limit { kernel: self.kernel.name.clone(), what }
     }
 }
+
+/// The most lines of code, helpers inlined, that a slot loop unrolls to (see [`Ctx::slot_loop`]).
+pub(super) const UNROLL_BUDGET: usize = 1536;
 
 /// The binding of parameter `param`'s buffer.
 pub(super) fn buffer_binding(param: usize) -> u32 {

@@ -21,12 +21,12 @@ pub(super) struct Pipeline {
 }
 
 /// Error scopes around a group of wgpu calls; `finish` turns what they caught into a `RuntimeError`.
-struct Scopes {
+pub(super) struct Scopes {
     scopes: Vec<wgpu::ErrorScopeGuard>,
 }
 
 impl Scopes {
-    fn push(device: &wgpu::Device) -> Scopes {
+    pub(super) fn push(device: &wgpu::Device) -> Scopes {
         Scopes {
             scopes: vec![
                 device.push_error_scope(wgpu::ErrorFilter::Validation),
@@ -36,7 +36,7 @@ impl Scopes {
         }
     }
 
-    fn finish(mut self, shared: &Shared, what: &str) -> RuntimeResult<()> {
+    pub(super) fn finish(mut self, shared: &Shared, what: &str) -> RuntimeResult<()> {
         let mut messages = Vec::new();
         let mut out_of_memory = false;
         while let Some(scope) = self.scopes.pop() {
@@ -372,7 +372,7 @@ fn read_bytes(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u8>> 
     Ok(bytes)
 }
 
-fn read_words(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u32>> {
+pub(super) fn read_words(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u32>> {
     let bytes = read_bytes(shared, buffer)?;
     Ok(bytes
         .chunks_exact(4)

@@ -5,6 +5,7 @@
 //! panicking, so validation errors, out-of-memory and device loss come back as [`RuntimeError`]s.
 
 mod adapter;
+mod bandwidth;
 mod grid;
 mod launch;
 

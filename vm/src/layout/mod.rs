@@ -25,7 +25,8 @@ mod tests;
 pub use error::{LayoutError, LayoutResult, Span};
 pub use global::GlobalLayout;
 pub use primitives::{
-    PrimitiveKind, auto_local_spatial, column_local, column_spatial, local, primitive, replicated, spatial,
+    PrimitiveKind, auto_local_spatial, auto_spatial_local, column_local, column_spatial, local, primitive,
+    replicated, spatial,
 };
 pub use register::RegisterLayout;
 pub use shared::{SharedForm, SharedLayout, swizzle_offset};

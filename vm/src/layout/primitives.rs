@@ -88,30 +88,61 @@ pub fn replicated(shape: &[usize], num_workers: usize) -> LayoutResult<RegisterL
 }
 
 /// `auto_local_spatial(num_threads, shape)`: `local(...).spatial(...)` with the threads given to the
-/// innermost dimensions first; threads left over when the tile is too small become replicas (outermost).
+/// innermost dimensions first (consecutive threads hold consecutive elements); threads left over when the
+/// tile is too small become replicas (outermost).
 ///
 /// # Errors
 /// [`LayoutError::Invalid`] when neither of `num_threads` and the tile's size divides the other.
 pub fn auto_local_spatial(num_threads: usize, shape: &[usize]) -> LayoutResult<RegisterLayout> {
+    auto_split(num_threads, shape, ThreadOrder::InnermostFirst)
+}
+
+/// `auto_spatial_local(num_threads, shape)`: `spatial(...).local(...)` with the threads given to the
+/// outermost dimensions first, so that each thread holds one contiguous block of the tile and, along the
+/// last dimension, a run of consecutive elements (what a kernel written for a GPU chooses by hand: a run
+/// of 32 `u4` codes is one 16-byte load); threads left over when the tile is too small become replicas.
+///
+/// # Errors
+/// [`LayoutError::Invalid`] when neither of `num_threads` and the tile's size divides the other.
+pub fn auto_spatial_local(num_threads: usize, shape: &[usize]) -> LayoutResult<RegisterLayout> {
+    auto_split(num_threads, shape, ThreadOrder::OutermostFirst)
+}
+
+/// Which dimensions take the threads first.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ThreadOrder {
+    InnermostFirst,
+    OutermostFirst,
+}
+
+fn auto_split(num_threads: usize, shape: &[usize], order: ThreadOrder) -> LayoutResult<RegisterLayout> {
     let size: usize = shape.iter().product();
     if num_threads == 0
         || size == 0
         || (!size.is_multiple_of(num_threads) && !num_threads.is_multiple_of(size))
     {
         return Err(LayoutError::invalid(format!(
-            "auto_local_spatial: {num_threads} threads do not fit a tile of shape {shape:?}"
+            "automatic layout: {num_threads} threads do not fit a tile of shape {shape:?}"
         )));
     }
     let mut remaining_threads = num_threads;
     let mut local_shape = shape.to_vec();
     let mut spatial_shape = vec![1; shape.len()];
-    for dim in (0..shape.len()).rev() {
+    let dims: Vec<usize> = match order {
+        ThreadOrder::InnermostFirst => (0..shape.len()).rev().collect(),
+        ThreadOrder::OutermostFirst => (0..shape.len()).collect(),
+    };
+    for dim in dims {
         let threads_here = gcd(remaining_threads, local_shape[dim]);
         spatial_shape[dim] = threads_here;
         remaining_threads /= threads_here;
         local_shape[dim] /= threads_here;
     }
-    let layout = local(&local_shape)?.product(&spatial(&spatial_shape)?)?;
+    let (local, spatial) = (local(&local_shape)?, spatial(&spatial_shape)?);
+    let layout = match order {
+        ThreadOrder::InnermostFirst => local.product(&spatial)?,
+        ThreadOrder::OutermostFirst => spatial.product(&local)?,
+    };
     if remaining_threads == 1 {
         return Ok(layout);
     }

@@ -92,6 +92,20 @@ fn replicated_and_auto_local_spatial() {
 }
 
 #[test]
+fn auto_spatial_local_gives_each_thread_a_contiguous_block() {
+    assert_eq!(parse("auto_spatial_local(8, [4, 8])"), parse("spatial(4, 2).local(1, 4)"));
+    assert_eq!(parse("auto_spatial_local(4, [4, 6])"), parse("spatial(4, 1).local(1, 6)"));
+    // A 128-thread GEMV tile of 8 x 512 codes: each thread a run of 32 along the row, one word of u4s
+    // four times over.
+    let gemv = parse("auto_spatial_local(128, [8, 512])");
+    assert_eq!(gemv, parse("spatial(8, 16).local(1, 32)"));
+    assert_eq!(gemv.contiguous_local_run(), 32);
+    let small = parse("auto_spatial_local(8, [2])");
+    assert_eq!((small.num_threads(), small.local_size()), (8, 1));
+    assert!(parse_register_layout("auto_spatial_local(3, [4])").is_err());
+}
+
+#[test]
 fn concat_puts_indices_side_by_side() {
     let layout = parse("concat(spatial(2), local(3))");
     assert_eq!(layout.shape(), &[2, 3]);

@@ -12,7 +12,6 @@
 // snapshot tests pin for every example and stdlib kernel.
 
 mod chains;
-pub(crate) mod nan_payloads;
 mod ops;
 pub(crate) mod rules;
 
@@ -26,8 +25,8 @@ pub use ops::{
     StorePaths, VectorCast,
 };
 
-use self::nan_payloads::HiddenPayloads;
 use self::rules::{Cx, RULES};
+use tilevm_vm::analysis::HiddenPayloads;
 
 /// A target feature a rule's emitted code needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

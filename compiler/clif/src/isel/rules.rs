@@ -6,12 +6,12 @@ use tilevm_vm::dtype::{DataType, IntType};
 use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Inst, Kernel, ReduceOp, Rounding, TernaryOp, TileId, UnaryOp};
 
 use super::chains::Chain;
-use super::nan_payloads::HiddenPayloads;
 use super::ops::{
     BytePlan, CpuOp, FusedDot, FusedLoad, FusedRhs, Lanes, LoadPaths, RunCopy, StorePaths, VectorCast,
 };
 use super::{Feature, TargetFeatures};
 use crate::frame::{element_count, slot_type};
+use tilevm_vm::analysis::HiddenPayloads;
 
 /// One way of lowering instructions.
 pub(super) struct Rule {

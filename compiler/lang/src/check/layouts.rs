@@ -29,10 +29,11 @@ pub(crate) fn parse_register(
     layout::parse_register_layout_with(text, environment).map_err(|error| text_error(error, text))
 }
 
-/// The layout a register tile gets when none is written: `local(...).spatial(...)` with the threads on
-/// the innermost dimensions (consecutive threads hold consecutive elements), leftover threads as replicas.
+/// The layout a register tile gets when none is written: `spatial(...).local(...)` with the threads on
+/// the outermost dimensions, so each thread holds a contiguous block with a run of consecutive elements
+/// along the last dimension (whole-word loads of low-bit codes on the GPU), leftover threads as replicas.
 pub(crate) fn default_register(shape: &[usize], num_threads: usize) -> Result<RegisterLayout, String> {
-    layout::auto_local_spatial(num_threads, shape).map_err(|error| error.to_string())
+    layout::auto_spatial_local(num_threads, shape).map_err(|error| error.to_string())
 }
 
 /// The layout of a shared tile when none is written: row-major.

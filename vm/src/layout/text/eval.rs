@@ -3,7 +3,9 @@
 use super::parser::{Arg, Expr, ExprKind};
 use crate::layout::error::{LayoutError, LayoutResult, Span};
 use crate::layout::mma::fragment_layout;
-use crate::layout::primitives::{PrimitiveKind, auto_local_spatial, primitive, replicated};
+use crate::layout::primitives::{
+    PrimitiveKind, auto_local_spatial, auto_spatial_local, primitive, replicated,
+};
 use crate::layout::register::RegisterLayout;
 use crate::layout::shared::SharedLayout;
 
@@ -201,6 +203,7 @@ const FUNCTIONS: &[&str] = &[
     "compose",
     "divide",
     "auto_local_spatial",
+    "auto_spatial_local",
     "register_layout",
     "row_major",
     "column_major",
@@ -298,6 +301,11 @@ impl CallArgs<'_> {
                 let threads = size_or_zero(&self.argument("num_threads")?)?;
                 let shape = sizes(&self.argument("shape")?)?;
                 self.layout(auto_local_spatial(threads, &shape))
+            }
+            "auto_spatial_local" => {
+                let threads = size_or_zero(&self.argument("num_threads")?)?;
+                let shape = sizes(&self.argument("shape")?)?;
+                self.layout(auto_spatial_local(threads, &shape))
             }
             "register_layout" => {
                 let shape = sizes(&self.argument("shape")?)?;

@@ -1,5 +1,6 @@
-//! The f32 tiles whose NaN payloads nothing can observe, so that the vector arithmetic writing them may
-//! leave a NaN result with whatever payload the hardware gives it instead of making it canonical.
+//! The float tiles whose NaN payloads nothing can observe, so that the arithmetic writing them may leave a
+//! NaN result with whatever payload the hardware gives it instead of making it canonical (the CPU backend's
+//! vector arithmetic, the WGSL backend's elementwise operations and dots).
 //
 // A payload is observable through anything that copies or converts bits (stores, casts, views, selects,
 // negation and absolute value, dots, whose NaN results are not canonicalised) and invisible through float
@@ -10,15 +11,15 @@
 
 use std::collections::HashSet;
 
-use tilevm_vm::ir::{BinaryOp, ElementwiseOp, Inst, Kernel, TernaryOp, TileId, UnaryOp};
+use crate::ir::{BinaryOp, ElementwiseOp, Inst, Kernel, TernaryOp, TileId, UnaryOp};
 
 /// The tiles whose NaN payloads are unobservable.
 #[derive(Debug, Clone, Default)]
-pub(super) struct HiddenPayloads(HashSet<TileId>);
+pub struct HiddenPayloads(HashSet<TileId>);
 
 impl HiddenPayloads {
     /// Finds them in `kernel`.
-    pub(super) fn analyse(kernel: &Kernel) -> HiddenPayloads {
+    pub fn analyse(kernel: &Kernel) -> HiddenPayloads {
         let mut read = HashSet::new();
         let mut observed = HashSet::new();
         kernel.for_each_inst(|inst| {
@@ -29,7 +30,7 @@ impl HiddenPayloads {
     }
 
     /// Whether nothing observes the NaN payloads of `tile`.
-    pub(super) fn hidden(&self, tile: TileId) -> bool {
+    pub fn hidden(&self, tile: TileId) -> bool {
         self.0.contains(&tile)
     }
 }
@@ -52,9 +53,9 @@ fn hides_payloads(inst: &Inst) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tilevm_vm::DataType;
-    use tilevm_vm::ir::{Expr, KernelBuilder, Operand};
-    use tilevm_vm::layout::local;
+    use crate::DataType;
+    use crate::ir::{Expr, KernelBuilder, Operand};
+    use crate::layout::local;
 
     #[test]
     fn only_tiles_read_by_canonicalising_arithmetic_are_hidden() {
