@@ -44,20 +44,26 @@ fn compile_emits_host_machine_code() {
     }
 }
 
-/// `tilevm bench` at a small size: one record per variant and width, with consistent derived figures.
-#[test]
-fn bench_writes_consistent_records() {
-    let json = std::env::temp_dir().join(format!("tilevm-bench-{}.json", std::process::id()));
+/// The JSON records of one `tilevm bench --suite SUITE --backend cpu --runs 1` run with `args`.
+fn bench_records(suite: &str, args: &[&str]) -> Vec<serde_json::Value> {
+    let json = std::env::temp_dir().join(format!("tilevm-bench-{suite}-{}.json", std::process::id()));
     let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
-        .args(["bench", "--suite", "gemv", "--backend", "cpu", "--n", "128", "--k", "256", "--runs", "1"])
+        .args(["bench", "--suite", suite, "--backend", "cpu", "--runs", "1"])
+        .args(args)
         .arg("--json")
         .arg(&json)
         .output()
         .unwrap();
     assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
-    let records: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let records = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let _ = std::fs::remove_file(&json);
+    records
+}
+
+/// `tilevm bench` at a small size: one record per variant and width, with consistent derived figures.
+#[test]
+fn bench_writes_consistent_records() {
+    let records = bench_records("gemv", &["--n", "128", "--k", "256"]);
     // Three variants (the stdlib's a16 and q8, the example) at four widths.
     assert_eq!(records.len(), 12, "{records:?}");
     for record in &records {
@@ -84,17 +90,7 @@ fn bench_writes_consistent_records() {
 /// bytes the kernel must move over its median time.
 #[test]
 fn bench_kernels_suite_writes_one_record_per_kernel() {
-    let json = std::env::temp_dir().join(format!("tilevm-bench-kernels-{}.json", std::process::id()));
-    let output = Command::new(env!("CARGO_BIN_EXE_tilevm"))
-        .args(["bench", "--suite", "kernels", "--backend", "cpu", "--n", "16", "--k", "1024", "--runs", "1"])
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
-    let records: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let _ = std::fs::remove_file(&json);
+    let records = bench_records("kernels", &["--n", "16", "--k", "1024"]);
     let elements = 16.0 * 1024.0;
     // What each kernel reads and writes, from its signature in `examples/`.
     let expected_bytes = |kernel: &str, dtype: &str| match (kernel, dtype) {

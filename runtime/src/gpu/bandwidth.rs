@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::GpuDevice;
-use super::launch::{Scopes, read_words};
+use super::launch::{Scopes, begin_timed_pass, pass_nanos, read_words, timestamp_queries};
 use crate::{RuntimeError, RuntimeResult};
 
 /// One way of streaming the buffer.
@@ -139,23 +139,11 @@ impl GpuDevice {
         let shared = &self.shared;
         let device = &shared.device;
         let scopes = Scopes::push(device);
-        let queries = shared.timestamps.then(|| {
-            device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: None,
-                ty: wgpu::QueryType::Timestamp,
-                count: 2,
-            })
-        });
+        let queries = timestamp_queries(shared);
         let started = Instant::now();
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let timestamp_writes = queries.as_ref().map(|query_set| wgpu::ComputePassTimestampWrites {
-                query_set,
-                beginning_of_pass_write_index: Some(0),
-                end_of_pass_write_index: Some(1),
-            });
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
+            let mut pass = begin_timed_pass(&mut encoder, queries.as_ref());
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(
@@ -189,10 +177,7 @@ impl GpuDevice {
                 .map_err(|error| RuntimeError::Device(format!("waiting for the GPU: {error}")))?;
             return Ok(started.elapsed().as_secs_f64());
         };
-        let ticks = read_words(shared, &readback)?;
-        let tick = |index: usize| ticks.get(index).copied().map_or(0, u64::from);
-        let (begin, end) = (tick(0) | (tick(1) << 32), tick(2) | (tick(3) << 32));
-        let nanos = end.saturating_sub(begin) as f64 * f64::from(shared.queue.get_timestamp_period());
+        let nanos = pass_nanos(shared, &read_words(shared, &readback)?);
         Ok(if nanos > 0.0 { nanos * 1e-9 } else { started.elapsed().as_secs_f64() })
     }
 }

@@ -258,22 +258,10 @@ impl CompiledKernel for GpuKernel {
                 entries: &entries,
             }));
         }
-        let queries = shared.timestamps.then(|| {
-            device.create_query_set(&wgpu::QuerySetDescriptor {
-                label: None,
-                ty: wgpu::QueryType::Timestamp,
-                count: 2,
-            })
-        });
+        let queries = timestamp_queries(shared);
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let timestamp_writes = queries.as_ref().map(|query_set| wgpu::ComputePassTimestampWrites {
-                query_set,
-                beginning_of_pass_write_index: Some(0),
-                end_of_pass_write_index: Some(1),
-            });
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
+            let mut pass = begin_timed_pass(&mut encoder, queries.as_ref());
             pass.set_pipeline(&self.pipeline.pipeline);
             for ((_, count), bind_group) in chunks.iter().zip(&bind_groups) {
                 pass.set_bind_group(0, bind_group, &[]);
@@ -331,17 +319,44 @@ impl CompiledKernel for GpuKernel {
         }
         let kernel_time = match timestamps_back {
             Some(buffer) => {
-                let ticks = read_words(shared, &buffer)?;
-                let tick = |index: usize| ticks.get(index).copied().map_or(0, u64::from);
-                let begin = tick(0) | (tick(1) << 32);
-                let end = tick(2) | (tick(3) << 32);
-                let nanos = end.saturating_sub(begin) as f64 * f64::from(shared.queue.get_timestamp_period());
+                let nanos = pass_nanos(shared, &read_words(shared, &buffer)?);
                 if nanos > 0.0 { Duration::from_nanos(nanos as u64) } else { wall }
             }
             None => wall,
         };
         Ok(RunStats { kernel_time })
     }
+}
+
+/// A query set for the start and end of one compute pass, where the device has timestamps.
+pub(super) fn timestamp_queries(shared: &Shared) -> Option<wgpu::QuerySet> {
+    shared.timestamps.then(|| {
+        shared.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: None,
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        })
+    })
+}
+
+/// Begins a compute pass that writes its start and end into `queries` (when there are any).
+pub(super) fn begin_timed_pass<'e>(
+    encoder: &'e mut wgpu::CommandEncoder,
+    queries: Option<&wgpu::QuerySet>,
+) -> wgpu::ComputePass<'e> {
+    let timestamp_writes = queries.map(|query_set| wgpu::ComputePassTimestampWrites {
+        query_set,
+        beginning_of_pass_write_index: Some(0),
+        end_of_pass_write_index: Some(1),
+    });
+    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes })
+}
+
+/// The nanoseconds between the two resolved 64-bit timestamps in `ticks` (0 when they are not ordered).
+pub(super) fn pass_nanos(shared: &Shared, ticks: &[u32]) -> f64 {
+    let tick = |index: usize| ticks.get(index).copied().map_or(0, u64::from);
+    let (begin, end) = (tick(0) | (tick(1) << 32), tick(2) | (tick(3) << 32));
+    end.saturating_sub(begin) as f64 * f64::from(shared.queue.get_timestamp_period())
 }
 
 fn bytemuck_words(words: &[u32]) -> Vec<u8> {

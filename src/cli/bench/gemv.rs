@@ -11,7 +11,9 @@ use tilevm_vm::DataType;
 use tilevm_vm::dtype::IntType;
 use tilevm_vm::verify::VerifiedKernel;
 
-use super::{Bench, BuildError, Case, CliError, K_GRANULE, Launches, compile, f16_buffer, pattern_bytes};
+use super::{
+    Bench, BuildError, Case, CliError, K_GRANULE, Launches, compile, compile_tile, f16_buffer, pattern_bytes,
+};
 
 /// The quantization group along k (one f16 scale per group of a row).
 const GROUP: u32 = K_GRANULE;
@@ -70,17 +72,7 @@ fn stdlib_kernel(built: Result<VerifiedKernel, StdlibError>) -> Result<VerifiedK
 }
 
 fn example_kernel(dtype: DataType) -> Result<VerifiedKernel, CliError> {
-    let options =
-        tilevm_lang::CompileOptions { kernel: None, sets: vec![("W".to_string(), dtype.to_string())] };
-    let module = tilevm_lang::compile(EXAMPLE, &options).map_err(|diagnostics| {
-        let messages: Vec<String> = diagnostics.into_iter().map(|diagnostic| diagnostic.message).collect();
-        CliError::Input(format!("examples/gemv_a16w4.tile: {}", messages.join("; ")))
-    })?;
-    module
-        .into_kernels()
-        .into_iter()
-        .next()
-        .ok_or_else(|| CliError::Input("examples/gemv_a16w4.tile has no kernel".to_string()))
+    compile_tile("examples/gemv_a16w4.tile", EXAMPLE, vec![("W".to_string(), dtype.to_string())])
 }
 
 impl Case for GemvCase {

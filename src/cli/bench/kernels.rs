@@ -4,7 +4,7 @@
 use tilevm_runtime::{Device, KernelArg};
 use tilevm_vm::verify::VerifiedKernel;
 
-use super::{Bench, BuildError, Case, CliError, Launches, compile, f16_buffer, pattern_bytes};
+use super::{Bench, BuildError, Case, CliError, Launches, compile, compile_tile, f16_buffer, pattern_bytes};
 
 /// One kernel of the suite.
 #[derive(Clone, Copy, Debug)]
@@ -94,12 +94,7 @@ pub(super) fn cases(n: u32, k: u32) -> Vec<Box<dyn Case>> {
 
 fn example_kernel(kernel: Kernel) -> Result<VerifiedKernel, CliError> {
     let (path, text) = kernel.source();
-    let options = tilevm_lang::CompileOptions { kernel: None, sets: kernel.sets() };
-    let module = tilevm_lang::compile(text, &options).map_err(|diagnostics| {
-        let messages: Vec<String> = diagnostics.into_iter().map(|diagnostic| diagnostic.message).collect();
-        CliError::Input(format!("{path}: {}", messages.join("; ")))
-    })?;
-    module.into_kernels().into_iter().next().ok_or_else(|| CliError::Input(format!("{path} has no kernel")))
+    compile_tile(path, text, kernel.sets())
 }
 
 fn scalar(value: usize) -> Result<KernelArg, BuildError> {

@@ -383,6 +383,17 @@ fn print_record(record: &Record) {
     );
 }
 
+/// Compiles the one kernel of `text` (the `.tile` file at `path`) with the compile-time parameters
+/// `sets`.
+fn compile_tile(path: &str, text: &str, sets: Vec<(String, String)>) -> Result<VerifiedKernel, CliError> {
+    let options = tilevm_lang::CompileOptions { kernel: None, sets };
+    let module = tilevm_lang::compile(text, &options).map_err(|diagnostics| {
+        let messages: Vec<String> = diagnostics.into_iter().map(|diagnostic| diagnostic.message).collect();
+        CliError::Input(format!("{path}: {}", messages.join("; ")))
+    })?;
+    module.into_kernels().into_iter().next().ok_or_else(|| CliError::Input(format!("{path} has no kernel")))
+}
+
 /// f16 bytes holding `code` (little-endian) `count` times.
 fn f16_buffer(count: usize, code: u16) -> Vec<u8> {
     (0..count).flat_map(|_| code.to_le_bytes()).collect()
