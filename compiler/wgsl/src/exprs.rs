@@ -216,7 +216,8 @@ impl Ctx<'_> {
             UnaryOp::Abs if is_float => {
                 return Ok(format!("bitcast<f32>(bitcast<u32>({value}) & 0x7fffffffu)"));
             }
-            // The identity, written out: naga 30 lowers `abs` of a `u32` to SPIR-V's signed `SAbs`.
+            // The identity, written out: `abs` of a `u32` came out as the signed absolute value on Mesa's
+            // llvmpipe through wgpu's GL backend.
             UnaryOp::Abs if matches!(dtype, DataType::Int(int) if !int.signed) => format!("({value})"),
             UnaryOp::Abs => format!("abs({value})"),
             _ if !is_float => return Err(self.malformed(format!("{op:?} on {dtype:?}"))),
@@ -229,7 +230,7 @@ impl Ctx<'_> {
             UnaryOp::Sin => format!("sin({value})"),
             UnaryOp::Cos => format!("cos({value})"),
             UnaryOp::Tanh => {
-                // lavapipe's `tanh` clamps its argument, which turns a NaN into -1.
+                // llvmpipe's `tanh` (through wgpu's GL backend) clamps its argument, which turns a NaN into -1.
                 let nan = self.is_nan("x");
                 self.prelude.require("tanh_nan", || {
                     format!("fn tanh_nan(x: f32) -> f32 {{\n    if ({nan}) {{ return x; }}\n    return tanh(x);\n}}\n")
@@ -255,9 +256,9 @@ impl Ctx<'_> {
             BinaryOp::Mul => format!("({a} * {b})"),
             BinaryOp::Div => format!("({a} / {b})"),
             BinaryOp::Rem if matches!(dtype, DataType::Int(int) if int.signed) => {
-                // Through magnitudes: lavapipe miscompiles naga's signed `%` (`a - b * (a / b)`) for
-                // some negative operands (-442001300 % -1545345239 came out as a - b), and the unsigned
-                // `%` is exact. A zero divisor gives 0, as naga's guard and the interpreter do.
+                // Through magnitudes: a signed `%` of some negative operands came out wrong on Mesa's
+                // llvmpipe through wgpu's GL backend (-442001300 % -1545345239 as a - b), and the
+                // unsigned `%` is exact. A zero divisor gives 0, as naga's guard and the interpreter do.
                 self.prelude.require("rem_i32", || {
                     "fn rem_i32(a: i32, b: i32) -> i32 {\n    let m = bitcast<i32>(u32(abs(a)) % u32(abs(b)));\n    return select(m, -m, a < 0i);\n}\n".to_string()
                 });

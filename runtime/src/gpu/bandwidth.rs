@@ -6,7 +6,8 @@
 use std::time::Instant;
 
 use super::GpuDevice;
-use super::launch::{Scopes, begin_timed_pass, pass_nanos, read_words, timestamp_queries};
+use super::launch::Scopes;
+use super::timing::{PassTimer, pass_time};
 use crate::{RuntimeError, RuntimeResult};
 
 /// One way of streaming the buffer.
@@ -139,11 +140,11 @@ impl GpuDevice {
         let shared = &self.shared;
         let device = &shared.device;
         let scopes = Scopes::push(device);
-        let queries = timestamp_queries(shared);
+        let timer = PassTimer::new(shared);
         let started = Instant::now();
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let mut pass = begin_timed_pass(&mut encoder, queries.as_ref());
+            let mut pass = timer.begin(&mut encoder);
             pass.set_pipeline(pipeline);
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(
@@ -152,32 +153,13 @@ impl GpuDevice {
                 1,
             );
         }
-        let resolved = queries.as_ref().map(|query_set| {
-            let resolved = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: 16,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            let readback = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: 16,
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            encoder.resolve_query_set(query_set, 0..2, &resolved, 0);
-            encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, 16);
-            readback
-        });
+        let resolved = timer.resolve(shared, &mut encoder);
         shared.queue.submit([encoder.finish()]);
         scopes.finish(shared, "running the roofline kernel")?;
-        let Some(readback) = resolved else {
-            device
-                .poll(wgpu::PollType::wait_indefinitely())
-                .map_err(|error| RuntimeError::Device(format!("waiting for the GPU: {error}")))?;
-            return Ok(started.elapsed().as_secs_f64());
-        };
-        let nanos = pass_nanos(shared, &read_words(shared, &readback)?);
-        Ok(if nanos > 0.0 { nanos * 1e-9 } else { started.elapsed().as_secs_f64() })
+        // Without timestamps the wall clock needs the dispatch finished.
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|error| RuntimeError::Device(format!("waiting for the GPU: {error}")))?;
+        Ok(pass_time(shared, resolved.as_ref(), started.elapsed())?.as_secs_f64())
     }
 }

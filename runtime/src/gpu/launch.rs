@@ -11,6 +11,7 @@ use tilevm_wgsl::{
 };
 
 use super::Shared;
+use super::timing::{PassTimer, pass_time};
 use crate::{CompiledKernel, KernelArg, RunStats, RuntimeError, RuntimeResult};
 
 /// A compute pipeline and the interface of the module it was made from.
@@ -258,42 +259,23 @@ impl CompiledKernel for GpuKernel {
                 entries: &entries,
             }));
         }
-        let queries = timestamp_queries(shared);
+        let timer = PassTimer::new(shared);
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
         {
-            let mut pass = begin_timed_pass(&mut encoder, queries.as_ref());
+            let mut pass = timer.begin(&mut encoder);
             pass.set_pipeline(&self.pipeline.pipeline);
             for ((_, count), bind_group) in chunks.iter().zip(&bind_groups) {
                 pass.set_bind_group(0, bind_group, &[]);
                 pass.dispatch_workgroups(count[0], count[1], count[2]);
             }
         }
-        let readback = |encoder: &mut wgpu::CommandEncoder, source: &wgpu::Buffer| {
-            let target = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: source.size(),
-                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                mapped_at_creation: false,
-            });
-            encoder.copy_buffer_to_buffer(source, 0, &target, 0, source.size());
-            target
-        };
-        let status_back = readback(&mut encoder, &status);
+        let status_back = copy_for_reading(device, &mut encoder, &status);
         let outputs: Vec<(usize, wgpu::Buffer)> = buffers
             .iter()
             .filter(|(binding, _)| binding.mutable)
-            .map(|(binding, buffer)| (binding.param, readback(&mut encoder, buffer)))
+            .map(|(binding, buffer)| (binding.param, copy_for_reading(device, &mut encoder, buffer)))
             .collect();
-        let timestamps_back = queries.as_ref().map(|query_set| {
-            let resolved = device.create_buffer(&wgpu::BufferDescriptor {
-                label: None,
-                size: 16,
-                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: false,
-            });
-            encoder.resolve_query_set(query_set, 0..2, &resolved, 0);
-            readback(&mut encoder, &resolved)
-        });
+        let timestamps_back = timer.resolve(shared, &mut encoder);
         shared.queue.submit([encoder.finish()]);
         scopes.finish(shared, &format!("launching kernel `{}`", self.kernel.name))?;
         let status_word = read_words(shared, &status_back)?;
@@ -317,46 +299,25 @@ impl CompiledKernel for GpuKernel {
                 target.copy_from_slice(&bytes[..length]);
             }
         }
-        let kernel_time = match timestamps_back {
-            Some(buffer) => {
-                let nanos = pass_nanos(shared, &read_words(shared, &buffer)?);
-                if nanos > 0.0 { Duration::from_nanos(nanos as u64) } else { wall }
-            }
-            None => wall,
-        };
+        let kernel_time = pass_time(shared, timestamps_back.as_ref(), wall)?;
         Ok(RunStats { kernel_time })
     }
 }
 
-/// A query set for the start and end of one compute pass, where the device has timestamps.
-pub(super) fn timestamp_queries(shared: &Shared) -> Option<wgpu::QuerySet> {
-    shared.timestamps.then(|| {
-        shared.device.create_query_set(&wgpu::QuerySetDescriptor {
-            label: None,
-            ty: wgpu::QueryType::Timestamp,
-            count: 2,
-        })
-    })
-}
-
-/// Begins a compute pass that writes its start and end into `queries` (when there are any).
-pub(super) fn begin_timed_pass<'e>(
-    encoder: &'e mut wgpu::CommandEncoder,
-    queries: Option<&wgpu::QuerySet>,
-) -> wgpu::ComputePass<'e> {
-    let timestamp_writes = queries.map(|query_set| wgpu::ComputePassTimestampWrites {
-        query_set,
-        beginning_of_pass_write_index: Some(0),
-        end_of_pass_write_index: Some(1),
+/// Copies `source` into a new `MAP_READ` buffer, for [`read_bytes`] once `encoder` has been submitted.
+pub(super) fn copy_for_reading(
+    device: &wgpu::Device,
+    encoder: &mut wgpu::CommandEncoder,
+    source: &wgpu::Buffer,
+) -> wgpu::Buffer {
+    let target = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: source.size(),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
     });
-    encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes })
-}
-
-/// The nanoseconds between the two resolved 64-bit timestamps in `ticks` (0 when they are not ordered).
-pub(super) fn pass_nanos(shared: &Shared, ticks: &[u32]) -> f64 {
-    let tick = |index: usize| ticks.get(index).copied().map_or(0, u64::from);
-    let (begin, end) = (tick(0) | (tick(1) << 32), tick(2) | (tick(3) << 32));
-    end.saturating_sub(begin) as f64 * f64::from(shared.queue.get_timestamp_period())
+    encoder.copy_buffer_to_buffer(source, 0, &target, 0, source.size());
+    target
 }
 
 fn bytemuck_words(words: &[u32]) -> Vec<u8> {

@@ -8,6 +8,7 @@ mod adapter;
 mod bandwidth;
 mod grid;
 mod launch;
+mod timing;
 
 use std::collections::HashMap;
 use std::rc::Rc;
