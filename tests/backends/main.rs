@@ -8,6 +8,7 @@ mod gpu_common;
 mod lowp_support;
 mod rng;
 
+mod adversarial_bounds;
 mod cpu_backend;
 mod cpu_codecs;
 mod cpu_corpus;

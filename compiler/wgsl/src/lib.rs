@@ -14,6 +14,7 @@
 //! - instructions that need elements other invocations hold stage their sources through a
 //!   workgroup scratch array in logical row-major order.
 
+mod addressing;
 mod codec;
 mod exprs;
 mod fma;
@@ -36,8 +37,9 @@ pub use writer::WgslWriter;
 pub const ENTRY_POINT: &str = "main";
 /// Binding (group 0) of the uniform launch metadata, an `array<vec4<u32>, N>`.
 pub const META_BINDING: u32 = 0;
-/// Binding (group 0) of the status buffer: one atomic word, 0 when every assertion held, else the
-/// 1-based index into [`KernelInterface::asserts`] of a failed assertion.
+/// Binding (group 0) of the status buffer: one atomic word, 0 when the launch ran to its end, else
+/// the 1-based index into [`KernelInterface::failures`] of a run-time failure (an assertion, a `for`
+/// step of 0, a shared-memory window outside its tile).
 pub const STATUS_BINDING: u32 = 1;
 /// Metadata word holding the block offset along axis 0 (then 1, 2).
 pub const META_BLOCK_OFFSET: usize = 0;
@@ -104,8 +106,8 @@ pub struct KernelInterface {
     pub meta_words: usize,
     /// One entry per global parameter.
     pub buffers: Vec<BufferBinding>,
-    /// The messages of the kernel's assertions, indexed by status value − 1.
-    pub asserts: Vec<String>,
+    /// The messages of the kernel's run-time failures, indexed by status value − 1.
+    pub failures: Vec<String>,
     /// Workgroup memory the module uses, in bytes.
     pub shared_bytes: u32,
 }

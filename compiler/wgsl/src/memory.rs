@@ -9,9 +9,11 @@
 // The IR executes instruction by instruction for the whole block, so shared-memory writes are fenced
 // by barriers before and after them, and global stores by a storage barrier after them.
 
+use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{Expr, GlobalId, Inst, ParamKind, SharedId, TileId};
 
 use super::WgslResult;
+use super::addressing::ViewDtypes;
 use super::layout_index::SharedIndex;
 use super::select::GlobalAccess;
 use super::vector_memory::{BufferAccess, RunPlan};
@@ -78,18 +80,25 @@ impl Ctx<'_> {
         let offset_value = self.expr(offset)?;
         let offset_value = self.as_i32(offset.dtype, &offset_value)?;
         self.line(&format!("{name}_offset = {offset_value};"));
+        let unsigned = |expr: &Expr| expr.dtype == DataType::U32;
+        let dtypes = ViewDtypes {
+            extents: shape.iter().map(unsigned).collect(),
+            strides: strides.iter().map(unsigned).collect(),
+            offset: unsigned(offset),
+        };
+        self.view_range_check(dst, shape.len(), dtypes);
         // Elements wholly inside the buffer: the buffer's true byte length comes from the metadata.
         let length = self.meta_word(super::META_PARAMS + view.param.index());
         self.line(&format!("{name}_count = ({length} * 8u) / {}u;", view.dtype.bits()));
         Ok(())
     }
 
-    /// Binds `let go<d>` to the view offsets, evaluated once before a loop.
+    /// Binds `let go<d>` to the view offsets (saturated `i32`s), evaluated once before a loop.
     fn bind_offsets(&mut self, offsets: &[Expr], prefix: &str) -> WgslResult<Vec<String>> {
         let mut names = Vec::new();
         for (d, offset) in offsets.iter().enumerate() {
             let value = self.expr(offset)?;
-            let value = self.as_i32(offset.dtype, &value)?;
+            let value = self.saturated_i32(offset.dtype, &value)?;
             let name = format!("{prefix}{d}");
             self.line(&format!("let {name} = {value};"));
             names.push(name);
@@ -252,7 +261,7 @@ impl Ctx<'_> {
         let (_, layout, tile_name) = self.tile_decl(dst)?;
         let loader = self.require_shared_access();
         self.open("{");
-        let offsets = self.bind_unsigned_offsets(offsets)?;
+        let offsets = self.bind_window_offsets(offsets, src, layout.shape(), "load_shared")?;
         self.slot_loop(&layout, |ctx, coords| {
             let index: Vec<String> = offsets.iter().zip(coords).map(|(o, c)| format!("{o} + {c}")).collect();
             let (bit, bits) = ctx.shared_bit(src, &index)?;
@@ -268,7 +277,7 @@ impl Ctx<'_> {
         self.require_shared_access();
         self.line("workgroupBarrier();");
         self.open("{");
-        let offsets = self.bind_unsigned_offsets(offsets)?;
+        let offsets = self.bind_window_offsets(offsets, dst, layout.shape(), "store_shared")?;
         self.slot_loop(&layout, |ctx, coords| {
             let index: Vec<String> = offsets.iter().zip(coords).map(|(o, c)| format!("{o} + {c}")).collect();
             let (bit, bits) = ctx.shared_bit(dst, &index)?;
@@ -280,8 +289,28 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn bind_unsigned_offsets(&mut self, offsets: &[Expr]) -> WgslResult<Vec<String>> {
+    /// Binds the start of a register tile's window (of shape `window`) into shared tile `shared`, stops
+    /// the launch unless the window lies inside the shared tile (as the interpreter and the CPU do),
+    /// and returns the starts as `u32` expressions.
+    fn bind_window_offsets(
+        &mut self,
+        offsets: &[Expr],
+        shared: SharedId,
+        window: &[usize],
+        inst: &str,
+    ) -> WgslResult<Vec<String>> {
+        let decl = self
+            .kernel
+            .shared
+            .get(shared.index())
+            .ok_or_else(|| self.malformed(format!("unknown {shared}")))?;
+        let whole = decl.layout.shape().to_vec();
+        let message = format!(
+            "`{inst}` at a window of shape {window:?} outside shared tile `{}` of shape {whole:?}",
+            decl.name
+        );
         let signed = self.bind_offsets(offsets, "so")?;
+        self.window_check(&signed, window, &whole, message);
         Ok(signed.iter().map(|name| format!("bitcast<u32>({name})")).collect())
     }
 

@@ -81,7 +81,8 @@ pub(super) struct Ctx<'k> {
     /// Rank of each global view.
     pub(super) view_ranks: Vec<usize>,
     register_index: HashMap<RegisterLayout, RegisterIndex>,
-    pub(super) asserts: Vec<String>,
+    /// The messages of the run-time failures the status word reports, indexed by status value - 1.
+    pub(super) failures: Vec<String>,
     /// The operation of every instruction (`select`).
     selection: GpuSelection,
     /// The pre-order index of the next instruction to write.
@@ -111,7 +112,7 @@ impl<'k> Ctx<'k> {
             scratch_words: 0,
             view_ranks: vec![0; kernel.globals.len()],
             register_index: HashMap::new(),
-            asserts: Vec::new(),
+            failures: Vec::new(),
             selection: select(kernel, &caps),
             next_inst: 0,
             sources: VecDeque::new(),
@@ -262,7 +263,7 @@ impl<'k> Ctx<'k> {
             num_threads: self.kernel.num_threads,
             meta_words: self.meta_words(),
             buffers,
-            asserts: self.asserts.clone(),
+            failures: self.failures.clone(),
             shared_bytes,
         })
     }
@@ -391,7 +392,7 @@ impl<'k> Ctx<'k> {
                 self.line(&format!("let for_step: {ty} = {step_value};"));
                 let zero = if dtype == DataType::I32 { "0i" } else { "0u" };
                 if !matches!(step.kind, tilevm_vm::ir::ExprKind::Const(code) if code != 0) {
-                    let id = self.add_assert(format!("`for` loop over `{name}` with step 0"));
+                    let id = self.add_failure(format!("a `for` loop over `{name}` has step 0"));
                     self.line(&format!(
                         "if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"
                     ));
@@ -463,7 +464,7 @@ impl<'k> Ctx<'k> {
             }
             Inst::Assert { cond, message } => {
                 let cond = self.expr(cond)?;
-                let id = self.add_assert(message.clone());
+                let id = self.add_failure(format!("assertion failed: {message}"));
                 self.line(&format!("if (!({cond})) {{ atomicMax(&status[0], {id}u); return; }}"));
             }
             Inst::AllocShared { .. }
@@ -491,9 +492,10 @@ impl<'k> Ctx<'k> {
             .ok_or_else(|| self.internal("a tile read without a selected source".to_string()))
     }
 
-    fn add_assert(&mut self, message: String) -> usize {
-        self.asserts.push(message);
-        self.asserts.len()
+    /// Registers a run-time failure the module reports through the status word; returns its status value.
+    pub(super) fn add_failure(&mut self, message: String) -> usize {
+        self.failures.push(message);
+        self.failures.len()
     }
 
     /// Appends one line to the entry point's body.

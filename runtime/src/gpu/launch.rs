@@ -287,11 +287,9 @@ impl CompiledKernel for GpuKernel {
         if let Some(&code) = status_word.first()
             && code != 0
         {
-            let message = self.pipeline.interface.asserts.get(code as usize - 1).cloned().unwrap_or_default();
-            return Err(RuntimeError::KernelFailed(format!(
-                "kernel `{}`: assertion failed: {message}",
-                self.kernel.name
-            )));
+            let message =
+                self.pipeline.interface.failures.get(code as usize - 1).cloned().unwrap_or_default();
+            return Err(RuntimeError::KernelFailed(format!("kernel `{}`: {message}", self.kernel.name)));
         }
         for (param, bytes) in results {
             if let Some(KernelArg::Buffer(target)) = args.get_mut(param) {

@@ -1,0 +1,199 @@
+//! Adversarial addressing on every backend against the interpreter: `u32` tile and view offsets at
+//! and beyond 2^31 (which a 32-bit index would wrap back into range), and shared-memory and register
+//! windows outside their tiles (which must stop the launch with an error on every backend).
+
+use crate::gpu_common::gpu_device;
+use tilevm::runtime::{CpuDevice, Device, InterpreterDevice, KernelArg, RuntimeError};
+use tilevm::vm::DataType;
+use tilevm::vm::ir::{Expr, Inst, KernelBuilder, SharedLayout};
+use tilevm::vm::layout;
+use tilevm::vm::verify::VerifiedKernel;
+
+/// Threads per block of the kernels here, and the tile length.
+const LANES: usize = 32;
+/// Elements of the buffers.
+const ELEMENTS: usize = 64;
+
+/// Every device to compare: the interpreter first (it defines the meaning), the CPU JIT, and the
+/// GPU where an adapter exists (else the GPU part is skipped with a printed reason).
+fn devices() -> Vec<(&'static str, Box<dyn Device>)> {
+    let mut devices: Vec<(&'static str, Box<dyn Device>)> = vec![
+        ("interpreter", Box::new(InterpreterDevice)),
+        ("cpu", Box::new(CpuDevice::new(Some(2)).expect("a CPU device"))),
+    ];
+    if let Some(gpu) = gpu_device() {
+        devices.push(("gpu", Box::new(gpu)));
+    }
+    devices
+}
+
+/// Runs `kernel` with `args` on `device`; returns the arguments after the run, or the error's text.
+fn run_on(
+    device: &dyn Device,
+    kernel: &VerifiedKernel,
+    args: &[KernelArg],
+) -> Result<Vec<KernelArg>, String> {
+    let compiled = device.compile(kernel).map_err(|error| format!("compile: {error}"))?;
+    let mut args = args.to_vec();
+    match compiled.run(&mut args) {
+        Ok(_) => Ok(args),
+        Err(RuntimeError::KernelFailed(message)) => Err(message),
+        Err(other) => panic!("a run-time failure must be `KernelFailed`, got {other:?}"),
+    }
+}
+
+/// A copy of `src` into `dst` (both `u32` buffers of [`ELEMENTS`]) through views of `ELEMENTS` elements
+/// whose offset is the `u32` scalar `view_offset`, one tile of [`LANES`] at `u32` tile offset `start`.
+fn offset_copy_kernel() -> VerifiedKernel {
+    let mut builder = KernelBuilder::new("offset_copy", LANES as u32);
+    let start = builder.scalar_param("start", DataType::U32);
+    let view_offset = builder.scalar_param("view_offset", DataType::U32);
+    let src = builder.global_param("src", DataType::U32, false);
+    let dst = builder.global_param("dst", DataType::U32, true);
+    builder.grid(vec![Expr::u32(1)]);
+    let extent = vec![Expr::u32(ELEMENTS as u32)];
+    let src_view = builder.view_global(
+        "src",
+        src,
+        DataType::U32,
+        extent.clone(),
+        vec![Expr::u32(1)],
+        view_offset.clone(),
+    );
+    let dst_view = builder.view_global("dst", dst, DataType::U32, extent, vec![Expr::u32(1)], view_offset);
+    let tile = builder.tile("t", DataType::U32, layout::spatial(&[LANES]).unwrap());
+    builder.inst(Inst::LoadGlobal { dst: tile, src: src_view, offsets: vec![start.clone()], dims: vec![0] });
+    builder.inst(Inst::StoreGlobal { dst: dst_view, src: tile, offsets: vec![start], dims: vec![0] });
+    builder.finish().unwrap()
+}
+
+fn words(values: impl Iterator<Item = u32>) -> Vec<u8> {
+    values.flat_map(u32::to_le_bytes).collect()
+}
+
+fn offset_copy_args(start: u32, view_offset: u32) -> Vec<KernelArg> {
+    vec![
+        KernelArg::Scalar(u64::from(start)),
+        KernelArg::Scalar(u64::from(view_offset)),
+        KernelArg::Buffer(words((0..ELEMENTS as u32).map(|i| i * 7 + 1))),
+        KernelArg::Buffer(words((0..ELEMENTS as u32).map(|_| 0xdead_beef))),
+    ]
+}
+
+#[test]
+fn tile_offsets_at_and_beyond_two_to_the_31_are_masked_everywhere() {
+    let kernel = offset_copy_kernel();
+    // In range, ragged at the end, and offsets that a 32-bit signed index turns negative, so that
+    // adding a lane index would bring them back to elements 0..31.
+    let starts = [0, 40, 63, 64, 0x7fff_fff0, 0x7fff_ffff, 0x8000_0000, 0xffff_ffe1, 0xffff_ffff];
+    let devices = devices();
+    for start in starts {
+        let args = offset_copy_args(start, 0);
+        let expected = run_on(devices[0].1.as_ref(), &kernel, &args).expect("the interpreter masks");
+        for (name, device) in &devices[1..] {
+            let actual = run_on(device.as_ref(), &kernel, &args)
+                .unwrap_or_else(|error| panic!("{name}, start {start:#x}: {error}"));
+            assert_eq!(actual, expected, "{name}: tile offset {start:#x}");
+        }
+    }
+}
+
+#[test]
+fn view_offsets_beyond_two_to_the_31_are_masked_or_a_clear_gpu_error() {
+    let kernel = offset_copy_kernel();
+    let devices = devices();
+    for view_offset in [0x8000_0000u32, 0xffff_ffc0, 0xffff_ffff] {
+        let args = offset_copy_args(0, view_offset);
+        let expected = run_on(devices[0].1.as_ref(), &kernel, &args).expect("the interpreter masks");
+        for (name, device) in &devices[1..] {
+            match run_on(device.as_ref(), &kernel, &args) {
+                Ok(actual) => assert_eq!(actual, expected, "{name}: view offset {view_offset:#x}"),
+                // The GPU addresses elements with 32-bit indices: a view beyond them is refused,
+                // never wrapped.
+                Err(error) if *name == "gpu" => {
+                    assert!(error.contains("does not address"), "{name}: {error}")
+                }
+                Err(error) => panic!("{name}: view offset {view_offset:#x}: {error}"),
+            }
+        }
+    }
+}
+
+/// Stores a [`LANES`] tile into a shared tile of `shared_len` elements at `u32` offset `start`, loads
+/// it back and writes it out.
+fn shared_window_kernel(shared_len: usize) -> VerifiedKernel {
+    let mut builder = KernelBuilder::new("shared_window", LANES as u32);
+    let start = builder.scalar_param("start", DataType::U32);
+    let dst = builder.global_param("dst", DataType::U32, true);
+    builder.grid(vec![Expr::u32(1)]);
+    let view = builder.view_global(
+        "dst",
+        dst,
+        DataType::U32,
+        vec![Expr::u32(LANES as u32)],
+        vec![Expr::u32(1)],
+        Expr::u32(0),
+    );
+    let spread = layout::spatial(&[LANES]).unwrap();
+    let tile = builder.tile("t", DataType::U32, spread.clone());
+    let back = builder.tile("back", DataType::U32, spread);
+    let staging = builder.shared("staging", DataType::U32, SharedLayout::row_major(&[shared_len]).unwrap());
+    builder.inst(Inst::Iota { dst: tile, dim: 0 });
+    builder.inst(Inst::AllocShared { dst: staging, init: None });
+    builder.inst(Inst::StoreShared { dst: staging, src: tile, offsets: vec![start.clone()] });
+    builder.inst(Inst::Sync);
+    builder.inst(Inst::LoadShared { dst: back, src: staging, offsets: vec![start] });
+    builder.inst(Inst::FreeShared { tile: staging });
+    builder.inst(Inst::StoreGlobal { dst: view, src: back, offsets: vec![Expr::u32(0)], dims: vec![0] });
+    builder.finish().unwrap()
+}
+
+/// Slices an 8-element window at `u32` offset `start` out of a [`LANES`]-element register tile.
+fn slice_window_kernel() -> VerifiedKernel {
+    let mut builder = KernelBuilder::new("slice_window", 1);
+    let start = builder.scalar_param("start", DataType::U32);
+    let dst = builder.global_param("dst", DataType::U32, true);
+    builder.grid(vec![Expr::u32(1)]);
+    let view =
+        builder.view_global("dst", dst, DataType::U32, vec![Expr::u32(8)], vec![Expr::u32(1)], Expr::u32(0));
+    let whole = builder.tile("whole", DataType::U32, layout::local(&[LANES]).unwrap());
+    let window = builder.tile("window", DataType::U32, layout::local(&[8]).unwrap());
+    builder.inst(Inst::Iota { dst: whole, dim: 0 });
+    builder.inst(Inst::Slice { dst: window, src: whole, offsets: vec![start] });
+    builder.inst(Inst::StoreGlobal { dst: view, src: window, offsets: vec![Expr::u32(0)], dims: vec![0] });
+    builder.finish().unwrap()
+}
+
+/// Runs `kernel(start, dst)` on every device for each start: the in-range starts must give the
+/// interpreter's bytes, the others an error on every backend.
+fn check_windows(kernel: &VerifiedKernel, dst_bytes: usize, inside: &[u32], outside: &[u32]) {
+    let devices = devices();
+    let args = |start: u32| vec![KernelArg::Scalar(u64::from(start)), KernelArg::Buffer(vec![0; dst_bytes])];
+    for &start in inside {
+        let expected = run_on(devices[0].1.as_ref(), kernel, &args(start)).expect("inside its tile");
+        for (name, device) in &devices[1..] {
+            let actual = run_on(device.as_ref(), kernel, &args(start))
+                .unwrap_or_else(|error| panic!("{name}, start {start}: {error}"));
+            assert_eq!(actual, expected, "{name}: start {start}");
+        }
+    }
+    for &start in outside {
+        for (name, device) in &devices {
+            let error = run_on(device.as_ref(), kernel, &args(start))
+                .expect_err(&format!("{name}: a window at {start:#x} leaves its tile"));
+            assert!(!error.is_empty(), "{name}: an error says what failed");
+        }
+    }
+}
+
+#[test]
+fn shared_windows_outside_their_tile_stop_every_backend() {
+    let kernel = shared_window_kernel(LANES + 8);
+    check_windows(&kernel, 4 * LANES, &[0, 3, 8], &[9, 40, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]);
+}
+
+#[test]
+fn register_slices_outside_their_tile_stop_every_backend() {
+    let kernel = slice_window_kernel();
+    check_windows(&kernel, 4 * 8, &[0, 5, 24], &[25, 32, 0x8000_0000, 0xffff_fffc]);
+}
