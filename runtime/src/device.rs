@@ -29,6 +29,12 @@ impl fmt::Display for Backend {
     }
 }
 
+/// The most iterations one execution of a `while` loop runs on the CPU and GPU backends before the
+/// launch stops with an error (the interpreter bounds whole launches, `vm::interp::RunOptions::max_steps`):
+/// a loop that never ends fails instead of hanging or, on a GPU, being cut short silently.
+/// `CpuOptions::while_limit` and `GpuOptions::while_limit` change it.
+pub const DEFAULT_WHILE_LIMIT: u32 = 1 << 28;
+
 /// A place kernels run.
 pub trait Device {
     /// The backend.

@@ -9,7 +9,7 @@ mod interp_device;
 pub mod select;
 
 pub use cpu::{CpuDevice, CpuOptions};
-pub use device::{Backend, CompiledKernel, Device, RunStats};
+pub use device::{Backend, CompiledKernel, DEFAULT_WHILE_LIMIT, Device, RunStats};
 pub use error::{RuntimeError, RuntimeResult};
 pub use gpu::{GpuDevice, GpuOptions};
 pub use interp_device::InterpreterDevice;

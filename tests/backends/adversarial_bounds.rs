@@ -1,11 +1,15 @@
 //! Adversarial addressing on every backend against the interpreter: `u32` tile and view offsets at
 //! and beyond 2^31 (which a 32-bit index would wrap back into range), and shared-memory and register
-//! windows outside their tiles (which must stop the launch with an error on every backend).
+//! windows outside their tiles and loops that never end (which must stop the launch with an error on
+//! every backend).
 
 use crate::gpu_common::gpu_device;
-use tilevm::runtime::{CpuDevice, Device, InterpreterDevice, KernelArg, RuntimeError};
+use tilevm::runtime::{
+    CpuDevice, CpuOptions, Device, GpuDevice, GpuOptions, InterpreterDevice, KernelArg, RuntimeError,
+};
 use tilevm::vm::DataType;
-use tilevm::vm::ir::{Expr, Inst, KernelBuilder, SharedLayout};
+use tilevm::vm::interp::{self, RunOptions};
+use tilevm::vm::ir::{BinaryOp, Expr, Inst, KernelBuilder, SharedLayout};
 use tilevm::vm::layout;
 use tilevm::vm::verify::VerifiedKernel;
 
@@ -196,4 +200,100 @@ fn shared_windows_outside_their_tile_stop_every_backend() {
 fn register_slices_outside_their_tile_stop_every_backend() {
     let kernel = slice_window_kernel();
     check_windows(&kernel, 4 * 8, &[0, 5, 24], &[25, 32, 0x8000_0000, 0xffff_fffc]);
+}
+
+/// `count = 0; while count < n { count += 1 }`, then `count` stored to `out[0]`; with `n` of
+/// `u32::MAX` and `step` 0 the loop never ends.
+fn counting_loop_kernel() -> VerifiedKernel {
+    let mut builder = KernelBuilder::new("counting_loop", 1);
+    let n = builder.scalar_param("n", DataType::U32);
+    let step = builder.scalar_param("step", DataType::U32);
+    let out = builder.global_param("out", DataType::U32, true);
+    builder.grid(vec![Expr::u32(1)]);
+    let view =
+        builder.view_global("out", out, DataType::U32, vec![Expr::u32(1)], vec![Expr::u32(1)], Expr::u32(0));
+    let count = builder.var("count", DataType::U32);
+    builder.assign(count, Expr::u32(0));
+    let counted = Expr::var(count, DataType::U32);
+    builder.while_loop(Expr::binary(BinaryOp::Lt, counted.clone(), n), |builder| {
+        builder.assign(count, Expr::binary(BinaryOp::Add, counted.clone(), step));
+    });
+    let tile = builder.tile("count", DataType::U32, layout::local(&[1]).unwrap());
+    builder.inst(Inst::AllocRegister { dst: tile, init: Some(counted) });
+    builder.inst(Inst::StoreGlobal { dst: view, src: tile, offsets: vec![Expr::u32(0)], dims: vec![0] });
+    builder.finish().unwrap()
+}
+
+fn counting_args(n: u32, step: u32) -> Vec<KernelArg> {
+    vec![KernelArg::Scalar(u64::from(n)), KernelArg::Scalar(u64::from(step)), KernelArg::Buffer(vec![0; 4])]
+}
+
+#[test]
+fn loops_within_the_while_limit_run_to_their_end() {
+    let kernel = counting_loop_kernel();
+    let limit = 1000;
+    let cpu = CpuDevice::new_with(Some(2), CpuOptions { while_limit: Some(limit), ..CpuOptions::default() })
+        .expect("a CPU device");
+    let mut devices: Vec<(&str, Box<dyn Device>)> = vec![("cpu", Box::new(cpu))];
+    if gpu_device().is_some() {
+        let options = GpuOptions { while_limit: Some(limit), ..GpuOptions::default() };
+        devices.push(("gpu", Box::new(GpuDevice::open_with(None, options).expect("a GPU device"))));
+    }
+    for (name, device) in &devices {
+        let done = run_on(device.as_ref(), &kernel, &counting_args(limit, 1))
+            .unwrap_or_else(|error| panic!("{name}: {limit} iterations are allowed: {error}"));
+        assert_eq!(done[2], KernelArg::Buffer(limit.to_le_bytes().to_vec()), "{name}");
+        let error = run_on(device.as_ref(), &kernel, &counting_args(limit + 1, 1))
+            .expect_err(&format!("{name}: {} iterations exceed the limit", limit + 1));
+        // llvmpipe's own bound comes first there; either way the launch fails and says why.
+        let driver_bound = *name == "gpu" && error.contains("driver's own iteration bound");
+        assert!(error.contains("endless loop") || driver_bound, "{name}: {error}");
+    }
+}
+
+#[test]
+fn loops_that_never_end_stop_every_backend_with_an_error() {
+    let kernel = counting_loop_kernel();
+    let args = counting_args(u32::MAX, 0);
+    // The interpreter bounds the statements of a launch.
+    let mut interpreted = args.clone();
+    let mut options = RunOptions { max_steps: Some(100_000), ..RunOptions::default() };
+    match interp::run_kernel_with(&kernel, &mut interpreted, &mut options) {
+        Err(error) => assert!(error.to_string().contains("endless loop"), "interpreter: {error}"),
+        Ok(()) => panic!("the interpreter ran an endless loop to an end"),
+    }
+    // The compiled backends bound each `while`, at their default limit.
+    let mut devices: Vec<(&str, Box<dyn Device>)> =
+        vec![("cpu", Box::new(CpuDevice::new(Some(2)).expect("a CPU device")))];
+    if let Some(gpu) = gpu_device() {
+        devices.push(("gpu", Box::new(gpu)));
+    }
+    for (name, device) in &devices {
+        let error =
+            run_on(device.as_ref(), &kernel, &args).expect_err(&format!("{name}: an endless loop ended"));
+        // llvmpipe's own bound comes first there; either way the launch fails and says why.
+        let driver_bound = *name == "gpu" && error.contains("driver's own iteration bound");
+        assert!(error.contains("endless loop") || driver_bound, "{name}: {error}");
+    }
+}
+
+#[test]
+fn loops_past_the_drivers_own_bound_finish_or_fail_loudly() {
+    // llvmpipe leaves a loop nest after 65535 iterations (`compiler/wgsl/src/loops.rs`).
+    let kernel = counting_loop_kernel();
+    let iterations = 200_000u32;
+    let args = counting_args(iterations, 1);
+    let devices = devices();
+    for (name, device) in &devices[1..] {
+        match run_on(device.as_ref(), &kernel, &args) {
+            Ok(done) => {
+                assert_eq!(done[2], KernelArg::Buffer(iterations.to_le_bytes().to_vec()), "{name}")
+            }
+            // Where the driver bounds loops, the launch must say so instead of returning 65535.
+            Err(error) if *name == "gpu" => {
+                assert!(error.contains("driver's own iteration bound"), "{error}")
+            }
+            Err(error) => panic!("{name}: {error}"),
+        }
+    }
 }

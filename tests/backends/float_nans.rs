@@ -144,8 +144,8 @@ fn gpu_float_results_are_the_interpreters_nans() {
     if let Some(device) = gpu_common::gpu_device() {
         check_all(&device);
         // Again through the `u32`-word f16 path, which adapters with native f16 otherwise leave unused.
-        let words =
-            GpuDevice::open_with(None, GpuOptions { no_native_f16: true }).expect("opens the adapter again");
+        let words = GpuDevice::open_with(None, GpuOptions { no_native_f16: true, ..GpuOptions::default() })
+            .expect("opens the adapter again");
         check_all(&words);
     }
 }

@@ -72,8 +72,8 @@ fn corpus_matches_the_interpreter_without_native_f16() {
     if gpu_common::gpu_device().is_none() {
         return;
     }
-    let device =
-        GpuDevice::open_with(None, GpuOptions { no_native_f16: true }).expect("opens the adapter again");
+    let device = GpuDevice::open_with(None, GpuOptions { no_native_f16: true, ..GpuOptions::default() })
+        .expect("opens the adapter again");
     assert!(!device.caps().has_f16);
     corpus_matches_the_interpreter(&device, &uses_half);
 }

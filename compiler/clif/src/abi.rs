@@ -39,10 +39,17 @@ pub struct BlockContext {
     pub block_index: [u32; 3],
     /// The grid's size along x, y, z.
     pub grid_size: [u32; 3],
+    /// The most iterations one execution of a `while` loop may run before the block stops with
+    /// [`STATUS_WHILE_LIMIT`]: a loop that never ends is an error, not a hang.
+    pub while_limit: u32,
 }
 
 /// Byte offset of [`BlockContext::grid_size`].
 pub const GRID_SIZE_OFFSET: i32 = 12;
+/// Byte offset of [`BlockContext::while_limit`].
+pub const WHILE_LIMIT_OFFSET: i32 = 24;
+/// Size of a [`BlockContext`] in bytes.
+pub const BLOCK_CONTEXT_BYTES: u32 = 28;
 
 /// The block finished normally.
 pub const STATUS_OK: i32 = 0;
@@ -52,6 +59,8 @@ pub const STATUS_ZERO_STEP: i32 = 1;
 pub const STATUS_HELPER_FAILED: i32 = 2;
 /// A shared-tile window or register slice left its tile.
 pub const STATUS_WINDOW_OUT_OF_RANGE: i32 = 3;
+/// A `while` loop ran [`BlockContext::while_limit`] iterations and would have run another.
+pub const STATUS_WHILE_LIMIT: i32 = 4;
 /// `Assert` number `i` (in the order the lowerer met them) failed: status `STATUS_ASSERT_BASE + i`.
 pub const STATUS_ASSERT_BASE: i32 = 16;
 

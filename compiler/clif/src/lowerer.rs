@@ -102,8 +102,11 @@ impl<'a> ClifLowerer<'a> {
         let params = builder.block_params(entry).to_vec();
         let (ctx_ptr, args_ptr, scratch_ptr) = if grid {
             // `BlockIndex` in a grid expression reads zeros, `GridSize` ones.
-            let context =
-                builder.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 24, 4));
+            let context = builder.create_sized_stack_slot(StackSlotData::new(
+                StackSlotKind::ExplicitSlot,
+                abi::BLOCK_CONTEXT_BYTES,
+                4,
+            ));
             let zero = builder.ins().iconst(types::I32, 0);
             let one = builder.ins().iconst(types::I32, 1);
             for axis in 0..3 {
@@ -188,13 +191,30 @@ impl<'a> ClifLowerer<'a> {
             StmtKind::For { var, start, end, step, body } => self.for_loop(*var, start, end, step, body)?,
             StmtKind::While { cond, body } => {
                 let header = self.builder.create_block();
+                let counted = self.builder.create_block();
+                let too_long = self.builder.create_block();
                 let body_block = self.builder.create_block();
                 let exit = self.builder.create_block();
+                // Iterations so far, against the launch's bound: an endless loop stops the block.
+                let iterations = self.builder.declare_var(types::I32);
+                let zero = self.builder.ins().iconst(types::I32, 0);
+                self.builder.def_var(iterations, zero);
                 self.builder.ins().jump(header, &[]);
                 self.builder.switch_to_block(header);
                 let cond = self.expr(cond)?;
-                self.builder.ins().brif(cond, body_block, &[], exit, &[]);
+                self.builder.ins().brif(cond, counted, &[], exit, &[]);
+                self.builder.switch_to_block(counted);
+                let done = self.builder.use_var(iterations);
+                let limit = self.builder.ins().load(types::I32, mem(), self.ctx_ptr, abi::WHILE_LIMIT_OFFSET);
+                let at_limit = self.builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, done, limit);
+                self.builder.ins().brif(at_limit, too_long, &[], body_block, &[]);
+                self.builder.switch_to_block(too_long);
+                self.builder.set_cold_block(too_long);
+                let status = self.builder.ins().iconst(types::I32, i64::from(abi::STATUS_WHILE_LIMIT));
+                self.builder.ins().return_(&[status]);
                 self.builder.switch_to_block(body_block);
+                let next = self.builder.ins().iadd_imm_s(done, 1);
+                self.builder.def_var(iterations, next);
                 self.loop_exits.push(exit);
                 self.stmts(body)?;
                 self.loop_exits.pop();

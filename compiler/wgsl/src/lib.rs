@@ -19,6 +19,7 @@ mod codec;
 mod exprs;
 mod fma;
 mod layout_index;
+mod loops;
 mod memory;
 mod namer;
 mod select;
@@ -49,9 +50,15 @@ pub const META_GRID_SIZE: usize = 3;
 /// fold and reassociate float arithmetic with constants (lavapipe turned `x + 3 - 1 - 1 - 1` into `x`, which
 /// differs for `-0` and by rounding; WGSL has no `precise`).
 pub const META_ZERO: usize = 6;
+/// Metadata word holding the most iterations one execution of a `while` loop may run; the loop that
+/// would run one more stops the launch with a failure (a loop that never ends is an error, not a hang,
+/// nor a silent stop at the driver's own bound).
+pub const META_WHILE_LIMIT: usize = 7;
 /// Metadata word of parameter 0: a scalar's code, or a global buffer's length in bytes (then one word
 /// per parameter, in order).
-pub const META_PARAMS: usize = 7;
+pub const META_PARAMS: usize = 8;
+/// The failure message of a `while` loop that reached [`META_WHILE_LIMIT`] iterations.
+pub const WHILE_LIMIT_FAILURE: &str = "a `while` loop ran the launch's iteration limit (`while_limit`) without ending; stopped (an endless loop?)";
 
 /// What a GPU offers that code generation depends on. Target differences are capability flags, never
 /// IR variants.

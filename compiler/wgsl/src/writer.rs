@@ -4,7 +4,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{Inst, Kernel, ParamKind, RegisterLayout, SharedId, Stmt, StmtKind};
 
 use super::codec::Prelude;
@@ -91,6 +90,8 @@ pub(super) struct Ctx<'k> {
     sources: VecDeque<Source>,
     /// The NaN results of the instruction being written (canonical outside tile instructions).
     pub(super) nans: NanResults,
+    /// The exit flag of each IR loop around the statement being written, innermost last (`loops.rs`).
+    pub(super) loop_exits: Vec<String>,
 }
 
 impl<'k> Ctx<'k> {
@@ -117,6 +118,7 @@ impl<'k> Ctx<'k> {
             next_inst: 0,
             sources: VecDeque::new(),
             nans: NanResults::Canonical,
+            loop_exits: Vec::new(),
         };
         for fixed in
             ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT]
@@ -360,7 +362,7 @@ impl<'k> Ctx<'k> {
         self.stmts(body)
     }
 
-    fn stmts(&mut self, body: &[Stmt]) -> WgslResult<()> {
+    pub(super) fn stmts(&mut self, body: &[Stmt]) -> WgslResult<()> {
         for stmt in body {
             self.stmt(stmt)?;
         }
@@ -378,47 +380,8 @@ impl<'k> Ctx<'k> {
                     .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
                 self.line(&format!("{name} = {value};"));
             }
-            StmtKind::For { var, start, end, step, body } => {
-                let name = self
-                    .var_names
-                    .get(var.index())
-                    .cloned()
-                    .ok_or_else(|| self.malformed(format!("unknown {var}")))?;
-                let dtype = start.dtype;
-                let ty = self.value_type(dtype)?;
-                let (start, end, step_value) = (self.expr(start)?, self.expr(end)?, self.expr(step)?);
-                self.open("{");
-                self.line(&format!("let for_end: {ty} = {end};"));
-                self.line(&format!("let for_step: {ty} = {step_value};"));
-                let zero = if dtype == DataType::I32 { "0i" } else { "0u" };
-                if !matches!(step.kind, tilevm_vm::ir::ExprKind::Const(code) if code != 0) {
-                    let id = self.add_failure(format!("a `for` loop over `{name}` has step 0"));
-                    self.line(&format!(
-                        "if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"
-                    ));
-                }
-                self.line(&format!("{name} = {start};"));
-                self.open("loop {");
-                let done = if dtype == DataType::I32 {
-                    format!("select({name} <= for_end, {name} >= for_end, for_step > 0i)")
-                } else {
-                    format!("{name} >= for_end")
-                };
-                self.line(&format!("if ({done}) {{ break; }}"));
-                self.stmts(body)?;
-                self.open("continuing {");
-                self.line(&format!("{name} = {name} + for_step;"));
-                self.close();
-                self.close();
-                self.close();
-            }
-            StmtKind::While { cond, body } => {
-                self.open("loop {");
-                let cond = self.expr(cond)?;
-                self.line(&format!("if (!({cond})) {{ break; }}"));
-                self.stmts(body)?;
-                self.close();
-            }
+            StmtKind::For { var, start, end, step, body } => self.for_loop(*var, (start, end, step), body)?,
+            StmtKind::While { cond, body } => self.while_loop(cond, body)?,
             StmtKind::If { cond, then_body, else_body } => {
                 let cond = self.expr(cond)?;
                 self.open(&format!("if ({cond}) {{"));
@@ -431,7 +394,7 @@ impl<'k> Ctx<'k> {
                 }
                 self.close();
             }
-            StmtKind::Break => self.line("break;"),
+            StmtKind::Break => self.break_loop()?,
             StmtKind::Inst(inst) => self.inst(inst)?,
         }
         Ok(())

@@ -16,6 +16,8 @@ pub(super) struct CpuKernel {
     pub(super) kernel: Kernel,
     pub(super) compiled: Arc<JitKernel>,
     pub(super) pool: Arc<rayon::ThreadPool>,
+    /// [`BlockContext::while_limit`] of every block.
+    pub(super) while_limit: u32,
 }
 
 /// One launch's blocks, claimed a few at a time from a shared counter by the calling thread and the
@@ -30,6 +32,7 @@ struct Launch {
     kernel: Arc<JitKernel>,
     slots: Slots,
     grid: [u32; 3],
+    while_limit: u32,
     blocks: u64,
     /// Blocks per claim.
     claim: u64,
@@ -61,7 +64,11 @@ impl Launch {
                 let rest = block / u64::from(self.grid[0]);
                 let y = (rest % u64::from(self.grid[1])) as u32;
                 let z = (rest / u64::from(self.grid[1])) as u32;
-                let context = BlockContext { block_index: [x, y, z], grid_size: self.grid };
+                let context = BlockContext {
+                    block_index: [x, y, z],
+                    grid_size: self.grid,
+                    while_limit: self.while_limit,
+                };
                 // SAFETY: the context and slots match the ABI, `scratch` is 16-byte aligned and at least
                 // `scratch_bytes` long, private to this worker; the buffers the slots point to outlive
                 // the call, because the launch's caller waits for every claimed block (`wait`). The code
@@ -154,6 +161,11 @@ impl CpuKernel {
             abi::STATUS_WINDOW_OUT_OF_RANGE => {
                 RuntimeError::KernelFailed(format!("kernel `{name}`: a tile window leaves its tile"))
             }
+            abi::STATUS_WHILE_LIMIT => RuntimeError::KernelFailed(format!(
+                "kernel `{name}`: {} ({})",
+                tilevm_wgsl::WHILE_LIMIT_FAILURE,
+                self.while_limit
+            )),
             _ => {
                 let index = (status - abi::STATUS_ASSERT_BASE).max(0) as usize;
                 match self.compiled.assert_messages.get(index) {
@@ -185,6 +197,7 @@ impl CompiledKernel for CpuKernel {
             kernel: Arc::clone(&self.compiled),
             slots,
             grid,
+            while_limit: self.while_limit,
             blocks,
             claim: (blocks / (workers * 8)).max(1),
             next: AtomicU64::new(0),

@@ -30,6 +30,9 @@ pub struct CpuOptions {
     /// faster where memory latency bounds the GEMV, slower where it runs near the read bandwidth.
     /// [`CpuDevice::new`] sets it from `TILEVM_CPU_PREFETCH=1`.
     pub prefetch: bool,
+    /// The most iterations one execution of a `while` loop may run; `None` means
+    /// [`crate::DEFAULT_WHILE_LIMIT`]. Read at launch, so it does not change the compiled code.
+    pub while_limit: Option<u32>,
 }
 
 /// The environment variable that turns on [`CpuOptions::prefetch`] for [`CpuDevice::new`].
@@ -159,6 +162,11 @@ impl Device for CpuDevice {
                 compiled
             }
         };
-        Ok(Box::new(launch::CpuKernel { kernel: kernel.kernel().clone(), compiled, pool: self.pool.clone() }))
+        Ok(Box::new(launch::CpuKernel {
+            kernel: kernel.kernel().clone(),
+            compiled,
+            pool: self.pool.clone(),
+            while_limit: self.options.while_limit.unwrap_or(crate::DEFAULT_WHILE_LIMIT),
+        }))
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tilevm_vm::ir::{Kernel, ParamKind};
 use tilevm_wgsl::{
     ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS,
-    STATUS_BINDING, WgslKernel,
+    META_WHILE_LIMIT, STATUS_BINDING, WgslKernel,
 };
 
 use super::Shared;
@@ -173,6 +173,7 @@ impl GpuKernel {
         let mut words = vec![0u32; self.pipeline.interface.meta_words];
         words[META_BLOCK_OFFSET..META_BLOCK_OFFSET + 3].copy_from_slice(&offset);
         words[META_GRID_SIZE..META_GRID_SIZE + 3].copy_from_slice(&grid);
+        words[META_WHILE_LIMIT] = self.shared.while_limit;
         for (index, arg) in args.iter().enumerate() {
             words[META_PARAMS + index] = match arg {
                 KernelArg::Scalar(code) => *code as u32,

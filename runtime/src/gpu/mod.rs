@@ -26,6 +26,9 @@ pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
 pub struct GpuOptions {
     /// Keep f16 values in `u32` words (the path of adapters without `SHADER_F16`).
     pub no_native_f16: bool,
+    /// The most iterations one execution of a `while` loop may run; `None` means
+    /// [`crate::DEFAULT_WHILE_LIMIT`]. Passed at launch, so it does not change the shader.
+    pub while_limit: Option<u32>,
 }
 
 /// A wgpu device opened on one adapter, with a cache of compiled pipelines.
@@ -41,6 +44,8 @@ struct Shared {
     caps: GpuCaps,
     limits: wgpu::Limits,
     timestamps: bool,
+    /// [`GpuOptions::while_limit`], resolved.
+    while_limit: u32,
     /// Errors nobody captured in a scope (wgpu would otherwise panic), and the device-lost reason.
     uncaptured: Arc<Mutex<Vec<String>>>,
     /// Compiled pipelines keyed by WGSL text: the same kernel and specialisation compile once.
@@ -116,6 +121,7 @@ impl GpuDevice {
                 caps,
                 limits,
                 timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+                while_limit: options.while_limit.unwrap_or(crate::DEFAULT_WHILE_LIMIT),
                 uncaptured,
                 pipelines: Mutex::new(HashMap::new()),
             }),
