@@ -13,7 +13,7 @@ pub use device::{Backend, CompiledKernel, DEFAULT_WHILE_LIMIT, Device, RunStats}
 pub use error::{RuntimeError, RuntimeResult};
 pub use gpu::{GpuDevice, GpuOptions};
 pub use interp_device::InterpreterDevice;
-pub use select::{list_adapters, open_device};
+pub use select::{exceeds_device, list_adapters, open_auto, open_device};
 pub use tilevm_clif as clif;
 pub use tilevm_vm::interp::KernelArg;
 pub use tilevm_wgsl as wgsl;

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use tilevm_lang::{CompileOptions, compile_sources, render_to_string};
-use tilevm_runtime::{Backend, Device, InterpreterDevice, KernelArg, RuntimeError, open_device};
+use tilevm_runtime::{Backend, Device, KernelArg, RuntimeError, exceeds_device, open_auto, open_device};
 use tilevm_vm::verify::VerifiedKernel;
 
 use super::check::{load_relative, parse_set, read_root};
@@ -24,7 +24,9 @@ use super::{CliError, CliResult};
 /// Which device `tilevm run` uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackendChoice {
-    /// The GPU when an adapter can be opened, else the CPU backend, else the interpreter.
+    /// The fastest device here: a hardware GPU, else the CPU backend, else the interpreter. Software
+    /// rasterizers (lavapipe, llvmpipe, SwiftShader, WARP) only when `--adapter` names one; a kernel
+    /// beyond the GPU's limits runs on the CPU, with a note.
     Auto,
     /// A GPU adapter through wgpu.
     Gpu,
@@ -79,16 +81,25 @@ pub fn run(args: &RunArgs) -> CliResult {
     let kernel = compile_kernel(args)?;
     let random_seed = args.random.then_some(args.seed);
     let launch = inputs::prepare(&kernel, &args.scalars, args.inputs.as_deref(), random_seed)?;
-    let device = open(args.backend, args.adapter.as_deref())?;
-    let compiled = device.compile(&kernel).map_err(|error| device_error(device.as_ref(), &error))?;
-    let mut times = Vec::with_capacity(args.repeat as usize);
-    let mut results = launch.args.clone();
-    for _ in 0..args.repeat {
-        // Every run starts from the same inputs, so kernels that read their outputs give the same result.
-        results = launch.args.clone();
-        let stats = compiled.run(&mut results).map_err(|error| device_error(device.as_ref(), &error))?;
-        times.push(stats.kernel_time);
+    let mut device = open(args.backend, args.adapter.as_deref())?;
+    let (mut times, results) = match launch_repeatedly(device.as_ref(), &kernel, &launch.args, args.repeat) {
+        // `auto` chose this GPU, but the kernel needs more than it has: the CPU can run it.
+        Err(error)
+            if args.backend == BackendChoice::Auto
+                && device.backend() == Backend::Gpu
+                && exceeds_device(&error) =>
+        {
+            eprintln!(
+                "note: {} cannot run kernel `{}` ({error}); running it on the CPU backend",
+                device.name(),
+                kernel.name
+            );
+            device = open(BackendChoice::Cpu, None)?;
+            launch_repeatedly(device.as_ref(), &kernel, &launch.args, args.repeat)
+        }
+        other => other,
     }
+    .map_err(|error| device_error(device.as_ref(), &error))?;
     println!("kernel `{}` on {} ({})", kernel.name, device.name(), device.backend());
     println!(
         "kernel time: {} (median of {} run{})",
@@ -108,6 +119,25 @@ pub fn run(args: &RunArgs) -> CliResult {
         check::compare_outputs(&kernel, &launch.shapes, &results, &reference)?;
     }
     Ok(())
+}
+
+/// Compiles `kernel` on `device` and runs it `repeat` times, each run from `inputs`; returns the kernel
+/// times and the last run's arguments.
+fn launch_repeatedly(
+    device: &dyn Device,
+    kernel: &VerifiedKernel,
+    inputs: &[KernelArg],
+    repeat: u32,
+) -> Result<(Vec<Duration>, Vec<KernelArg>), RuntimeError> {
+    let compiled = device.compile(kernel)?;
+    let mut times = Vec::with_capacity(repeat as usize);
+    let mut results = inputs.to_vec();
+    for _ in 0..repeat {
+        // Every run starts from the same inputs, so kernels that read their outputs give the same result.
+        results = inputs.to_vec();
+        times.push(compiled.run(&mut results)?.kernel_time);
+    }
+    Ok((times, results))
 }
 
 /// Compiles the file and picks the kernel; diagnostics are printed and make the command exit with 2.
@@ -136,7 +166,8 @@ fn compile_kernel(args: &RunArgs) -> Result<VerifiedKernel, CliError> {
     }
 }
 
-/// Opens the device `choice` names; `auto` falls back from the GPU to the CPU to the interpreter.
+/// Opens the device `choice` names; `auto` takes a hardware GPU, else the CPU backend, else the
+/// interpreter (`tilevm_runtime::open_auto`).
 fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<Box<dyn Device>, CliError> {
     let open_error = |backend: Backend, error: RuntimeError| {
         CliError::Input(format!("cannot open the {backend} backend: {error}"))
@@ -146,15 +177,8 @@ fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<Box<dyn Device>,
         BackendChoice::Cpu => Backend::Cpu,
         BackendChoice::Interp => Backend::Interp,
         BackendChoice::Auto => {
-            for backend in [Backend::Gpu, Backend::Cpu] {
-                match open_device(backend, adapter) {
-                    Ok(device) => return Ok(device),
-                    // No adapter, or no CPU backend in this build: quietly try the next one.
-                    Err(RuntimeError::Unsupported { .. }) => {}
-                    Err(error) => eprintln!("note: {}, trying the next backend", open_error(backend, error)),
-                }
-            }
-            return Ok(Box::new(InterpreterDevice));
+            return open_auto(adapter)
+                .map_err(|error| CliError::Input(format!("cannot open a device: {error}")));
         }
     };
     open_device(backend, adapter).map_err(|error| open_error(backend, error))

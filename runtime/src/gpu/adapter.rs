@@ -1,4 +1,4 @@
-//! Adapter discovery and choice: every adapter wgpu can see, ordered hardware first, then software.
+//! Adapter discovery and choice: the adapters wgpu can see, ordered hardware first, then software.
 
 use std::fmt;
 
@@ -53,16 +53,36 @@ pub(super) fn wanted_features() -> wgpu::Features {
     wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY
 }
 
-pub(super) fn instance() -> wgpu::Instance {
+/// Which adapter a GPU device opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum AdapterChoice<'a> {
+    /// The most preferred adapter, software rasterizers included (`--backend gpu`).
+    Preferred,
+    /// The most preferred hardware adapter: software rasterizers (lavapipe, llvmpipe, SwiftShader,
+    /// WARP; wgpu's device type `Cpu`) are left out, since the CPU backend outruns them (`--backend auto`).
+    Hardware,
+    /// The first adapter whose name or backend contains this text (case-insensitive); none matching
+    /// is an error, never a fallback.
+    Named(&'a str),
+}
+
+/// The graphics APIs looked at first. OpenGL comes only when they give no adapter (or one is asked
+/// for by name): creating its EGL instance beside Vulkan made Mesa print
+/// `error: XDG_RUNTIME_DIR is invalid or not set` on headless machines, and a compute-only device
+/// needs no window system.
+const FIRST_BACKENDS: wgpu::Backends = wgpu::Backends::PRIMARY;
+
+/// An instance over `backends`, unless `WGPU_BACKEND` names others.
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
     let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-    if descriptor.backends.is_empty() {
-        descriptor.backends = wgpu::Backends::all();
+    if std::env::var_os("WGPU_BACKEND").is_none() || descriptor.backends.is_empty() {
+        descriptor.backends = backends;
     }
     wgpu::Instance::new(descriptor)
 }
 
-/// Every adapter, most preferred first: discrete, integrated, virtual, then software (CPU) adapters.
-pub(super) fn enumerate(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
+/// The adapters of one instance, most preferred first: discrete, integrated, virtual, then software (CPU).
+fn enumerate(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
     let mut adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     adapters.sort_by_key(|adapter| match adapter.get_info().device_type {
         wgpu::DeviceType::DiscreteGpu => 0,
@@ -74,40 +94,62 @@ pub(super) fn enumerate(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
     adapters
 }
 
-/// The adapter to use: the first whose name or backend contains `filter` (case-insensitive; `filter`
-/// defaults to `$TILEVM_ADAPTER`), else the most preferred one.
+/// The adapters of the first backends, or of OpenGL when `fallback` says they are not enough.
+fn adapters(fallback: impl Fn(&[wgpu::Adapter]) -> bool) -> Vec<wgpu::Adapter> {
+    let first = enumerate(&instance(FIRST_BACKENDS));
+    if fallback(&first) {
+        let mut all = first;
+        all.extend(enumerate(&instance(wgpu::Backends::GL)));
+        return all;
+    }
+    first
+}
+
+fn matches(adapter: &wgpu::Adapter, wanted: &str) -> bool {
+    let info = adapter.get_info();
+    info.name.to_lowercase().contains(wanted) || backend_name(info.backend).contains(wanted)
+}
+
+/// The adapter `choice` asks for; `$TILEVM_ADAPTER`, when set, names one in place of `Preferred`
+/// and `Hardware`. `Ok(None)` when `Hardware` finds only software adapters.
 ///
 /// # Errors
-/// `Unsupported` when no adapter exists or none matches the filter.
-pub(super) fn choose(instance: &wgpu::Instance, filter: Option<&str>) -> RuntimeResult<wgpu::Adapter> {
+/// `Unsupported` when no adapter exists or none matches the name.
+pub(super) fn choose(choice: AdapterChoice<'_>) -> RuntimeResult<Option<wgpu::Adapter>> {
     let from_env = std::env::var(ADAPTER_ENV).ok().filter(|value| !value.is_empty());
-    let filter = filter.map(str::to_string).or(from_env);
-    let adapters = enumerate(instance);
+    let choice = match (&from_env, choice) {
+        (Some(name), AdapterChoice::Preferred | AdapterChoice::Hardware) => AdapterChoice::Named(name),
+        (_, choice) => choice,
+    };
+    let wanted = match choice {
+        AdapterChoice::Named(name) => Some(name.to_lowercase()),
+        AdapterChoice::Preferred | AdapterChoice::Hardware => None,
+    };
+    let adapters = adapters(|first| match &wanted {
+        Some(wanted) => !first.iter().any(|adapter| matches(adapter, wanted)),
+        None => first.is_empty(),
+    });
     if adapters.is_empty() {
         return Err(RuntimeError::Unsupported {
             device: "gpu".to_string(),
             what: "no GPU adapter found (install a Vulkan, Metal or DX12 driver; on Linux without a GPU: mesa-vulkan-drivers)".to_string(),
         });
     }
-    let Some(filter) = filter else {
-        return adapters.into_iter().next().ok_or_else(unreachable_none);
-    };
-    let wanted = filter.to_lowercase();
-    let names: Vec<String> = adapters.iter().map(|adapter| summary(adapter).to_string()).collect();
-    adapters
-        .into_iter()
-        .find(|adapter| {
-            let info = adapter.get_info();
-            info.name.to_lowercase().contains(&wanted) || backend_name(info.backend).contains(&wanted)
-        })
-        .ok_or_else(|| RuntimeError::Unsupported {
-            device: "gpu".to_string(),
-            what: format!("no adapter matches `{filter}`; adapters:\n{}", names.join("\n")),
-        })
-}
-
-fn unreachable_none() -> RuntimeError {
-    RuntimeError::Unsupported { device: "gpu".to_string(), what: "no GPU adapter found".to_string() }
+    match choice {
+        AdapterChoice::Preferred => Ok(adapters.into_iter().next()),
+        AdapterChoice::Hardware => {
+            Ok(adapters.into_iter().find(|adapter| adapter.get_info().device_type != wgpu::DeviceType::Cpu))
+        }
+        AdapterChoice::Named(name) => {
+            let wanted = name.to_lowercase();
+            let names: Vec<String> = adapters.iter().map(|adapter| summary(adapter).to_string()).collect();
+            let found = adapters.into_iter().find(|adapter| matches(adapter, &wanted));
+            found.map(Some).ok_or_else(|| RuntimeError::Unsupported {
+                device: "gpu".to_string(),
+                what: format!("no adapter matches `{name}`; adapters:\n{}", names.join("\n")),
+            })
+        }
+    }
 }
 
 pub(super) fn backend_name(backend: wgpu::Backend) -> String {
@@ -159,7 +201,8 @@ pub(super) fn summary(adapter: &wgpu::Adapter) -> AdapterSummary {
     }
 }
 
-/// Every adapter wgpu can see, most preferred first.
+/// Every adapter of the graphics APIs tilevm looks at first (OpenGL's too when they have none), most
+/// preferred first.
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    enumerate(&instance()).iter().map(summary).collect()
+    adapters(<[wgpu::Adapter]>::is_empty).iter().map(summary).collect()
 }

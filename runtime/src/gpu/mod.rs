@@ -19,6 +19,7 @@ use tilevm_wgsl::GpuCaps;
 
 use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
 
+use adapter::AdapterChoice;
 pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
 
 /// Features a device leaves unused even where the adapter has them.
@@ -32,6 +33,11 @@ pub struct GpuOptions {
 }
 
 /// A wgpu device opened on one adapter, with a cache of compiled pipelines.
+///
+/// On a headless Linux machine without `XDG_RUNTIME_DIR`, Mesa's device-select Vulkan layer makes
+/// libwayland print `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` whenever an
+/// instance is created; a host program switches the layer off with `NODEVICE_SELECT=1` (the `tilevm`
+/// program does so itself, `src/main.rs`), since a library cannot safely change the environment.
 pub struct GpuDevice {
     shared: Rc<Shared>,
 }
@@ -74,9 +80,31 @@ impl GpuDevice {
     /// # Errors
     /// As [`GpuDevice::open`].
     pub fn open_with(adapter: Option<&str>, options: GpuOptions) -> RuntimeResult<GpuDevice> {
-        let instance = adapter::instance();
-        let chosen = adapter::choose(&instance, adapter)?;
-        let summary = adapter::summary(&chosen);
+        let choice = adapter.map_or(AdapterChoice::Preferred, AdapterChoice::Named);
+        let chosen = adapter::choose(choice)?.ok_or_else(|| RuntimeError::Unsupported {
+            device: "gpu".to_string(),
+            what: "no GPU adapter found".to_string(),
+        })?;
+        GpuDevice::on_adapter(&chosen, options)
+    }
+
+    /// Opens the most preferred hardware adapter (`--backend auto`; `$TILEVM_ADAPTER` names one in its
+    /// place); `Ok(None)` when there are only software rasterizers, or no adapter at all.
+    ///
+    /// # Errors
+    /// `Unsupported` when `$TILEVM_ADAPTER` matches no adapter, `Device` when the device cannot be created.
+    pub fn open_hardware(options: GpuOptions) -> RuntimeResult<Option<GpuDevice>> {
+        match adapter::choose(AdapterChoice::Hardware) {
+            Ok(Some(chosen)) => GpuDevice::on_adapter(&chosen, options).map(Some),
+            Ok(None) => Ok(None),
+            // No adapter at all: the caller falls back like for software ones, unless one was named.
+            Err(_) if std::env::var(ADAPTER_ENV).map_or(true, |value| value.is_empty()) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn on_adapter(chosen: &wgpu::Adapter, options: GpuOptions) -> RuntimeResult<GpuDevice> {
+        let summary = adapter::summary(chosen);
         let mut features = chosen.features() & adapter::wanted_features();
         if options.no_native_f16 {
             features.remove(wgpu::Features::SHADER_F16);
