@@ -297,3 +297,64 @@ fn loops_past_the_drivers_own_bound_finish_or_fail_loudly() {
         }
     }
 }
+
+/// `for i in start..end step step { count += 1; last = i }` over `dtype`, then `[count, last]` stored
+/// (as `u32` codes): near the end of the dtype's range a step must end the loop, not wrap around.
+fn for_range_kernel(dtype: DataType) -> VerifiedKernel {
+    let mut builder = KernelBuilder::new("for_range", 1);
+    let start = builder.scalar_param("start", dtype);
+    let end = builder.scalar_param("end", dtype);
+    let step = builder.scalar_param("step", dtype);
+    let out = builder.global_param("out", DataType::U32, true);
+    builder.grid(vec![Expr::u32(1)]);
+    let view =
+        builder.view_global("out", out, DataType::U32, vec![Expr::u32(2)], vec![Expr::u32(1)], Expr::u32(0));
+    let count = builder.var("count", DataType::U32);
+    builder.assign(count, Expr::u32(0));
+    let counted = Expr::var(count, DataType::U32);
+    let last = builder.var("last", DataType::U32);
+    builder.assign(last, Expr::u32(7));
+    builder.for_range("i", start, end, step, |builder, i| {
+        builder.assign(count, Expr::binary(BinaryOp::Add, counted.clone(), Expr::u32(1)));
+        builder.assign(last, i.cast(DataType::U32));
+    });
+    for (slot, value) in [counted, Expr::var(last, DataType::U32)].into_iter().enumerate() {
+        let tile = builder.tile("value", DataType::U32, layout::local(&[1]).unwrap());
+        builder.inst(Inst::AllocRegister { dst: tile, init: Some(value) });
+        builder.inst(Inst::StoreGlobal {
+            dst: view,
+            src: tile,
+            offsets: vec![Expr::u32(slot as u32)],
+            dims: vec![0],
+        });
+    }
+    builder.finish().unwrap()
+}
+
+#[test]
+fn for_loops_near_the_end_of_their_range_end_instead_of_wrapping() {
+    let cases: [(DataType, [u64; 3]); 5] = [
+        (DataType::U32, [0xffff_fff0, 0xffff_ffff, 4]),
+        (DataType::U32, [0xffff_fff0, 0xffff_ffff, 0x8000_0000]),
+        (DataType::I32, [(i32::MAX - 10) as u32 as u64, i32::MAX as u32 as u64, 3]),
+        (DataType::I32, [(i32::MIN + 10) as u32 as u64, i32::MIN as u32 as u64, (-4i32) as u32 as u64]),
+        (DataType::I32, [0, 100, 7]),
+    ];
+    let devices = devices();
+    for (dtype, [start, end, step]) in cases {
+        let kernel = for_range_kernel(dtype);
+        let args = vec![
+            KernelArg::Scalar(start),
+            KernelArg::Scalar(end),
+            KernelArg::Scalar(step),
+            KernelArg::Buffer(vec![0; 8]),
+        ];
+        let expected = run_on(devices[0].1.as_ref(), &kernel, &args).expect("the interpreter ends the loop");
+        for (name, device) in &devices[1..] {
+            let actual = run_on(device.as_ref(), &kernel, &args).unwrap_or_else(|error| {
+                panic!("{name}, {dtype:?} {start:#x}..{end:#x} step {step:#x}: {error}")
+            });
+            assert_eq!(actual, expected, "{name}: {dtype:?} {start:#x}..{end:#x} step {step:#x}");
+        }
+    }
+}

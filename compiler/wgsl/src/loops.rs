@@ -20,7 +20,8 @@ const CUT_SHORT_FAILURE: &str = "a loop ended after the GPU driver's own iterati
 
 /// How the loop being written decides to go on.
 enum LoopHead<'a> {
-    /// `for var in start..end step step`: the variable's name and dtype (`for_end`, `for_step` bound).
+    /// `for var in start..end step step`: the variable's name and dtype (`for_end`, `for_step`,
+    /// `for_at` and `for_wrapped` bound).
     For { name: &'a str, dtype: DataType },
     /// `while cond`.
     While { cond: &'a Expr },
@@ -50,7 +51,11 @@ impl Ctx<'_> {
             let id = self.add_failure(format!("a `for` loop over `{name}` has step 0"));
             self.line(&format!("if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"));
         }
-        self.line(&format!("{name} = {start};"));
+        // The loop counts in its own variable, as the interpreter does: the loop variable holds each
+        // iteration's value (and keeps its old one when no iteration runs), and a step past the end
+        // of the dtype's range ends the loop instead of wrapping around to the start.
+        self.line(&format!("var for_at: {ty} = {start};"));
+        self.line("var for_wrapped = false;");
         self.bounded_loop(LoopHead::For { name: &name, dtype }, body)?;
         self.close();
         Ok(())
@@ -82,11 +87,12 @@ impl Ctx<'_> {
         match head {
             LoopHead::For { name, dtype } => {
                 let done = if dtype == DataType::I32 {
-                    format!("select({name} <= for_end, {name} >= for_end, for_step > 0i)")
+                    "select(for_at <= for_end, for_at >= for_end, for_step > 0i)"
                 } else {
-                    format!("{name} >= for_end")
+                    "for_at >= for_end"
                 };
-                self.line(&format!("if ({done}) {{ {exit} = true; break; }}"));
+                self.line(&format!("if (for_wrapped || {done}) {{ {exit} = true; break; }}"));
+                self.line(&format!("{name} = for_at;"));
             }
             LoopHead::While { cond } => {
                 let cond = self.expr(cond)?;
@@ -103,9 +109,16 @@ impl Ctx<'_> {
         let written = self.stmts(body);
         self.loop_exits.pop();
         written?;
-        if let LoopHead::For { name, .. } = head {
+        if let LoopHead::For { dtype, .. } = head {
             self.open("continuing {");
-            self.line(&format!("{name} = {name} + for_step;"));
+            self.line("let for_before = for_at;");
+            self.line("for_at = for_at + for_step;");
+            let wrapped = if dtype == DataType::I32 {
+                "select((for_at > for_before), (for_at < for_before), (for_step > 0i))"
+            } else {
+                "for_at < for_before"
+            };
+            self.line(&format!("for_wrapped = {wrapped};"));
             self.close();
         }
         self.close();

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::GpuDevice;
-use super::launch::Scopes;
+use super::launch::{Scopes, shader_module};
 use super::timing::{PassTimer, pass_time};
 use crate::{RuntimeError, RuntimeResult};
 
@@ -93,10 +93,7 @@ impl GpuDevice {
         let mut best = 0.0f64;
         for shape in SHAPES {
             let scopes = Scopes::push(device);
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("roofline"),
-                source: wgpu::ShaderSource::Wgsl(shader(shape).into()),
-            });
+            let module = shader_module(shared, "roofline", &shader(shape));
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some("roofline"),
                 layout: None,

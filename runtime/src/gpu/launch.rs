@@ -68,10 +68,7 @@ impl Pipeline {
     pub(super) fn new(shared: &Shared, compiled: &WgslKernel) -> RuntimeResult<Pipeline> {
         let device = &shared.device;
         let scopes = Scopes::push(device);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(&compiled.interface.name),
-            source: wgpu::ShaderSource::Wgsl(compiled.source.as_str().into()),
-        });
+        let module = shader_module(shared, &compiled.interface.name, &compiled.source);
         let storage = |binding: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
             binding,
             visibility: wgpu::ShaderStages::COMPUTE,
@@ -353,6 +350,28 @@ pub(super) fn read_words(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResul
         .chunks_exact(4)
         .map(|chunk| u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]))
         .collect())
+}
+
+/// A shader module of tilevm's own WGSL. Unless `GpuOptions::shader_bounds_checks` asks for them,
+/// naga adds no bounds checks of its own (a compare and select per buffer access, where the driver
+/// has no robust buffer access of its own): tilevm's code masks every access itself.
+pub(super) fn shader_module(shared: &Shared, label: &str, source: &str) -> wgpu::ShaderModule {
+    let descriptor =
+        wgpu::ShaderModuleDescriptor { label: Some(label), source: wgpu::ShaderSource::Wgsl(source.into()) };
+    if shared.shader_bounds_checks {
+        return shared.device.create_shader_module(descriptor);
+    }
+    let checks = wgpu::ShaderRuntimeChecks { bounds_checks: false, ..wgpu::ShaderRuntimeChecks::checked() };
+    // SAFETY: only modules tilevm generates come here, and each of their accesses stays inside its
+    // array: global loads and stores run under the view's bounds test against the buffer's true
+    // length (`memory.rs::view_element`, and the vector path's guard in `vector_memory.rs`), so a
+    // word is read or written only when an element inside the buffer lies in it; shared-tile windows
+    // are checked against their tile before any access (`addressing.rs::window_check`); scratch,
+    // constant tables and private tile arrays are indexed by slots and coordinates the generator
+    // bounds at compile time; the roofline kernels index below `arrayLength`. Loop bounding and
+    // the integer-division guards stay on. The adversarial bounds tests (`tests/backends/
+    // adversarial_bounds.rs`) and the corpus run these modules.
+    unsafe { shared.device.create_shader_module_trusted(descriptor, checks) }
 }
 
 #[cfg(test)]

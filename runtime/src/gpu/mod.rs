@@ -30,6 +30,9 @@ pub struct GpuOptions {
     /// The most iterations one execution of a `while` loop may run; `None` means
     /// [`crate::DEFAULT_WHILE_LIMIT`]. Passed at launch, so it does not change the shader.
     pub while_limit: Option<u32>,
+    /// Have naga add its own bounds check to every buffer access of the generated shaders, on top of
+    /// tilevm's masking (off by default: the masking covers every access; see `launch::shader_module`).
+    pub shader_bounds_checks: bool,
 }
 
 /// A wgpu device opened on one adapter, with a cache of compiled pipelines.
@@ -52,6 +55,8 @@ struct Shared {
     timestamps: bool,
     /// [`GpuOptions::while_limit`], resolved.
     while_limit: u32,
+    /// [`GpuOptions::shader_bounds_checks`].
+    shader_bounds_checks: bool,
     /// Errors nobody captured in a scope (wgpu would otherwise panic), and the device-lost reason.
     uncaptured: Arc<Mutex<Vec<String>>>,
     /// Compiled pipelines keyed by WGSL text: the same kernel and specialisation compile once.
@@ -150,6 +155,7 @@ impl GpuDevice {
                 limits,
                 timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
                 while_limit: options.while_limit.unwrap_or(crate::DEFAULT_WHILE_LIMIT),
+                shader_bounds_checks: options.shader_bounds_checks,
                 uncaptured,
                 pipelines: Mutex::new(HashMap::new()),
             }),
