@@ -199,13 +199,13 @@ impl<'a> ClifLowerer<'a> {
                 let iterations = self.builder.declare_var(types::I32);
                 let zero = self.builder.ins().iconst(types::I32, 0);
                 self.builder.def_var(iterations, zero);
+                let limit = self.builder.ins().load(types::I32, mem(), self.ctx_ptr, abi::WHILE_LIMIT_OFFSET);
                 self.builder.ins().jump(header, &[]);
                 self.builder.switch_to_block(header);
                 let cond = self.expr(cond)?;
                 self.builder.ins().brif(cond, counted, &[], exit, &[]);
                 self.builder.switch_to_block(counted);
                 let done = self.builder.use_var(iterations);
-                let limit = self.builder.ins().load(types::I32, mem(), self.ctx_ptr, abi::WHILE_LIMIT_OFFSET);
                 let at_limit = self.builder.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, done, limit);
                 self.builder.ins().brif(at_limit, too_long, &[], body_block, &[]);
                 self.builder.switch_to_block(too_long);

@@ -31,9 +31,10 @@ impl Ctx<'_> {
         }
     }
 
-    /// Stops the launch with failure `message` unless every window start `offsets[d]` (an `i32`
-    /// expression) lies in `0..=whole[d] - window[d]`: the bounds the interpreter checks element by
-    /// element, checked once because the starts are block-uniform and the window is the whole tile.
+    /// Stops the launch with failure `message` unless every window start `offsets[d]` (a `u32`
+    /// expression, so that a negative `i32` start fails the same comparison as one past the end) lies
+    /// in `0..=whole[d] - window[d]`: the bounds the interpreter checks element by element, checked
+    /// once because the starts are block-uniform and the window is the whole tile.
     pub(super) fn window_check(
         &mut self,
         offsets: &[String],
@@ -43,17 +44,15 @@ impl Ctx<'_> {
     ) {
         let mut inside = Vec::new();
         for ((offset, &extent), &whole_extent) in offsets.iter().zip(window).zip(whole) {
-            // Unsigned, so a negative start fails the same comparison as one past the end.
             match whole_extent.checked_sub(extent) {
-                Some(room) => inside.push(format!("bitcast<u32>({offset}) <= {room}u")),
+                Some(room) => inside.push(format!("{offset} <= {room}u")),
                 None => inside.push("false".to_string()),
             }
         }
         if inside.is_empty() {
             return;
         }
-        let id = self.add_failure(message);
-        self.line(&format!("if (!({})) {{ atomicMax(&status[0], {id}u); return; }}", inside.join(" && ")));
+        self.fail_if(&format!("!({})", inside.join(" && ")), message);
     }
 
     /// Stops the launch unless view `view`, whose `{name}_shape`, `{name}_stride` and `{name}_offset`
@@ -95,10 +94,7 @@ impl Ctx<'_> {
             "view `{}` reaches element indices of {limit} or more, which the GPU backend does not address (WGSL indices are 32-bit)",
             decl.name
         );
-        let id = self.add_failure(message);
-        self.line(&format!(
-            "if (view_wide || view_span >= {limit}u) {{ atomicMax(&status[0], {id}u); return; }}"
-        ));
+        self.fail_if(&format!("view_wide || view_span >= {limit}u"), message);
         self.close();
         self.prelude.require("magnitude", || {
             "fn magnitude(v: i32) -> u32 {\n    return select(bitcast<u32>(v), 0u - bitcast<u32>(v), v < 0i);\n}\n".to_string()

@@ -48,8 +48,7 @@ impl Ctx<'_> {
         self.line(&format!("let for_step: {ty} = {step_value};"));
         let zero = if dtype == DataType::I32 { "0i" } else { "0u" };
         if !matches!(step.kind, ExprKind::Const(code) if code != 0) {
-            let id = self.add_failure(format!("a `for` loop over `{name}` has step 0"));
-            self.line(&format!("if (for_step == {zero}) {{ atomicMax(&status[0], {id}u); return; }}"));
+            self.fail_if(&format!("for_step == {zero}"), format!("a `for` loop over `{name}` has step 0"));
         }
         // The loop counts in its own variable, as the interpreter does: the loop variable holds each
         // iteration's value (and keeps its old one when no iteration runs), and a step past the end
@@ -98,10 +97,7 @@ impl Ctx<'_> {
                 let cond = self.expr(cond)?;
                 self.line(&format!("if (!({cond})) {{ {exit} = true; break; }}"));
                 let limit = self.meta_word(META_WHILE_LIMIT);
-                let id = self.add_failure(WHILE_LIMIT_FAILURE.to_string());
-                self.line(&format!(
-                    "if (while_iterations >= {limit}) {{ atomicMax(&status[0], {id}u); return; }}"
-                ));
+                self.fail_if(&format!("while_iterations >= {limit}"), WHILE_LIMIT_FAILURE.to_string());
                 self.line("while_iterations = while_iterations + 1u;");
             }
         }
@@ -122,8 +118,7 @@ impl Ctx<'_> {
             self.close();
         }
         self.close();
-        let id = self.add_failure(CUT_SHORT_FAILURE.to_string());
-        self.line(&format!("if (!{exit}) {{ atomicMax(&status[0], {id}u); return; }}"));
+        self.fail_if(&format!("!{exit}"), CUT_SHORT_FAILURE.to_string());
         Ok(())
     }
 }

@@ -310,8 +310,9 @@ impl Ctx<'_> {
             decl.name
         );
         let signed = self.bind_offsets(offsets, "so")?;
-        self.window_check(&signed, window, &whole, message);
-        Ok(signed.iter().map(|name| format!("bitcast<u32>({name})")).collect())
+        let starts: Vec<String> = signed.iter().map(|name| format!("bitcast<u32>({name})")).collect();
+        self.window_check(&starts, window, &whole, message);
+        Ok(starts)
     }
 
     fn copy_global_to_shared(

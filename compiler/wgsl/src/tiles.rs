@@ -84,13 +84,11 @@ impl Ctx<'_> {
             Inst::Slice { dst, src, offsets } => {
                 self.open("{");
                 let mut names = Vec::new();
-                let mut signed = Vec::new();
                 for (d, offset) in offsets.iter().enumerate() {
                     let value = self.expr(offset)?;
                     let value = self.as_i32(offset.dtype, &value)?;
                     self.line(&format!("let so{d} = bitcast<u32>({value});"));
                     names.push(format!("so{d}"));
-                    signed.push(format!("bitcast<i32>(so{d})"));
                 }
                 let (_, window, _) = self.tile_decl(*dst)?;
                 let (_, whole, _) = self.tile_decl(*src)?;
@@ -99,7 +97,7 @@ impl Ctx<'_> {
                 let message = format!(
                     "`slice` at a window of shape {window:?} outside register tile `{src_name}` of shape {whole:?}"
                 );
-                self.window_check(&signed, &window, &whole, message);
+                self.window_check(&names, &window, &whole, message);
                 self.move_tile(*dst, *src, SourceMap::Slice(names))?;
                 self.close();
                 Ok(())

@@ -427,8 +427,7 @@ impl<'k> Ctx<'k> {
             }
             Inst::Assert { cond, message } => {
                 let cond = self.expr(cond)?;
-                let id = self.add_failure(format!("assertion failed: {message}"));
-                self.line(&format!("if (!({cond})) {{ atomicMax(&status[0], {id}u); return; }}"));
+                self.fail_if(&format!("!({cond})"), format!("assertion failed: {message}"));
             }
             Inst::AllocShared { .. }
             | Inst::FreeShared { .. }
@@ -455,10 +454,12 @@ impl<'k> Ctx<'k> {
             .ok_or_else(|| self.internal("a tile read without a selected source".to_string()))
     }
 
-    /// Registers a run-time failure the module reports through the status word; returns its status value.
-    pub(super) fn add_failure(&mut self, message: String) -> usize {
+    /// Stops the launch with run-time failure `message` when the WGSL `condition` holds: the status
+    /// word takes the failure's 1-based index in [`Ctx::failures`], which the runtime reports.
+    pub(super) fn fail_if(&mut self, condition: &str, message: String) {
         self.failures.push(message);
-        self.failures.len()
+        let id = self.failures.len();
+        self.line(&format!("if ({condition}) {{ atomicMax(&status[0], {id}u); return; }}"));
     }
 
     /// Appends one line to the entry point's body.
