@@ -6,7 +6,7 @@ use std::time::Duration;
 use tilevm_vm::interp::KernelArg;
 use tilevm_vm::verify::VerifiedKernel;
 
-use crate::RuntimeResult;
+use crate::{DeviceBuffer, LaunchArg, RuntimeResult};
 
 /// Which backend runs a kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -35,8 +35,8 @@ impl fmt::Display for Backend {
 /// `CpuOptions::while_limit` and `GpuOptions::while_limit` change it.
 pub const DEFAULT_WHILE_LIMIT: u32 = 1 << 28;
 
-/// A place kernels run.
-pub trait Device {
+/// A place kernels run. Devices are `Send + Sync`: one device may compile and launch from many threads.
+pub trait Device: Send + Sync {
     /// The backend.
     fn backend(&self) -> Backend;
     /// A human-readable name (adapter name, CPU model, `interpreter`).
@@ -47,16 +47,38 @@ pub trait Device {
     /// `RuntimeError::Unsupported` or `Limit` when the kernel needs what the device lacks; other variants
     /// for compiler bugs and device failures.
     fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>>;
+    /// A buffer of `len` zero bytes on this device.
+    ///
+    /// # Errors
+    /// `Limit` when the device cannot hold it (an allocation that fails is an error, never an abort).
+    fn alloc_zeroed(&self, len: usize) -> RuntimeResult<DeviceBuffer>;
+    /// A buffer on this device holding a copy of `bytes`.
+    ///
+    /// # Errors
+    /// As [`Device::alloc_zeroed`].
+    fn upload(&self, bytes: &[u8]) -> RuntimeResult<DeviceBuffer>;
+    /// A copy of a buffer's bytes on the host (after every launch submitted before has finished).
+    ///
+    /// # Errors
+    /// `InvalidLaunch` when the buffer belongs to another device; device failures.
+    fn download(&self, buffer: &DeviceBuffer) -> RuntimeResult<Vec<u8>>;
 }
 
-/// A kernel compiled for one device.
-pub trait CompiledKernel {
+/// A kernel compiled for one device; like devices, `Send + Sync`.
+pub trait CompiledKernel: Send + Sync {
     /// Runs the kernel over its whole grid. `args` follow the kernel's parameters: scalars as codes,
     /// global buffers as packed bytes, which are updated in place for mutable parameters.
     ///
     /// # Errors
     /// Argument mismatches, device errors, and run-time errors the backend detects.
     fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats>;
+    /// Runs the kernel over its whole grid on buffers that live on its device; mutable parameters'
+    /// buffers are written in place and nothing is copied back to the host.
+    ///
+    /// # Errors
+    /// As [`CompiledKernel::run`]; also `InvalidLaunch` for a buffer of another device, or a buffer a
+    /// kernel writes that is passed to another parameter too.
+    fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats>;
 }
 
 /// What one run measured.

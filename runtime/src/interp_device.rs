@@ -5,9 +5,12 @@ use std::time::Instant;
 use tilevm_vm::interp::{self, KernelArg};
 use tilevm_vm::verify::VerifiedKernel;
 
-use crate::{Backend, CompiledKernel, Device, RunStats, RuntimeError, RuntimeResult};
+use crate::buffer::{HostLocks, check_launch_args, host_vec};
+use crate::{
+    Backend, CompiledKernel, Device, DeviceBuffer, LaunchArg, RunStats, RuntimeError, RuntimeResult,
+};
 
-/// Runs kernels on the reference interpreter.
+/// Runs kernels on the reference interpreter; its buffers are host memory.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct InterpreterDevice;
 
@@ -23,6 +26,25 @@ impl Device for InterpreterDevice {
     fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
         Ok(Box::new(InterpretedKernel { kernel: kernel.clone() }))
     }
+
+    fn alloc_zeroed(&self, len: usize) -> RuntimeResult<DeviceBuffer> {
+        DeviceBuffer::host_zeroed(len)
+    }
+
+    fn upload(&self, bytes: &[u8]) -> RuntimeResult<DeviceBuffer> {
+        DeviceBuffer::host_copy(bytes)
+    }
+
+    fn download(&self, buffer: &DeviceBuffer) -> RuntimeResult<Vec<u8>> {
+        download_host(buffer, "the reference interpreter")
+    }
+}
+
+/// The bytes of a host buffer, for the devices that keep their buffers on the host.
+pub(crate) fn download_host(buffer: &DeviceBuffer, device: &str) -> RuntimeResult<Vec<u8>> {
+    buffer.read_host().unwrap_or_else(|| {
+        Err(RuntimeError::InvalidLaunch(format!("the buffer lives on a GPU, not on {device}")))
+    })
 }
 
 struct InterpretedKernel {
@@ -35,5 +57,31 @@ impl CompiledKernel for InterpretedKernel {
         interp::run_kernel(&self.kernel, args)
             .map_err(|error| RuntimeError::KernelFailed(error.to_string()))?;
         Ok(RunStats { kernel_time: start.elapsed() })
+    }
+
+    fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats> {
+        let kernel = self.kernel.kernel();
+        check_launch_args(kernel, args)?;
+        let mut locks = HostLocks::lock(kernel, args, "the reference interpreter")?;
+        // The interpreter works on owned argument vectors: copy in, run, copy the outputs back.
+        let mut owned = Vec::with_capacity(args.len());
+        for (index, arg) in args.iter().enumerate() {
+            owned.push(match arg {
+                LaunchArg::Scalar(code) => KernelArg::Scalar(*code),
+                LaunchArg::Buffer(_) => {
+                    let bytes = locks.bytes(index).unwrap_or_default();
+                    let mut copy = host_vec(bytes.len())?;
+                    copy.extend_from_slice(bytes);
+                    KernelArg::Buffer(copy)
+                }
+            });
+        }
+        let stats = self.run(&mut owned)?;
+        for (index, arg) in owned.into_iter().enumerate() {
+            if let (KernelArg::Buffer(bytes), Some(target)) = (arg, locks.bytes_mut(index)) {
+                *target = bytes;
+            }
+        }
+        Ok(stats)
     }
 }

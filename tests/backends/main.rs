@@ -25,4 +25,5 @@ mod gpu_kernels;
 mod gpu_rounding;
 mod gpu_timing;
 mod gpu_vector_memory;
+mod host_api;
 mod lowp_vectors;

@@ -9,7 +9,8 @@ use tilevm_vm::interp::KernelArg;
 use tilevm_vm::ir::{Kernel, ParamKind};
 
 use super::jit::JitKernel;
-use crate::{CompiledKernel, RunStats, RuntimeError, RuntimeResult};
+use crate::buffer::{HostLocks, check_launch_args};
+use crate::{CompiledKernel, LaunchArg, RunStats, RuntimeError, RuntimeResult};
 
 /// A kernel compiled for a [`super::CpuDevice`].
 pub(super) struct CpuKernel {
@@ -184,6 +185,35 @@ impl CpuKernel {
 impl CompiledKernel for CpuKernel {
     fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
         let slots = self.slots(args)?;
+        self.execute(slots)
+    }
+
+    fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats> {
+        check_launch_args(&self.kernel, args)?;
+        let mut locks = HostLocks::lock(&self.kernel, args, "the CPU backend")?;
+        let mut slots = Vec::with_capacity(args.len());
+        for (index, arg) in args.iter().enumerate() {
+            slots.push(match arg {
+                LaunchArg::Scalar(code) => ArgSlot { word0: *code, word1: 0 },
+                LaunchArg::Buffer(_) => {
+                    let (address, len) = locks.raw_parts(index).ok_or_else(|| {
+                        RuntimeError::Internal(format!("argument {index} of a launch has no locked buffer"))
+                    })?;
+                    ArgSlot { word0: address as u64, word1: len as u64 }
+                }
+            });
+        }
+        // The locks are held until the launch has finished: no other launch writes these buffers
+        // meanwhile, and none reads one this launch writes.
+        let stats = self.execute(Slots(slots));
+        drop(locks);
+        stats
+    }
+}
+
+impl CpuKernel {
+    /// Runs the grid over the argument slots.
+    fn execute(&self, slots: Slots) -> RuntimeResult<RunStats> {
         let mut grid = [1u32; 3];
         // SAFETY: `slots` has one slot per parameter, as the grid function expects; `grid` is writable.
         let status = unsafe { (self.compiled.grid_fn)(slots.0.as_ptr(), &mut grid) };

@@ -1,8 +1,7 @@
 //! The CPU device: kernels lowered to Cranelift IR, JIT-compiled for the host, blocks run in parallel by
 //! the calling thread and a rayon pool.
 //!
-//! Compiled kernels are cached by the kernel's `Debug` text (the whole kernel, so equal text means an
-//! equal kernel). Each thread of a launch owns one scratch buffer for the blocks it runs (register and
+//! Compiled kernels are cached by [`KernelFingerprint`], a hash of the verified kernel's text form. Each thread of a launch owns one scratch buffer for the blocks it runs (register and
 //! shared tiles, see `tilevm_clif::Frame`).
 
 mod helpers;
@@ -14,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tilevm_vm::verify::VerifiedKernel;
 
-use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
+use crate::{Backend, CompiledKernel, Device, DeviceBuffer, KernelFingerprint, RuntimeError, RuntimeResult};
 use jit::JitKernel;
 
 /// The environment variable that sets the number of worker threads when `CpuDevice::new(None)`.
@@ -38,6 +37,19 @@ pub struct CpuOptions {
 /// The environment variable that turns on [`CpuOptions::prefetch`] for [`CpuDevice::new`].
 pub const PREFETCH_ENV: &str = "TILEVM_CPU_PREFETCH";
 
+/// `$TILEVM_CPU_THREADS` as a thread count; `None` when it is not set.
+///
+/// # Errors
+/// [`RuntimeError::InvalidLaunch`] when it is set but not a positive number.
+pub fn threads_from_env() -> RuntimeResult<Option<usize>> {
+    match std::env::var(THREADS_ENV) {
+        Ok(text) => text.trim().parse::<usize>().ok().filter(|&count| count > 0).map(Some).ok_or_else(|| {
+            RuntimeError::InvalidLaunch(format!("{THREADS_ENV}={text:?} is not a positive number"))
+        }),
+        Err(_) => Ok(None),
+    }
+}
+
 impl CpuOptions {
     /// The defaults, with [`CpuOptions::prefetch`] from `TILEVM_CPU_PREFETCH=1`: what [`CpuDevice::new`]
     /// compiles with, and so what `tilevm compile --emit clif|asm` shows.
@@ -51,7 +63,7 @@ impl CpuOptions {
 pub struct CpuDevice {
     pool: Arc<rayon::ThreadPool>,
     options: CpuOptions,
-    cache: Mutex<HashMap<String, Arc<JitKernel>>>,
+    cache: Mutex<HashMap<KernelFingerprint, Arc<JitKernel>>>,
     name: String,
 }
 
@@ -63,35 +75,31 @@ impl std::fmt::Debug for CpuDevice {
 
 impl CpuDevice {
     /// A CPU device with `threads` workers, or `TILEVM_CPU_THREADS`, or one per core; software prefetch
-    /// when `TILEVM_CPU_PREFETCH=1`.
+    /// when `TILEVM_CPU_PREFETCH=1`: the CLI's and the tests' way (see [`CpuDevice::new_with`] for one
+    /// that reads no environment).
     ///
     /// # Errors
     /// [`RuntimeError::InvalidLaunch`] when `TILEVM_CPU_THREADS` is not a positive number,
     /// [`RuntimeError::Device`] when the thread pool cannot start, [`RuntimeError::Unsupported`] when the
     /// host ISA is not supported by Cranelift.
     pub fn new(threads: Option<usize>) -> RuntimeResult<CpuDevice> {
+        let threads = match threads {
+            Some(threads) => Some(threads),
+            None => threads_from_env()?,
+        };
         CpuDevice::new_with(threads, CpuOptions::from_env())
     }
 
-    /// [`CpuDevice::new`] with `options`.
+    /// A CPU device with `threads` workers (`None`: one per core) and `options`. Reads no
+    /// environment variable.
     ///
     /// # Errors
-    /// As [`CpuDevice::new`].
+    /// As [`CpuDevice::new`], except for the environment.
     pub fn new_with(threads: Option<usize>, options: CpuOptions) -> RuntimeResult<CpuDevice> {
-        let threads = match threads {
-            Some(threads) => threads,
-            None => match std::env::var(THREADS_ENV) {
-                Ok(text) => {
-                    text.trim().parse::<usize>().ok().filter(|&count| count > 0).ok_or_else(|| {
-                        RuntimeError::InvalidLaunch(format!(
-                            "{THREADS_ENV}={text:?} is not a positive number"
-                        ))
-                    })?
-                }
-                Err(_) => std::thread::available_parallelism().map_or(1, usize::from),
-            },
+        let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        if threads == 0 {
+            return Err(RuntimeError::InvalidLaunch("a CPU device needs at least one thread".to_string()));
         }
-        .max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|index| format!("tilevm-cpu-{index}"))
@@ -150,7 +158,7 @@ impl Device for CpuDevice {
     }
 
     fn compile(&self, kernel: &VerifiedKernel) -> RuntimeResult<Box<dyn CompiledKernel>> {
-        let key = format!("{kernel:?}");
+        let key = KernelFingerprint::of(kernel);
         let cached = self.cache.lock().ok().and_then(|cache| cache.get(&key).cloned());
         let compiled = match cached {
             Some(compiled) => compiled,
@@ -168,5 +176,17 @@ impl Device for CpuDevice {
             pool: self.pool.clone(),
             while_limit: self.options.while_limit.unwrap_or(crate::DEFAULT_WHILE_LIMIT),
         }))
+    }
+
+    fn alloc_zeroed(&self, len: usize) -> RuntimeResult<DeviceBuffer> {
+        DeviceBuffer::host_zeroed(len)
+    }
+
+    fn upload(&self, bytes: &[u8]) -> RuntimeResult<DeviceBuffer> {
+        DeviceBuffer::host_copy(bytes)
+    }
+
+    fn download(&self, buffer: &DeviceBuffer) -> RuntimeResult<Vec<u8>> {
+        crate::interp_device::download_host(buffer, "the CPU backend")
     }
 }

@@ -110,17 +110,17 @@ fn matches(adapter: &wgpu::Adapter, wanted: &str) -> bool {
     info.name.to_lowercase().contains(wanted) || backend_name(info.backend).contains(wanted)
 }
 
-/// The adapter `choice` asks for; `$TILEVM_ADAPTER`, when set, names one in place of `Preferred`
-/// and `Hardware`. `Ok(None)` when `Hardware` finds only software adapters.
+/// `$TILEVM_ADAPTER` when it is set and not empty: the adapter the CLI uses unless `--adapter` names
+/// one (the library reads it only through the `from_env` constructors).
+pub fn adapter_from_env() -> Option<String> {
+    std::env::var(ADAPTER_ENV).ok().filter(|value| !value.is_empty())
+}
+
+/// The adapter `choice` asks for; `Ok(None)` when `Hardware` finds only software adapters.
 ///
 /// # Errors
 /// `Unsupported` when no adapter exists or none matches the name.
 pub(super) fn choose(choice: AdapterChoice<'_>) -> RuntimeResult<Option<wgpu::Adapter>> {
-    let from_env = std::env::var(ADAPTER_ENV).ok().filter(|value| !value.is_empty());
-    let choice = match (&from_env, choice) {
-        (Some(name), AdapterChoice::Preferred | AdapterChoice::Hardware) => AdapterChoice::Named(name),
-        (_, choice) => choice,
-    };
     let wanted = match choice {
         AdapterChoice::Named(name) => Some(name.to_lowercase()),
         AdapterChoice::Preferred | AdapterChoice::Hardware => None,

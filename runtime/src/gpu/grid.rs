@@ -5,17 +5,18 @@ use std::collections::HashMap;
 use tilevm_vm::dtype::DataType;
 use tilevm_vm::ir::{BinaryOp, Expr, ExprKind, Kernel, ParamKind, TernaryOp, UnaryOp, VarId};
 
-use crate::{KernelArg, RuntimeError, RuntimeResult};
+use crate::{RuntimeError, RuntimeResult};
 
 /// The grid size along x, y and z (missing axes are 1).
 ///
 /// # Errors
 /// `InvalidLaunch` when an expression is not an integer expression of scalar parameters, or a size is
 /// negative or does not fit 32 bits.
-pub(super) fn grid_size(kernel: &Kernel, args: &[KernelArg]) -> RuntimeResult<[u32; 3]> {
+/// `scalars` holds each parameter's code, `None` for buffers.
+pub(super) fn grid_size(kernel: &Kernel, scalars: &[Option<u64>]) -> RuntimeResult<[u32; 3]> {
     let mut values = HashMap::new();
-    for (param, arg) in kernel.params.iter().zip(args) {
-        if let (ParamKind::Scalar { var }, KernelArg::Scalar(code)) = (&param.kind, arg) {
+    for (param, scalar) in kernel.params.iter().zip(scalars) {
+        if let (ParamKind::Scalar { var }, Some(code)) = (&param.kind, scalar) {
             values.insert(*var, *code);
         }
     }

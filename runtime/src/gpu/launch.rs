@@ -1,7 +1,7 @@
 //! Pipelines and launches: buffers up, dispatches (split when the grid exceeds the adapter's limit per
 //! dimension), results down, and the kernel time from GPU timestamps or the wall clock.
 
-use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tilevm_vm::ir::{Kernel, ParamKind};
@@ -12,7 +12,8 @@ use tilevm_wgsl::{
 
 use super::Shared;
 use super::timing::{PassTimer, pass_time};
-use crate::{CompiledKernel, KernelArg, RunStats, RuntimeError, RuntimeResult};
+use crate::buffer::check_launch_args;
+use crate::{CompiledKernel, KernelArg, LaunchArg, RunStats, RuntimeError, RuntimeResult};
 
 /// A compute pipeline and the interface of the module it was made from.
 pub(super) struct Pipeline {
@@ -116,17 +117,25 @@ impl Pipeline {
 
 /// A kernel compiled for a [`super::GpuDevice`].
 pub(super) struct GpuKernel {
-    shared: Rc<Shared>,
+    shared: Arc<Shared>,
     kernel: Kernel,
-    pipeline: Rc<Pipeline>,
+    pipeline: Arc<Pipeline>,
+}
+
+/// What a launch needs to know of one argument: a scalar's code or a buffer's true length in bytes.
+#[derive(Clone, Copy)]
+enum ArgWord {
+    Scalar(u64),
+    Length(usize),
 }
 
 impl GpuKernel {
-    pub(super) fn new(shared: Rc<Shared>, kernel: Kernel, pipeline: Rc<Pipeline>) -> GpuKernel {
+    pub(super) fn new(shared: Arc<Shared>, kernel: Kernel, pipeline: Arc<Pipeline>) -> GpuKernel {
         GpuKernel { shared, kernel, pipeline }
     }
 
-    fn check_args(&self, args: &[KernelArg]) -> RuntimeResult<()> {
+    /// Checks the argument count and kinds, and that every buffer fits one binding.
+    fn check_args(&self, args: &[ArgWord]) -> RuntimeResult<()> {
         let kernel = &self.kernel;
         if args.len() != kernel.params.len() {
             return Err(RuntimeError::InvalidLaunch(format!(
@@ -139,8 +148,8 @@ impl GpuKernel {
         for (param, arg) in kernel.params.iter().zip(args) {
             let ok = matches!(
                 (&param.kind, arg),
-                (ParamKind::Scalar { .. }, KernelArg::Scalar(_))
-                    | (ParamKind::Global { .. }, KernelArg::Buffer(_))
+                (ParamKind::Scalar { .. }, ArgWord::Scalar(_))
+                    | (ParamKind::Global { .. }, ArgWord::Length(_))
             );
             if !ok {
                 return Err(RuntimeError::InvalidLaunch(format!(
@@ -148,15 +157,14 @@ impl GpuKernel {
                     param.name, kernel.name
                 )));
             }
-            if let KernelArg::Buffer(bytes) = arg {
+            if let ArgWord::Length(length) = *arg {
                 let limit = self.shared.limits.max_storage_buffer_binding_size;
-                if bytes.len() as u64 > limit || bytes.len() >= u32::MAX as usize / 8 {
+                if length as u64 > limit || length >= u32::MAX as usize / 8 {
                     return Err(RuntimeError::Limit {
                         device: self.shared.device_name(),
                         what: format!(
-                            "buffer `{}` has {} bytes, a binding holds at most {limit}",
-                            param.name,
-                            bytes.len()
+                            "buffer `{}` has {length} bytes, a binding holds at most {limit}",
+                            param.name
                         ),
                     });
                 }
@@ -166,56 +174,44 @@ impl GpuKernel {
     }
 
     /// The metadata words of one dispatch.
-    fn meta(&self, args: &[KernelArg], grid: [u32; 3], offset: [u32; 3]) -> Vec<u32> {
+    fn meta(&self, args: &[ArgWord], grid: [u32; 3], offset: [u32; 3]) -> Vec<u32> {
         let mut words = vec![0u32; self.pipeline.interface.meta_words];
         words[META_BLOCK_OFFSET..META_BLOCK_OFFSET + 3].copy_from_slice(&offset);
         words[META_GRID_SIZE..META_GRID_SIZE + 3].copy_from_slice(&grid);
         words[META_WHILE_LIMIT] = self.shared.while_limit;
         for (index, arg) in args.iter().enumerate() {
-            words[META_PARAMS + index] = match arg {
-                KernelArg::Scalar(code) => *code as u32,
-                KernelArg::Buffer(bytes) => bytes.len() as u32,
+            words[META_PARAMS + index] = match *arg {
+                ArgWord::Scalar(code) => code as u32,
+                ArgWord::Length(length) => length as u32,
             };
         }
         words
     }
-}
 
-/// Chunks of a grid, each within `limit` blocks per dimension: (offset, count).
-fn split_grid(grid: [u32; 3], limit: u32) -> Vec<([u32; 3], [u32; 3])> {
-    let limit = limit.max(1);
-    let ranges = |size: u32| -> Vec<(u32, u32)> {
-        (0..size.div_ceil(limit)).map(|chunk| (chunk * limit, (size - chunk * limit).min(limit))).collect()
-    };
-    let mut chunks = Vec::new();
-    for (z, nz) in ranges(grid[2]) {
-        for (y, ny) in ranges(grid[1]) {
-            for (x, nx) in ranges(grid[0]) {
-                chunks.push(([x, y, z], [nx, ny, nz]));
-            }
-        }
-    }
-    chunks
-}
-
-fn padded(bytes: &[u8]) -> Vec<u8> {
-    let mut data = bytes.to_vec();
-    data.resize(bytes.len().div_ceil(4).max(1) * 4, 0);
-    data
-}
-
-impl CompiledKernel for GpuKernel {
-    fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
-        self.check_args(args)?;
-        let grid = super::grid::grid_size(&self.kernel, args)?;
+    /// Dispatches the grid over `buffers` (one per binding of the interface, in its order), then reads
+    /// the status word and, when `read_outputs`, the mutable buffers back: the kernel time and the
+    /// outputs as (parameter, bytes padded to words).
+    fn execute(
+        &self,
+        args: &[ArgWord],
+        buffers: &[&wgpu::Buffer],
+        read_outputs: bool,
+    ) -> RuntimeResult<(Duration, Outputs)> {
+        let scalars: Vec<Option<u64>> = args
+            .iter()
+            .map(|arg| match *arg {
+                ArgWord::Scalar(code) => Some(code),
+                ArgWord::Length(_) => None,
+            })
+            .collect();
+        let grid = super::grid::grid_size(&self.kernel, &scalars)?;
         if grid.contains(&0) {
-            return Ok(RunStats { kernel_time: Duration::ZERO });
+            return Ok((Duration::ZERO, Vec::new()));
         }
         let shared = &self.shared;
         let device = &shared.device;
         let started = Instant::now();
         let scopes = Scopes::push(device);
-        let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
         let make_buffer = |label: &str, data: &[u8], usage: wgpu::BufferUsages| {
             let buffer = device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -226,14 +222,8 @@ impl CompiledKernel for GpuKernel {
             shared.queue.write_buffer(&buffer, 0, data);
             buffer
         };
-        let status = make_buffer("status", &[0; 4], usage);
-        let mut buffers = Vec::new();
-        for binding in &self.pipeline.interface.buffers {
-            if let Some(KernelArg::Buffer(bytes)) = args.get(binding.param) {
-                let name = &self.kernel.params[binding.param].name;
-                buffers.push((binding, make_buffer(name, &padded(bytes), usage)));
-            }
-        }
+        let status = make_buffer("status", &[0; 4], STORAGE_USAGE);
+        let bindings = &self.pipeline.interface.buffers;
         let chunks = split_grid(grid, shared.limits.max_compute_workgroups_per_dimension);
         let mut bind_groups = Vec::new();
         for (offset, _) in &chunks {
@@ -247,7 +237,7 @@ impl CompiledKernel for GpuKernel {
                 wgpu::BindGroupEntry { binding: META_BINDING, resource: meta.as_entire_binding() },
                 wgpu::BindGroupEntry { binding: STATUS_BINDING, resource: status.as_entire_binding() },
             ];
-            entries.extend(buffers.iter().map(|(binding, buffer)| wgpu::BindGroupEntry {
+            entries.extend(bindings.iter().zip(buffers).map(|(binding, buffer)| wgpu::BindGroupEntry {
                 binding: binding.binding,
                 resource: buffer.as_entire_binding(),
             }));
@@ -268,9 +258,10 @@ impl CompiledKernel for GpuKernel {
             }
         }
         let status_back = copy_for_reading(device, &mut encoder, &status);
-        let outputs: Vec<(usize, wgpu::Buffer)> = buffers
+        let outputs: Vec<(usize, wgpu::Buffer)> = bindings
             .iter()
-            .filter(|(binding, _)| binding.mutable)
+            .zip(buffers)
+            .filter(|(binding, _)| read_outputs && binding.mutable)
             .map(|(binding, buffer)| (binding.param, copy_for_reading(device, &mut encoder, buffer)))
             .collect();
         let timestamps_back = timer.resolve(shared, &mut encoder);
@@ -289,13 +280,104 @@ impl CompiledKernel for GpuKernel {
                 self.pipeline.interface.failures.get(code as usize - 1).cloned().unwrap_or_default();
             return Err(RuntimeError::KernelFailed(format!("kernel `{}`: {message}", self.kernel.name)));
         }
+        let kernel_time = pass_time(shared, timestamps_back.as_ref(), wall)?;
+        Ok((kernel_time, results))
+    }
+}
+
+/// The mutable buffers read back after a launch: (parameter, bytes padded to words).
+type Outputs = Vec<(usize, Vec<u8>)>;
+
+/// The usage of every buffer that holds a kernel argument.
+pub(super) const STORAGE_USAGE: wgpu::BufferUsages =
+    wgpu::BufferUsages::STORAGE.union(wgpu::BufferUsages::COPY_DST).union(wgpu::BufferUsages::COPY_SRC);
+
+/// Chunks of a grid, each within `limit` blocks per dimension: (offset, count).
+fn split_grid(grid: [u32; 3], limit: u32) -> Vec<([u32; 3], [u32; 3])> {
+    let limit = limit.max(1);
+    let ranges = |size: u32| -> Vec<(u32, u32)> {
+        (0..size.div_ceil(limit)).map(|chunk| (chunk * limit, (size - chunk * limit).min(limit))).collect()
+    };
+    let mut chunks = Vec::new();
+    for (z, nz) in ranges(grid[2]) {
+        for (y, ny) in ranges(grid[1]) {
+            for (x, nx) in ranges(grid[0]) {
+                chunks.push(([x, y, z], [nx, ny, nz]));
+            }
+        }
+    }
+    chunks
+}
+
+/// The size of the GPU buffer that holds `len` bytes: whole words, and never empty (wgpu binds no
+/// empty buffer).
+pub(super) fn padded_size(len: usize) -> u64 {
+    (len.div_ceil(4).max(1) * 4) as u64
+}
+
+fn padded(bytes: &[u8]) -> Vec<u8> {
+    let mut data = bytes.to_vec();
+    data.resize(padded_size(bytes.len()) as usize, 0);
+    data
+}
+
+impl CompiledKernel for GpuKernel {
+    fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
+        let words: Vec<ArgWord> = args
+            .iter()
+            .map(|arg| match arg {
+                KernelArg::Scalar(code) => ArgWord::Scalar(*code),
+                KernelArg::Buffer(bytes) => ArgWord::Length(bytes.len()),
+            })
+            .collect();
+        self.check_args(&words)?;
+        let device = &self.shared.device;
+        let scopes = Scopes::push(device);
+        let mut buffers = Vec::new();
+        for binding in &self.pipeline.interface.buffers {
+            if let Some(KernelArg::Buffer(bytes)) = args.get(binding.param) {
+                let name = &self.kernel.params[binding.param].name;
+                let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some(name),
+                    size: padded_size(bytes.len()),
+                    usage: STORAGE_USAGE,
+                    mapped_at_creation: false,
+                });
+                self.shared.queue.write_buffer(&buffer, 0, &padded(bytes));
+                buffers.push(buffer);
+            }
+        }
+        scopes.finish(&self.shared, &format!("uploading the arguments of kernel `{}`", self.kernel.name))?;
+        let buffers: Vec<&wgpu::Buffer> = buffers.iter().collect();
+        let (kernel_time, results) = self.execute(&words, &buffers, true)?;
         for (param, bytes) in results {
             if let Some(KernelArg::Buffer(target)) = args.get_mut(param) {
                 let length = target.len();
                 target.copy_from_slice(&bytes[..length]);
             }
         }
-        let kernel_time = pass_time(shared, timestamps_back.as_ref(), wall)?;
+        Ok(RunStats { kernel_time })
+    }
+
+    fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats> {
+        check_launch_args(&self.kernel, args)?;
+        let words: Vec<ArgWord> = args
+            .iter()
+            .map(|arg| match arg {
+                LaunchArg::Scalar(code) => ArgWord::Scalar(*code),
+                LaunchArg::Buffer(buffer) => ArgWord::Length(buffer.len()),
+            })
+            .collect();
+        self.check_args(&words)?;
+        let mut buffers = Vec::new();
+        for binding in &self.pipeline.interface.buffers {
+            if let Some(LaunchArg::Buffer(buffer)) = args.get(binding.param) {
+                let name = &self.kernel.params[binding.param].name;
+                let what = format!("argument `{name}` of kernel `{}`", self.kernel.name);
+                buffers.push(self.shared.own_buffer(buffer, &what)?);
+            }
+        }
+        let (kernel_time, _) = self.execute(&words, &buffers, false)?;
         Ok(RunStats { kernel_time })
     }
 }
@@ -321,7 +403,7 @@ fn bytemuck_words(words: &[u32]) -> Vec<u8> {
 }
 
 /// Maps a `MAP_READ` buffer and copies its bytes out.
-fn read_bytes(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u8>> {
+pub(super) fn read_bytes(shared: &Shared, buffer: &wgpu::Buffer) -> RuntimeResult<Vec<u8>> {
     let (sender, receiver) = std::sync::mpsc::channel();
     buffer.map_async(wgpu::MapMode::Read, .., move |result| {
         let _ = sender.send(result);

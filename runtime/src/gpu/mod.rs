@@ -11,16 +11,16 @@ mod launch;
 mod timing;
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use tilevm_vm::verify::VerifiedKernel;
 use tilevm_wgsl::GpuCaps;
 
+use crate::buffer::{DeviceBuffer, Memory};
 use crate::{Backend, CompiledKernel, Device, RuntimeError, RuntimeResult};
 
 use adapter::AdapterChoice;
-pub use adapter::{ADAPTER_ENV, AdapterSummary, list_adapters};
+pub use adapter::{ADAPTER_ENV, AdapterSummary, adapter_from_env, list_adapters};
 
 /// Features a device leaves unused even where the adapter has them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,14 +35,15 @@ pub struct GpuOptions {
     pub shader_bounds_checks: bool,
 }
 
-/// A wgpu device opened on one adapter, with a cache of compiled pipelines.
+/// A wgpu device opened on one adapter, with a cache of compiled pipelines. `Send + Sync`: launches may
+/// come from many threads; wgpu's queue orders them.
 ///
 /// On a headless Linux machine without `XDG_RUNTIME_DIR`, Mesa's device-select Vulkan layer makes
 /// libwayland print `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` whenever an
 /// instance is created; a host program switches the layer off with `NODEVICE_SELECT=1` (the `tilevm`
 /// program does so itself, `src/main.rs`), since a library cannot safely change the environment.
 pub struct GpuDevice {
-    shared: Rc<Shared>,
+    shared: Arc<Shared>,
 }
 
 /// What compiled kernels share with their device.
@@ -60,7 +61,15 @@ struct Shared {
     /// Errors nobody captured in a scope (wgpu would otherwise panic), and the device-lost reason.
     uncaptured: Arc<Mutex<Vec<String>>>,
     /// Compiled pipelines keyed by WGSL text: the same kernel and specialisation compile once.
-    pipelines: Mutex<HashMap<String, Rc<launch::Pipeline>>>,
+    pipelines: Mutex<HashMap<String, Arc<launch::Pipeline>>>,
+}
+
+/// The memory of a [`DeviceBuffer`] on a GPU: a storage buffer padded to whole words, and the device
+/// it belongs to (a buffer binds only on its own device).
+pub(crate) struct GpuMemory {
+    buffer: wgpu::Buffer,
+    /// The address of the owning device's [`Shared`].
+    owner: usize,
 }
 
 impl std::fmt::Debug for GpuDevice {
@@ -70,17 +79,20 @@ impl std::fmt::Debug for GpuDevice {
 }
 
 impl GpuDevice {
-    /// Opens the preferred adapter, or the one whose name or backend contains `adapter` (or
-    /// `$TILEVM_ADAPTER`).
+    /// Opens the adapter whose name or backend contains `adapter`, else the one `$TILEVM_ADAPTER`
+    /// names, else the preferred one: the CLI's and the tests' way (see [`GpuDevice::open_with`] for
+    /// one that reads no environment).
     ///
     /// # Errors
     /// `Unsupported` when there is no (matching) adapter, `Device` when the device cannot be created.
     pub fn open(adapter: Option<&str>) -> RuntimeResult<GpuDevice> {
-        GpuDevice::open_with(adapter, GpuOptions::default())
+        let from_env = adapter_from_env();
+        GpuDevice::open_with(adapter.or(from_env.as_deref()), GpuOptions::default())
     }
 
-    /// [`GpuDevice::open`], with features switched off by `options` (to test the fallback paths on an
-    /// adapter that has the feature).
+    /// Opens the adapter whose name or backend contains `adapter`, or the preferred one, with
+    /// features switched off by `options` (to test the fallback paths on an adapter that has the
+    /// feature). Reads no environment variable.
     ///
     /// # Errors
     /// As [`GpuDevice::open`].
@@ -93,17 +105,16 @@ impl GpuDevice {
         GpuDevice::on_adapter(&chosen, options)
     }
 
-    /// Opens the most preferred hardware adapter (`--backend auto`; `$TILEVM_ADAPTER` names one in its
-    /// place); `Ok(None)` when there are only software rasterizers, or no adapter at all.
+    /// Opens the most preferred hardware adapter (what `auto` device choice takes); `Ok(None)` when
+    /// there are only software rasterizers, or no adapter at all. Reads no environment variable.
     ///
     /// # Errors
-    /// `Unsupported` when `$TILEVM_ADAPTER` matches no adapter, `Device` when the device cannot be created.
+    /// `Device` when the device cannot be created.
     pub fn open_hardware(options: GpuOptions) -> RuntimeResult<Option<GpuDevice>> {
         match adapter::choose(AdapterChoice::Hardware) {
             Ok(Some(chosen)) => GpuDevice::on_adapter(&chosen, options).map(Some),
-            Ok(None) => Ok(None),
-            // No adapter at all: the caller falls back like for software ones, unless one was named.
-            Err(_) if std::env::var(ADAPTER_ENV).map_or(true, |value| value.is_empty()) => Ok(None),
+            // No adapter at all: the caller falls back as for software ones.
+            Ok(None) | Err(RuntimeError::Unsupported { .. }) => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -147,7 +158,7 @@ impl GpuDevice {
             max_storage_buffers: limits.max_storage_buffers_per_shader_stage,
         };
         Ok(GpuDevice {
-            shared: Rc::new(Shared {
+            shared: Arc::new(Shared {
                 device,
                 queue,
                 summary,
@@ -195,14 +206,37 @@ impl Device for GpuDevice {
         let pipeline = match cached {
             Some(pipeline) => pipeline,
             None => {
-                let pipeline = Rc::new(launch::Pipeline::new(&self.shared, &compiled)?);
+                let pipeline = Arc::new(launch::Pipeline::new(&self.shared, &compiled)?);
                 if let Ok(mut pipelines) = self.shared.pipelines.lock() {
-                    pipelines.insert(compiled.source.clone(), Rc::clone(&pipeline));
+                    pipelines.insert(compiled.source.clone(), Arc::clone(&pipeline));
                 }
                 pipeline
             }
         };
-        Ok(Box::new(launch::GpuKernel::new(Rc::clone(&self.shared), kernel.kernel().clone(), pipeline)))
+        Ok(Box::new(launch::GpuKernel::new(Arc::clone(&self.shared), kernel.kernel().clone(), pipeline)))
+    }
+
+    fn alloc_zeroed(&self, len: usize) -> RuntimeResult<DeviceBuffer> {
+        // wgpu zeroes new buffers.
+        self.shared.new_buffer(len, None)
+    }
+
+    fn upload(&self, bytes: &[u8]) -> RuntimeResult<DeviceBuffer> {
+        self.shared.new_buffer(bytes.len(), Some(bytes))
+    }
+
+    fn download(&self, buffer: &DeviceBuffer) -> RuntimeResult<Vec<u8>> {
+        let shared = &self.shared;
+        let memory = shared.own_buffer(buffer, "the buffer to read back")?;
+        let scopes = launch::Scopes::push(&shared.device);
+        let mut encoder =
+            shared.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: None });
+        let staging = launch::copy_for_reading(&shared.device, &mut encoder, memory);
+        shared.queue.submit([encoder.finish()]);
+        scopes.finish(shared, "reading a buffer back")?;
+        let mut bytes = launch::read_bytes(shared, &staging)?;
+        bytes.truncate(buffer.len());
+        Ok(bytes)
     }
 }
 
@@ -223,6 +257,56 @@ impl Shared {
             // A verified kernel is never malformed: this is a tilevm bug, not the caller's.
             tilevm_wgsl::Error::Malformed { .. } => RuntimeError::Internal(error.to_string()),
             other => RuntimeError::Internal(other.to_string()),
+        }
+    }
+
+    /// A storage buffer of `len` bytes, zeroed or holding `bytes`.
+    fn new_buffer(self: &Arc<Shared>, len: usize, bytes: Option<&[u8]>) -> RuntimeResult<DeviceBuffer> {
+        let size = launch::padded_size(len);
+        if size > self.limits.max_buffer_size {
+            return Err(RuntimeError::Limit {
+                device: self.device_name(),
+                what: format!(
+                    "a buffer of {len} bytes (the device's largest is {})",
+                    self.limits.max_buffer_size
+                ),
+            });
+        }
+        let scopes = launch::Scopes::push(&self.device);
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size,
+            usage: launch::STORAGE_USAGE,
+            mapped_at_creation: false,
+        });
+        if let Some(bytes) = bytes {
+            // `write_buffer` takes whole words; the tail of the last word stays zero.
+            let whole = bytes.len() / 4 * 4;
+            self.queue.write_buffer(&buffer, 0, &bytes[..whole]);
+            if whole < bytes.len() {
+                let mut tail = [0u8; 4];
+                tail[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
+                self.queue.write_buffer(&buffer, whole as u64, &tail);
+            }
+        }
+        scopes.finish(self, &format!("allocating a buffer of {len} bytes"))?;
+        let owner = Arc::as_ptr(self) as usize;
+        Ok(DeviceBuffer::new(Memory::Gpu(Arc::new(GpuMemory { buffer, owner })), len))
+    }
+
+    /// The wgpu buffer of `buffer` when it belongs to this device; `what` names it in the error
+    /// otherwise.
+    fn own_buffer<'a>(&self, buffer: &'a DeviceBuffer, what: &str) -> RuntimeResult<&'a wgpu::Buffer> {
+        match &buffer.memory {
+            Memory::Gpu(memory) if memory.owner == std::ptr::from_ref(self) as usize => Ok(&memory.buffer),
+            Memory::Gpu(_) => Err(RuntimeError::InvalidLaunch(format!(
+                "{what} lives on another GPU device than {}",
+                self.device_name()
+            ))),
+            Memory::Host(_) => Err(RuntimeError::InvalidLaunch(format!(
+                "{what} lives in host memory, not on {}; upload it to this device first",
+                self.device_name()
+            ))),
         }
     }
 

@@ -32,7 +32,7 @@ mod parse;
 mod print;
 
 pub use parse::parse_module;
-pub use print::{print_inst, print_module};
+pub use print::{print_inst, print_kernel_text, print_module};
 
 /// A syntax error in IR text, with the 1-based line and column where it was found.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -20,6 +20,15 @@ pub fn print_module(module: &Module) -> String {
     out
 }
 
+/// Prints one kernel in the text form: its whole meaning, so equal text means an equal kernel (what
+/// the runtime's caches key on, through a hash).
+pub fn print_kernel_text(kernel: &Kernel) -> String {
+    let mut out = String::new();
+    // Writing to a `String` cannot fail.
+    let _ = print_kernel(&mut out, kernel);
+    out
+}
+
 impl fmt::Display for Module {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&print_module(self))
