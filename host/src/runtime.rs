@@ -27,6 +27,21 @@ pub enum DeviceChoice {
     Interp,
 }
 
+impl std::str::FromStr for DeviceChoice {
+    type Err = Error;
+
+    /// `auto`, `gpu`, `cpu` or `interp`, as the CLI's `--backend` spells them.
+    fn from_str(text: &str) -> Result<DeviceChoice> {
+        match text {
+            "auto" => Ok(DeviceChoice::Auto),
+            "gpu" => Ok(DeviceChoice::Gpu),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "interp" => Ok(DeviceChoice::Interp),
+            other => Err(Error::Value(format!("unknown device `{other}` (auto, gpu, cpu or interp)"))),
+        }
+    }
+}
+
 /// How a [`Runtime`] is opened. Nothing here is read from the environment unless
 /// [`RuntimeOptions::from_env`] is asked to.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

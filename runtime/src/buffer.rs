@@ -129,26 +129,9 @@ pub enum LaunchArg<'a> {
 /// Checks that `args` match the kernel's parameters in number and kind, and that a buffer a kernel may
 /// write is passed to no other parameter (the backends' results would differ if outputs aliased).
 pub(crate) fn check_launch_args(kernel: &Kernel, args: &[LaunchArg]) -> RuntimeResult<()> {
-    if args.len() != kernel.params.len() {
-        return Err(RuntimeError::InvalidLaunch(format!(
-            "kernel `{}` takes {} arguments, {} given",
-            kernel.name,
-            kernel.params.len(),
-            args.len()
-        )));
-    }
+    let is_buffer: Vec<bool> = args.iter().map(|arg| matches!(arg, LaunchArg::Buffer(_))).collect();
+    check_arg_kinds(kernel, &is_buffer)?;
     for (index, (param, arg)) in kernel.params.iter().zip(args).enumerate() {
-        let kind_matches = matches!(
-            (&param.kind, arg),
-            (ParamKind::Scalar { .. }, LaunchArg::Scalar(_))
-                | (ParamKind::Global { .. }, LaunchArg::Buffer(_))
-        );
-        if !kind_matches {
-            return Err(RuntimeError::InvalidLaunch(format!(
-                "argument {index} (`{}`) of kernel `{}` has the wrong kind",
-                param.name, kernel.name
-            )));
-        }
         let (ParamKind::Global { mutable: true, .. }, LaunchArg::Buffer(buffer)) = (&param.kind, arg) else {
             continue;
         };
@@ -163,6 +146,28 @@ pub(crate) fn check_launch_args(kernel: &Kernel, args: &[LaunchArg]) -> RuntimeR
                     kernel.name, param.name, kernel.params[other_index].name
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a launch passes one argument per parameter, a buffer (`is_buffer`) exactly where the
+/// parameter is a global buffer.
+pub(crate) fn check_arg_kinds(kernel: &Kernel, is_buffer: &[bool]) -> RuntimeResult<()> {
+    if is_buffer.len() != kernel.params.len() {
+        return Err(RuntimeError::InvalidLaunch(format!(
+            "kernel `{}` takes {} arguments, {} given",
+            kernel.name,
+            kernel.params.len(),
+            is_buffer.len()
+        )));
+    }
+    for (index, (param, &buffer)) in kernel.params.iter().zip(is_buffer).enumerate() {
+        if matches!(param.kind, ParamKind::Global { .. }) != buffer {
+            return Err(RuntimeError::InvalidLaunch(format!(
+                "argument {index} (`{}`) of kernel `{}` has the wrong kind",
+                param.name, kernel.name
+            )));
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tilevm_vm::ir::{Kernel, ParamKind};
+use tilevm_vm::ir::Kernel;
 use tilevm_wgsl::{
     ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS,
     META_WHILE_LIMIT, STATUS_BINDING, WgslKernel,
@@ -12,7 +12,7 @@ use tilevm_wgsl::{
 
 use super::Shared;
 use super::timing::{PassTimer, pass_time};
-use crate::buffer::check_launch_args;
+use crate::buffer::{check_arg_kinds, check_launch_args};
 use crate::{CompiledKernel, KernelArg, LaunchArg, RunStats, RuntimeError, RuntimeResult};
 
 /// A compute pipeline and the interface of the module it was made from.
@@ -137,26 +137,9 @@ impl GpuKernel {
     /// Checks the argument count and kinds, and that every buffer fits one binding.
     fn check_args(&self, args: &[ArgWord]) -> RuntimeResult<()> {
         let kernel = &self.kernel;
-        if args.len() != kernel.params.len() {
-            return Err(RuntimeError::InvalidLaunch(format!(
-                "kernel `{}` takes {} arguments, {} given",
-                kernel.name,
-                kernel.params.len(),
-                args.len()
-            )));
-        }
+        let is_buffer: Vec<bool> = args.iter().map(|arg| matches!(arg, ArgWord::Length(_))).collect();
+        check_arg_kinds(kernel, &is_buffer)?;
         for (param, arg) in kernel.params.iter().zip(args) {
-            let ok = matches!(
-                (&param.kind, arg),
-                (ParamKind::Scalar { .. }, ArgWord::Scalar(_))
-                    | (ParamKind::Global { .. }, ArgWord::Length(_))
-            );
-            if !ok {
-                return Err(RuntimeError::InvalidLaunch(format!(
-                    "argument `{}` of kernel `{}` has the wrong kind",
-                    param.name, kernel.name
-                )));
-            }
             if let ArgWord::Length(length) = *arg {
                 let limit = self.shared.limits.max_storage_buffer_binding_size;
                 if length as u64 > limit || length >= u32::MAX as usize / 8 {
