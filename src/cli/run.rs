@@ -145,6 +145,9 @@ fn compile_kernel(args: &RunArgs) -> Result<VerifiedKernel, CliError> {
     let options = CompileOptions { kernel: args.kernel.clone(), sets: args.sets.clone() };
     let (mut sources, root) = read_root(&args.file)?;
     let module = compile_sources(&mut sources, root, &load_relative, &options).map_err(|diagnostics| {
+        if let Some(error) = unknown_kernel(args, sources.text(root)) {
+            return error;
+        }
         eprint!("{}", render_to_string(&diagnostics, &sources));
         CliError::Input(format!("{} does not compile", args.file.display()))
     })?;
@@ -164,6 +167,29 @@ fn compile_kernel(args: &RunArgs) -> Result<VerifiedKernel, CliError> {
             names.join(", ")
         ))),
     }
+}
+
+/// The error for a `--kernel` that names no kernel of a file that parses: that alone, not "does not
+/// compile" over a diagnostic saying so.
+fn unknown_kernel(args: &RunArgs, root_text: &str) -> Option<CliError> {
+    let wanted = args.kernel.as_deref()?;
+    let tree = tilevm_lang::syntax::parse(tilevm_lang::FileId(0), root_text).ok()?;
+    let names: Vec<&str> = tree
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            tilevm_lang::syntax::ast::Item::Kernel(def) => Some(def.name.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    if names.contains(&wanted) {
+        return None;
+    }
+    Some(CliError::Input(format!(
+        "{} has no kernel named `{wanted}` (it defines: {})",
+        args.file.display(),
+        names.join(", ")
+    )))
 }
 
 /// Opens the device `choice` names; `auto` takes a hardware GPU, else the CPU backend, else the
