@@ -69,9 +69,9 @@ fn tensors_stay_on_the_device_between_launches() {
         let kernel = program().kernel("axpb").compile(&runtime).unwrap();
         let n = 300;
         let x = Tensor::from_slice(&runtime, &vec![1.0f32; n], &[n]).unwrap();
-        let b = Tensor::zeros(&runtime, DataType::F16, &[n]).unwrap();
-        let y = Tensor::zeros(&runtime, DataType::F32, &[n]).unwrap();
-        let z = Tensor::zeros(&runtime, DataType::F32, &[n]).unwrap();
+        let b = zeros(&runtime, DataType::F16, &[n]);
+        let y = zeros(&runtime, DataType::F32, &[n]);
+        let z = zeros(&runtime, DataType::F32, &[n]);
         // y = 3x, then z = 3y, the second launch reading the first's output where it is.
         let first = Args::new()
             .tensor("x", &x)
@@ -109,7 +109,7 @@ fn eight_threads_launch_one_kernel_on_one_shared_runtime() {
                     let b = inputs(n, 1).1;
                     let a = thread as f32 + 0.5;
                     let xt = Tensor::from_slice(&runtime, &x, &[n]).unwrap();
-                    let y = Tensor::zeros(&runtime, DataType::F32, &[n]).unwrap();
+                    let y = zeros(&runtime, DataType::F32, &[n]);
                     for _ in 0..3 {
                         let args = Args::new()
                             .tensor("x", &xt)
@@ -143,6 +143,15 @@ fn the_second_compile_of_an_instantiation_is_a_cache_hit() {
     assert_eq!(runtime.compiled_kernels(), 2);
 }
 
+/// The arguments of `axpb` with `a = 2`.
+fn axpb_args<'t>(x: &'t Tensor, b: &'t Tensor, y: &'t Tensor, n: u32) -> Args<'t> {
+    Args::new().tensor("x", x).tensor("b", b).tensor("y", y).scalar("a", 2.0f32).scalar("n", n)
+}
+
+fn zeros(runtime: &Runtime, dtype: DataType, shape: &[usize]) -> Tensor {
+    Tensor::zeros(runtime, dtype, shape).expect("a zeroed tensor")
+}
+
 fn assert_mentions(message: &str, parts: &[&str]) {
     for part in parts {
         assert!(message.contains(part), "`{message}` does not mention `{part}`");
@@ -153,11 +162,10 @@ fn assert_mentions(message: &str, parts: &[&str]) {
 fn a_tensor_of_the_wrong_dtype_is_named() {
     let runtime = Runtime::cpu().unwrap();
     let kernel = program().kernel("axpb").compile(&runtime).unwrap();
-    let x = Tensor::zeros(&runtime, DataType::F16, &[8]).unwrap();
-    let b = Tensor::zeros(&runtime, DataType::F16, &[8]).unwrap();
-    let y = Tensor::zeros(&runtime, DataType::F32, &[8]).unwrap();
-    let args =
-        Args::new().tensor("x", &x).tensor("b", &b).tensor("y", &y).scalar("a", 2.0f32).scalar("n", 8u32);
+    let x = zeros(&runtime, DataType::F16, &[8]);
+    let b = zeros(&runtime, DataType::F16, &[8]);
+    let y = zeros(&runtime, DataType::F32, &[8]);
+    let args = axpb_args(&x, &b, &y, 8);
     let message = kernel.launch(&args).unwrap_err().to_string();
     assert_mentions(&message, &["kernel `axpb`", "`x` must be f32[8], given f16[8]"]);
     let message = kernel.launch(&args.tensor("x", &y)).unwrap_err().to_string();
@@ -168,16 +176,14 @@ fn a_tensor_of_the_wrong_dtype_is_named() {
 fn a_tensor_of_the_wrong_shape_is_named_with_the_shape_its_scalars_give() {
     let runtime = Runtime::cpu().unwrap();
     let kernel = program().kernel("axpb").compile(&runtime).unwrap();
-    let x = Tensor::zeros(&runtime, DataType::F32, &[8]).unwrap();
-    let b = Tensor::zeros(&runtime, DataType::F16, &[8]).unwrap();
-    let y = Tensor::zeros(&runtime, DataType::F32, &[2, 4]).unwrap();
-    let args =
-        Args::new().tensor("x", &x).tensor("b", &b).tensor("y", &y).scalar("a", 2.0f32).scalar("n", 8u32);
+    let x = zeros(&runtime, DataType::F32, &[8]);
+    let b = zeros(&runtime, DataType::F16, &[8]);
+    let y = zeros(&runtime, DataType::F32, &[2, 4]);
+    let args = axpb_args(&x, &b, &y, 8);
     assert_mentions(&kernel.launch(&args).unwrap_err().to_string(), &["`y` must be f32[8], given f32[2, 4]"]);
     // The shape depends on the scalar: n = 9 makes every 8-element tensor wrong.
-    let y = Tensor::zeros(&runtime, DataType::F32, &[8]).unwrap();
-    let args =
-        Args::new().tensor("x", &x).tensor("b", &b).tensor("y", &y).scalar("a", 2.0f32).scalar("n", 9u32);
+    let y = zeros(&runtime, DataType::F32, &[8]);
+    let args = axpb_args(&x, &b, &y, 9);
     assert_mentions(&kernel.launch(&args).unwrap_err().to_string(), &["`x` must be f32[9], given f32[8]"]);
 }
 
@@ -185,7 +191,7 @@ fn a_tensor_of_the_wrong_shape_is_named_with_the_shape_its_scalars_give() {
 fn unknown_missing_and_wrong_kind_arguments_are_named() {
     let runtime = Runtime::cpu().unwrap();
     let kernel = program().kernel("axpb").compile(&runtime).unwrap();
-    let x = Tensor::zeros(&runtime, DataType::F32, &[8]).unwrap();
+    let x = zeros(&runtime, DataType::F32, &[8]);
     let message = kernel.launch(&Args::new().tensor("x", &x)).unwrap_err().to_string();
     assert_mentions(&message, &["missing arguments `b`, `y`, `a`, `n`"]);
     let message = kernel.launch(&Args::new().tensor("z", &x)).unwrap_err().to_string();
@@ -204,10 +210,9 @@ fn unknown_missing_and_wrong_kind_arguments_are_named() {
 fn an_output_that_aliases_another_argument_is_refused() {
     for runtime in runtimes() {
         let kernel = program().kernel("axpb").compile(&runtime).unwrap();
-        let x = Tensor::zeros(&runtime, DataType::F32, &[8]).unwrap();
-        let b = Tensor::zeros(&runtime, DataType::F16, &[8]).unwrap();
-        let args =
-            Args::new().tensor("x", &x).tensor("b", &b).tensor("y", &x).scalar("a", 2.0f32).scalar("n", 8u32);
+        let x = zeros(&runtime, DataType::F32, &[8]);
+        let b = zeros(&runtime, DataType::F16, &[8]);
+        let args = axpb_args(&x, &b, &x, 8);
         let message = kernel.launch(&args).unwrap_err().to_string();
         assert_mentions(&message, &["writes `y`", "also passed as `x`"]);
     }
@@ -218,11 +223,10 @@ fn a_tensor_of_another_runtime_is_refused() {
     let runtime = Runtime::cpu().unwrap();
     let other = Runtime::interp();
     let kernel = program().kernel("axpb").compile(&runtime).unwrap();
-    let x = Tensor::zeros(&other, DataType::F32, &[8]).unwrap();
-    let b = Tensor::zeros(&runtime, DataType::F16, &[8]).unwrap();
-    let y = Tensor::zeros(&runtime, DataType::F32, &[8]).unwrap();
-    let args =
-        Args::new().tensor("x", &x).tensor("b", &b).tensor("y", &y).scalar("a", 2.0f32).scalar("n", 8u32);
+    let x = zeros(&other, DataType::F32, &[8]);
+    let b = zeros(&runtime, DataType::F16, &[8]);
+    let y = zeros(&runtime, DataType::F32, &[8]);
+    let args = axpb_args(&x, &b, &y, 8);
     assert_mentions(&kernel.launch(&args).unwrap_err().to_string(), &["`x` is a tensor of another runtime"]);
 }
 
