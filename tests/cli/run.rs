@@ -248,6 +248,9 @@ fn bad_inputs_exit_with_status_2_and_a_clear_message() {
     assert_input_error(&unknown, "has no kernel named `nope` (it defines: vector_add)");
     assert!(!String::from_utf8_lossy(&unknown.stderr).contains("does not compile"), "{}", text(&unknown));
     assert_input_error(&run(&[]), "missing --arg n=VALUE");
+    // Every missing scalar in one message.
+    let gemv = tilevm(&["run", GEMV, "--backend", "interp", "--random"]);
+    assert_input_error(&gemv, "missing --arg n=VALUE (`n: u32`), --arg k=VALUE (`k: u32`)");
     assert_input_error(&run(&["--arg", "n=abc"]), "--arg n=abc: `abc` is not an integer (u32)");
     assert_input_error(&run(&["--arg", "n=8", "--arg", "m=2"]), "has no scalar parameter `m`");
     assert_input_error(&tilevm(&["run", "examples/missing.tile"]), "examples/missing.tile");

@@ -138,6 +138,24 @@ fn scalar_args(kernel: &Kernel, given: &[(String, String)]) -> Result<Vec<Kernel
         }
         values.insert(name, value);
     }
+    // Every missing scalar at once, so one rerun can give them all.
+    let missing: Vec<String> = kernel
+        .params
+        .iter()
+        .filter(|param| matches!(param.kind, ParamKind::Scalar { .. }))
+        .filter(|param| !values.contains_key(param.name.as_str()))
+        .map(|param| {
+            let dtype = scalar_dtype(&param.name).unwrap_or(DataType::U32);
+            format!("--arg {}=VALUE (`{}: {dtype}`)", param.name, param.name)
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(CliError::Input(format!(
+            "kernel `{}` needs its scalar parameters: missing {}",
+            kernel.name,
+            missing.join(", ")
+        )));
+    }
     let mut args = Vec::with_capacity(kernel.params.len());
     for param in &kernel.params {
         let ParamKind::Scalar { .. } = param.kind else {
@@ -146,10 +164,7 @@ fn scalar_args(kernel: &Kernel, given: &[(String, String)]) -> Result<Vec<Kernel
         };
         let dtype = scalar_dtype(&param.name).unwrap_or(DataType::U32);
         let Some(text) = values.get(param.name.as_str()) else {
-            return Err(CliError::Input(format!(
-                "missing --arg {}=VALUE (scalar parameter `{}: {dtype}` of kernel `{}`)",
-                param.name, param.name, kernel.name
-            )));
+            return Err(CliError::Input(format!("missing --arg {}=VALUE", param.name)));
         };
         let code = parse_scalar(dtype, text)
             .map_err(|reason| CliError::Input(format!("--arg {}={text}: {reason}", param.name)))?;
