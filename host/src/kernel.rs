@@ -36,6 +36,8 @@ use crate::{Error, Result, Runtime, Tensor};
 pub struct Kernel {
     runtime: Runtime,
     verified: Arc<VerifiedKernel>,
+    /// The parameters as a host sees them, derived once from `verified`.
+    params: Arc<[Param]>,
     compiled: Arc<dyn CompiledKernel>,
 }
 
@@ -100,6 +102,27 @@ impl<'t> Args<'t> {
     }
 }
 
+/// The parameters of `verified` as a host sees them.
+fn host_params(verified: &VerifiedKernel) -> Vec<Param> {
+    let kernel = verified.kernel();
+    kernel
+        .params
+        .iter()
+        .map(|param| match &param.kind {
+            ParamKind::Scalar { var } => Param {
+                name: param.name.clone(),
+                dtype: kernel.vars.get(var.index()).map_or(DataType::U32, |decl| decl.dtype),
+                kind: ParamRole::Scalar,
+            },
+            ParamKind::Global { dtype, mutable } => Param {
+                name: param.name.clone(),
+                dtype: *dtype,
+                kind: if *mutable { ParamRole::Output } else { ParamRole::Input },
+            },
+        })
+        .collect()
+}
+
 /// The arguments of a launch in parameter order: scalars as codes, buffers as tensors (`None` where
 /// the caller has not given one yet).
 struct Resolved<'t> {
@@ -110,7 +133,8 @@ struct Resolved<'t> {
 impl Kernel {
     pub(crate) fn compile(runtime: &Runtime, verified: VerifiedKernel) -> Result<Kernel> {
         let compiled = runtime.compiled(&verified)?;
-        Ok(Kernel { runtime: runtime.clone(), verified: Arc::new(verified), compiled })
+        let params = host_params(&verified).into();
+        Ok(Kernel { runtime: runtime.clone(), verified: Arc::new(verified), params, compiled })
     }
 
     /// The kernel's name.
@@ -129,24 +153,8 @@ impl Kernel {
     }
 
     /// The parameters in order.
-    pub fn params(&self) -> Vec<Param> {
-        let kernel = self.verified.kernel();
-        kernel
-            .params
-            .iter()
-            .map(|param| match &param.kind {
-                ParamKind::Scalar { var } => Param {
-                    name: param.name.clone(),
-                    dtype: kernel.vars.get(var.index()).map_or(DataType::U32, |decl| decl.dtype),
-                    kind: ParamRole::Scalar,
-                },
-                ParamKind::Global { dtype, mutable } => Param {
-                    name: param.name.clone(),
-                    dtype: *dtype,
-                    kind: if *mutable { ParamRole::Output } else { ParamRole::Input },
-                },
-            })
-            .collect()
+    pub fn params(&self) -> &[Param] {
+        &self.params
     }
 
     /// The shape parameter `name` declares for these arguments' scalars; `None` when the kernel
@@ -157,8 +165,7 @@ impl Kernel {
     /// extent that does not evaluate (a negative one, say).
     pub fn declared_shape(&self, name: &str, args: &Args) -> Result<Option<Vec<usize>>> {
         let index = self.buffer_param(name)?;
-        let resolved = self.resolve(args, false)?;
-        Ok(self.shapes(&resolved)?.swap_remove(index))
+        self.declared_shape_of(index, args)
     }
 
     /// A zeroed tensor of parameter `name`'s dtype and declared shape, for these arguments' scalars.
@@ -168,9 +175,14 @@ impl Kernel {
     pub fn output(&self, name: &str, args: &Args) -> Result<Tensor> {
         let index = self.buffer_param(name)?;
         let shape = self
-            .declared_shape(name, args)?
+            .declared_shape_of(index, args)?
             .ok_or_else(|| self.argument_error(format!("`{name}` has no declared shape to allocate from")))?;
-        Tensor::zeros(&self.runtime, self.params()[index].dtype, &shape)
+        Tensor::zeros(&self.runtime, self.params[index].dtype, &shape)
+    }
+
+    fn declared_shape_of(&self, index: usize, args: &Args) -> Result<Option<Vec<usize>>> {
+        let resolved = self.resolve(args, false)?;
+        Ok(self.shapes(&resolved)?.swap_remove(index))
     }
 
     /// Runs the kernel over its grid on `args`; outputs are written in place on the device. Returns the
@@ -288,24 +300,13 @@ impl Kernel {
             .collect();
         let shapes =
             param_shapes(&self.verified, &args).map_err(|error| self.argument_error(error.to_string()))?;
+        let host_extent = |extent: u64| {
+            usize::try_from(extent)
+                .map_err(|_| self.argument_error(format!("an extent of {extent} does not fit this host")))
+        };
         shapes
             .into_iter()
-            .map(|shape| {
-                shape
-                    .map(|extents| {
-                        extents
-                            .into_iter()
-                            .map(|extent| {
-                                usize::try_from(extent).map_err(|_| {
-                                    self.argument_error(format!(
-                                        "an extent of {extent} does not fit this host"
-                                    ))
-                                })
-                            })
-                            .collect::<Result<Vec<usize>>>()
-                    })
-                    .transpose()
-            })
+            .map(|shape| shape.map(|extents| extents.into_iter().map(host_extent).collect()).transpose())
             .collect()
     }
 

@@ -92,11 +92,14 @@ impl DeviceBuffer {
         }
     }
 
-    /// A copy of the bytes of host memory; `None` for GPU memory.
-    pub(crate) fn read_host(&self) -> Option<RuntimeResult<Vec<u8>>> {
+    /// A copy of the bytes of host memory, for the devices that keep their buffers on the host;
+    /// `device` names the reading device in the error for GPU memory.
+    pub(crate) fn read_host(&self, device: &str) -> RuntimeResult<Vec<u8>> {
         match &self.memory {
-            Memory::Host(bytes) => Some(bytes.read().map(|bytes| bytes.clone()).map_err(|_| poisoned())),
-            Memory::Gpu(_) => None,
+            Memory::Host(bytes) => bytes.read().map(|bytes| bytes.clone()).map_err(|_| poisoned()),
+            Memory::Gpu(_) => {
+                Err(RuntimeError::InvalidLaunch(format!("the buffer lives on a GPU, not on {device}")))
+            }
         }
     }
 }

@@ -36,15 +36,8 @@ impl Device for InterpreterDevice {
     }
 
     fn download(&self, buffer: &DeviceBuffer) -> RuntimeResult<Vec<u8>> {
-        download_host(buffer, "the reference interpreter")
+        buffer.read_host("the reference interpreter")
     }
-}
-
-/// The bytes of a host buffer, for the devices that keep their buffers on the host.
-pub(crate) fn download_host(buffer: &DeviceBuffer, device: &str) -> RuntimeResult<Vec<u8>> {
-    buffer.read_host().unwrap_or_else(|| {
-        Err(RuntimeError::InvalidLaunch(format!("the buffer lives on a GPU, not on {device}")))
-    })
 }
 
 struct InterpretedKernel {

@@ -6,10 +6,10 @@ use std::time::Instant;
 
 use tilevm_clif::abi::{self, ArgSlot, BlockContext};
 use tilevm_vm::interp::KernelArg;
-use tilevm_vm::ir::{Kernel, ParamKind};
+use tilevm_vm::ir::Kernel;
 
 use super::jit::JitKernel;
-use crate::buffer::{HostLocks, check_launch_args};
+use crate::buffer::{HostLocks, check_arg_kinds, check_launch_args};
 use crate::{CompiledKernel, LaunchArg, RunStats, RuntimeError, RuntimeResult};
 
 /// A kernel compiled for a [`super::CpuDevice`].
@@ -123,30 +123,17 @@ unsafe impl Sync for Slots {}
 
 impl CpuKernel {
     fn slots(&self, args: &mut [KernelArg]) -> RuntimeResult<Slots> {
-        if args.len() != self.kernel.params.len() {
-            return Err(RuntimeError::InvalidLaunch(format!(
-                "kernel `{}` takes {} arguments, {} given",
-                self.kernel.name,
-                self.kernel.params.len(),
-                args.len()
-            )));
-        }
-        let mut slots = Vec::with_capacity(args.len());
-        for (index, (param, arg)) in self.kernel.params.iter().zip(args.iter_mut()).enumerate() {
-            let slot = match (&param.kind, arg) {
-                (ParamKind::Scalar { .. }, KernelArg::Scalar(code)) => ArgSlot { word0: *code, word1: 0 },
-                (ParamKind::Global { .. }, KernelArg::Buffer(bytes)) => {
+        let is_buffer: Vec<bool> = args.iter().map(|arg| matches!(arg, KernelArg::Buffer(_))).collect();
+        check_arg_kinds(&self.kernel, &is_buffer)?;
+        let slots = args
+            .iter_mut()
+            .map(|arg| match arg {
+                KernelArg::Scalar(code) => ArgSlot { word0: *code, word1: 0 },
+                KernelArg::Buffer(bytes) => {
                     ArgSlot { word0: bytes.as_mut_ptr() as u64, word1: bytes.len() as u64 }
                 }
-                _ => {
-                    return Err(RuntimeError::InvalidLaunch(format!(
-                        "argument {index} (`{}`) of kernel `{}` has the wrong kind",
-                        param.name, self.kernel.name
-                    )));
-                }
-            };
-            slots.push(slot);
-        }
+            })
+            .collect();
         Ok(Slots(slots))
     }
 

@@ -187,6 +187,6 @@ impl Device for CpuDevice {
     }
 
     fn download(&self, buffer: &DeviceBuffer) -> RuntimeResult<Vec<u8>> {
-        crate::interp_device::download_host(buffer, "the CPU backend")
+        buffer.read_host("the CPU backend")
     }
 }

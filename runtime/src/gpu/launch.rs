@@ -134,12 +134,9 @@ impl GpuKernel {
         GpuKernel { shared, kernel, pipeline }
     }
 
-    /// Checks the argument count and kinds, and that every buffer fits one binding.
-    fn check_args(&self, args: &[ArgWord]) -> RuntimeResult<()> {
-        let kernel = &self.kernel;
-        let is_buffer: Vec<bool> = args.iter().map(|arg| matches!(arg, ArgWord::Length(_))).collect();
-        check_arg_kinds(kernel, &is_buffer)?;
-        for (param, arg) in kernel.params.iter().zip(args) {
+    /// Checks that every buffer fits one binding (the caller has checked the arguments' kinds).
+    fn check_binding_sizes(&self, args: &[ArgWord]) -> RuntimeResult<()> {
+        for (param, arg) in self.kernel.params.iter().zip(args) {
             if let ArgWord::Length(length) = *arg {
                 let limit = self.shared.limits.max_storage_buffer_binding_size;
                 if length as u64 > limit || length >= u32::MAX as usize / 8 {
@@ -313,7 +310,9 @@ impl CompiledKernel for GpuKernel {
                 KernelArg::Buffer(bytes) => ArgWord::Length(bytes.len()),
             })
             .collect();
-        self.check_args(&words)?;
+        let is_buffer: Vec<bool> = args.iter().map(|arg| matches!(arg, KernelArg::Buffer(_))).collect();
+        check_arg_kinds(&self.kernel, &is_buffer)?;
+        self.check_binding_sizes(&words)?;
         let device = &self.shared.device;
         let scopes = Scopes::push(device);
         let mut buffers = Vec::new();
@@ -351,7 +350,7 @@ impl CompiledKernel for GpuKernel {
                 LaunchArg::Buffer(buffer) => ArgWord::Length(buffer.len()),
             })
             .collect();
-        self.check_args(&words)?;
+        self.check_binding_sizes(&words)?;
         let mut buffers = Vec::new();
         for binding in &self.pipeline.interface.buffers {
             if let Some(LaunchArg::Buffer(buffer)) = args.get(binding.param) {
