@@ -48,7 +48,7 @@ impl std::fmt::Debug for Kernel {
 }
 
 /// One parameter of a kernel, as a host sees it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Param {
     /// The name as written in source.
     pub name: String,
@@ -56,6 +56,8 @@ pub struct Param {
     pub dtype: DataType,
     /// What is passed.
     pub kind: ParamRole,
+    /// A scalar's default (`n: u32 = 4096` in the source), used when a launch passes none.
+    pub default: Option<Value>,
 }
 
 /// How a parameter is passed.
@@ -109,15 +111,20 @@ fn host_params(verified: &VerifiedKernel) -> Vec<Param> {
         .params
         .iter()
         .map(|param| match &param.kind {
-            ParamKind::Scalar { var } => Param {
-                name: param.name.clone(),
-                dtype: kernel.vars.get(var.index()).map_or(DataType::U32, |decl| decl.dtype),
-                kind: ParamRole::Scalar,
-            },
+            ParamKind::Scalar { var, default } => {
+                let dtype = kernel.vars.get(var.index()).map_or(DataType::U32, |decl| decl.dtype);
+                Param {
+                    name: param.name.clone(),
+                    dtype,
+                    kind: ParamRole::Scalar,
+                    default: default.map(|code| Value::from_code(dtype, code)),
+                }
+            }
             ParamKind::Global { dtype, mutable } => Param {
                 name: param.name.clone(),
                 dtype: *dtype,
                 kind: if *mutable { ParamRole::Output } else { ParamRole::Input },
+                default: None,
             },
         })
         .collect()
@@ -273,6 +280,12 @@ impl Kernel {
                         param.dtype
                     )));
                 }
+            }
+        }
+        for (index, param) in self.verified.kernel().params.iter().enumerate() {
+            if let (ParamKind::Scalar { default: Some(code), .. }, false) = (&param.kind, given[index]) {
+                resolved.scalars[index] = Some(*code);
+                given[index] = true;
             }
         }
         let missing: Vec<String> = params

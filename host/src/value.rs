@@ -134,6 +134,27 @@ impl Value {
         }
     }
 
+    /// The value a code of `dtype` holds: the inverse of `to_code` (integers sign-extended, floats
+    /// widened exactly).
+    pub(crate) fn from_code(dtype: DataType, code: u64) -> Value {
+        match dtype {
+            DataType::Bool => Value::Bool(code & 1 == 1),
+            DataType::Int(int) => {
+                let bits = u32::from(int.bits);
+                let code = code & mask(bits);
+                if int.signed && bits < 128 && (code >> (bits - 1)) & 1 == 1 {
+                    Value::Int(i128::from(code) - (1i128 << bits))
+                } else {
+                    Value::Int(i128::from(code))
+                }
+            }
+            DataType::Float(_) => {
+                let single = cast(dtype, DataType::F32, code, Rounding::NearestEven, 0);
+                Value::Float(f64::from(f32::from_bits(single as u32)))
+            }
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Value::Bool(_) => "bool",
@@ -173,5 +194,20 @@ mod tests {
         assert!(Value::from(2.0f32).to_code(DataType::U32, "x").is_err());
         assert!(Value::from(true).to_code(DataType::F32, "x").is_err());
         assert_eq!(Value::from(3u32).to_code(DataType::F32, "x").unwrap(), u64::from(3.0f32.to_bits()));
+    }
+
+    #[test]
+    fn codes_read_back_as_the_values_they_encode() {
+        for (value, dtype) in [
+            (Value::from(-3i32), DataType::I32),
+            (Value::from(4096u32), DataType::U32),
+            (Value::from(true), DataType::Bool),
+            (Value::from(-0.25f32), DataType::F32),
+            (Value::from(1.5f32), DataType::F16),
+            (Value::from(3.0f32), DataType::BF16),
+        ] {
+            let code = value.to_code(dtype, "x").unwrap();
+            assert_eq!(Value::from_code(dtype, code), value, "{dtype}");
+        }
     }
 }

@@ -207,6 +207,33 @@ fn unknown_missing_and_wrong_kind_arguments_are_named() {
 }
 
 #[test]
+fn scalars_with_defaults_may_be_left_out() {
+    let program = Program::from_source(
+        "fill.tile",
+        "kernel fill(y: global mut f32[n], n: u32 = 100, value: f32 = -2.5) grid(cdiv(n, 64)) threads(64) {
+            let start = block_index(0) * 64;
+            store(y, zeros(f32, [64]) + value, [start]);
+        }",
+    )
+    .expect("parses");
+    for runtime in runtimes() {
+        let kernel = program.kernel("fill").compile(&runtime).unwrap();
+        let defaults: Vec<_> = kernel.params().iter().map(|param| param.default.clone()).collect();
+        assert_eq!(defaults, [None, Some(100i32.into()), Some((-2.5f32).into())]);
+        // The output's declared shape follows the default `n`, and so does the launch.
+        let y = kernel.output("y", &Args::new()).unwrap();
+        assert_eq!(y.shape(), [100]);
+        kernel.launch(&Args::new().tensor("y", &y)).unwrap();
+        assert_eq!(y.to_vec::<f32>().unwrap(), vec![-2.5; 100], "{runtime:?}");
+        // A value given overrides the default.
+        let args = Args::new().scalar("n", 3u32).scalar("value", 7.0f32);
+        let y = kernel.output("y", &args).unwrap();
+        kernel.launch(&args.tensor("y", &y)).unwrap();
+        assert_eq!(y.to_vec::<f32>().unwrap(), [7.0; 3], "{runtime:?}");
+    }
+}
+
+#[test]
 fn an_output_that_aliases_another_argument_is_refused() {
     for runtime in runtimes() {
         let kernel = program().kernel("axpb").compile(&runtime).unwrap();

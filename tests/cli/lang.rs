@@ -87,7 +87,7 @@ fn compile_reports_bad_set_values_at_the_parameter() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`u99` is not a dtype"), "{stderr}");
-    assert!(stderr.contains("gemv_a16w4.tile:8:"), "points at the declaration of W: {stderr}");
+    assert!(stderr.contains("gemv_a16w4.tile:11:13"), "points at the declaration of W: {stderr}");
 }
 
 #[test]

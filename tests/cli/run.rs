@@ -75,10 +75,53 @@ const EXAMPLE_RUNS: [&[&str]; 7] = [
     &["examples/dequant_u4.tile", "--set", "W=u3", "--arg", "n=17", "--arg", "k=192"],
     &["examples/relu_rows.tile", "--arg", "m=37"],
     &["examples/shared_stage.tile", "--arg", "n=1000"],
-    &["examples/unpack_view.tile", "--arg", "n=200", "--arg", "n2=400"],
+    &["examples/unpack_view.tile", "--arg", "n=200"],
     &[GEMV, "--set", "W=u5", "--arg", "n=45", "--arg", "k=256"],
     &[VECTOR_ADD, "--arg", "n=2500"],
 ];
+
+/// Every `examples/*.tile`, as found on disk.
+fn example_files() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir("examples")
+        .expect("the examples directory")
+        .map(|entry| entry.expect("an entry").path())
+        .filter(|path| path.extension().is_some_and(|extension| extension == "tile"))
+        .map(|path| path.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "{files:?}");
+    files
+}
+
+/// Runs every example file with `--random --check` and nothing else: its scalars' defaults size it.
+fn every_example_runs_with_its_defaults_on(backend: &str) {
+    for file in example_files() {
+        let output = tilevm(&["run", &file, "--backend", backend, "--random", "--check"]);
+        assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("matches the reference interpreter"), "{file} on {backend}: {stdout}");
+    }
+}
+
+#[test]
+fn every_example_runs_with_its_defaults_on_every_backend() {
+    every_example_runs_with_its_defaults_on("interp");
+    every_example_runs_with_its_defaults_on("cpu");
+    if gpu_common::gpu_device().is_some() {
+        every_example_runs_with_its_defaults_on("gpu");
+    }
+}
+
+/// Every example file says in a comment what it computes and which sizes it takes.
+#[test]
+fn every_example_says_what_it_computes_and_its_sizes() {
+    for file in example_files() {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        assert!(text.starts_with("// "), "{file} starts with a comment saying what it computes");
+        let header: String = text.lines().take_while(|line| line.starts_with("//")).collect();
+        assert!(header.contains("Sizes:") && header.contains("Default"), "{file}: {header}");
+    }
+}
 
 /// Runs every example on `backend` with `--check` and demands a match with the interpreter.
 fn every_example_checks_on(backend: &str) {
@@ -247,10 +290,16 @@ fn bad_inputs_exit_with_status_2_and_a_clear_message() {
     let unknown = run(&["--kernel", "nope", "--arg", "n=8"]);
     assert_input_error(&unknown, "has no kernel named `nope` (it defines: vector_add)");
     assert!(!String::from_utf8_lossy(&unknown.stderr).contains("does not compile"), "{}", text(&unknown));
-    assert_input_error(&run(&[]), "missing --arg n=VALUE");
-    // Every missing scalar in one message.
-    let gemv = tilevm(&["run", GEMV, "--backend", "interp", "--random"]);
-    assert_input_error(&gemv, "missing --arg n=VALUE (`n: u32`), --arg k=VALUE (`k: u32`)");
+    // Every missing scalar in one message; one with a default is not missing.
+    let no_defaults = scratch("no-defaults").join("scalars.tile");
+    std::fs::write(
+        &no_defaults,
+        "kernel scalars(y: global mut f32[n], n: u32, k: i32, m: u32 = 3) threads(32) { }",
+    )
+    .expect("write the kernel");
+    let missing = tilevm(&["run", no_defaults.to_str().expect("UTF-8"), "--backend", "interp"]);
+    assert_input_error(&missing, "missing --arg n=VALUE (`n: u32`), --arg k=VALUE (`k: i32`)");
+    assert!(!text(&missing).contains("m=VALUE"), "{}", text(&missing));
     assert_input_error(&run(&["--arg", "n=abc"]), "--arg n=abc: `abc` is not an integer (u32)");
     assert_input_error(&run(&["--arg", "n=8", "--arg", "m=2"]), "has no scalar parameter `m`");
     assert_input_error(&tilevm(&["run", "examples/missing.tile"]), "examples/missing.tile");

@@ -162,7 +162,7 @@ impl<'a> ClifLowerer<'a> {
     /// Defines the variables of the scalar parameters from the argument slots.
     fn scalar_params(&mut self) -> ClifResult<()> {
         for (index, param) in self.kernel.params.iter().enumerate() {
-            if let ParamKind::Scalar { var } = &param.kind {
+            if let ParamKind::Scalar { var, .. } = &param.kind {
                 let offset = abi::ARG_SLOT_BYTES * index as i32;
                 let bits = self.builder.ins().load(types::I64, mem(), self.args_ptr, offset);
                 let dtype = self.var_dtype(*var)?;

@@ -345,7 +345,7 @@ impl<'k> Ctx<'k> {
 
     fn write_body(&mut self) -> WgslResult<()> {
         for (index, param) in self.kernel.params.iter().enumerate() {
-            if let ParamKind::Scalar { var } = param.kind {
+            if let ParamKind::Scalar { var, .. } = param.kind {
                 let dtype = self
                     .kernel
                     .vars

@@ -16,7 +16,7 @@ use crate::{RuntimeError, RuntimeResult};
 pub(super) fn grid_size(kernel: &Kernel, scalars: &[Option<u64>]) -> RuntimeResult<[u32; 3]> {
     let mut values = HashMap::new();
     for (param, scalar) in kernel.params.iter().zip(scalars) {
-        if let (ParamKind::Scalar { var }, Some(code)) = (&param.kind, scalar) {
+        if let (ParamKind::Scalar { var, .. }, Some(code)) = (&param.kind, scalar) {
             values.insert(*var, *code);
         }
     }

@@ -175,7 +175,6 @@ impl Case for KernelCase {
                     KernelArg::Buffer(pattern_bytes(bytes)),
                     KernelArg::Buffer(vec![0; elements * 2]),
                     scalar(bytes)?,
-                    scalar(elements)?,
                 ];
                 (args, bytes + elements * 2, bytes)
             }

@@ -115,7 +115,7 @@ pub fn prepare(
 fn scalar_args(kernel: &Kernel, given: &[(String, String)]) -> Result<Vec<KernelArg>, CliError> {
     let scalar_dtype = |name: &str| {
         kernel.params.iter().find_map(|param| match param.kind {
-            ParamKind::Scalar { var } if param.name == name => {
+            ParamKind::Scalar { var, .. } if param.name == name => {
                 kernel.vars.get(var.index()).map(|decl| decl.dtype)
             }
             _ => None,
@@ -142,7 +142,7 @@ fn scalar_args(kernel: &Kernel, given: &[(String, String)]) -> Result<Vec<Kernel
     let missing: Vec<String> = kernel
         .params
         .iter()
-        .filter(|param| matches!(param.kind, ParamKind::Scalar { .. }))
+        .filter(|param| matches!(param.kind, ParamKind::Scalar { default: None, .. }))
         .filter(|param| !values.contains_key(param.name.as_str()))
         .map(|param| {
             let dtype = scalar_dtype(&param.name).unwrap_or(DataType::U32);
@@ -158,16 +158,17 @@ fn scalar_args(kernel: &Kernel, given: &[(String, String)]) -> Result<Vec<Kernel
     }
     let mut args = Vec::with_capacity(kernel.params.len());
     for param in &kernel.params {
-        let ParamKind::Scalar { .. } = param.kind else {
+        let ParamKind::Scalar { default, .. } = param.kind else {
             args.push(KernelArg::Buffer(Vec::new()));
             continue;
         };
         let dtype = scalar_dtype(&param.name).unwrap_or(DataType::U32);
-        let Some(text) = values.get(param.name.as_str()) else {
-            return Err(CliError::Input(format!("missing --arg {}=VALUE", param.name)));
+        let code = match (values.get(param.name.as_str()), default) {
+            (Some(text), _) => parse_scalar(dtype, text)
+                .map_err(|reason| CliError::Input(format!("--arg {}={text}: {reason}", param.name)))?,
+            (None, Some(code)) => code,
+            (None, None) => return Err(CliError::Input(format!("missing --arg {}=VALUE", param.name))),
         };
-        let code = parse_scalar(dtype, text)
-            .map_err(|reason| CliError::Input(format!("--arg {}={text}: {reason}", param.name)))?;
         args.push(KernelArg::Scalar(code));
     }
     Ok(args)

@@ -144,7 +144,7 @@ fn bind_params(kernel: &Kernel, args: &[KernelArg]) -> Result<Vec<Option<u64>>, 
             expected,
         };
         match (&param.kind, arg) {
-            (ParamKind::Scalar { var }, KernelArg::Scalar(code)) => {
+            (ParamKind::Scalar { var, .. }, KernelArg::Scalar(code)) => {
                 let decl = kernel.vars.get(var.index());
                 let (Some(decl), Some(slot)) = (decl, vars.get_mut(var.index())) else {
                     return Err(InterpError::Launch {

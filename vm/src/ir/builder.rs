@@ -46,8 +46,14 @@ impl KernelBuilder {
 
     /// Adds a scalar parameter and returns the expression that reads it.
     pub fn scalar_param(&mut self, name: &str, dtype: DataType) -> Expr {
+        self.scalar_param_with_default(name, dtype, None)
+    }
+
+    /// Adds a scalar parameter with a default value (a bit pattern of `dtype`) and returns the
+    /// expression that reads it.
+    pub fn scalar_param_with_default(&mut self, name: &str, dtype: DataType, default: Option<u64>) -> Expr {
         let var = self.var(name, dtype);
-        self.kernel.params.push(Param { name: name.to_string(), kind: ParamKind::Scalar { var } });
+        self.kernel.params.push(Param { name: name.to_string(), kind: ParamKind::Scalar { var, default } });
         Expr::var(var, dtype)
     }
 

@@ -58,6 +58,9 @@ pub enum ParamKind {
     Scalar {
         /// The variable that holds the value inside the kernel.
         var: VarId,
+        /// The value a launch uses when none is given, as a bit pattern of the variable's dtype (the
+        /// language's `n: u32 = 4096`). Backends never read it: hosts fill it in before launching.
+        default: Option<u64>,
     },
     /// A buffer of global memory holding a packed bit stream of `dtype` elements.
     Global {

@@ -1,10 +1,12 @@
 //! The parser: text → `Module`, by recursive descent over characters, with line:column errors.
 
 use super::{TextError, names};
+use crate::dtype::DataType;
 use crate::ir::{
     ElementwiseOp, Expr, ExprKind, GlobalDecl, GlobalId, Inst, Kernel, Module, Operand, Param, ParamId,
     ParamKind, Rounding, SharedDecl, SharedId, Span, Stmt, StmtKind, TileDecl, TileId, VarDecl, VarId,
 };
+use crate::verify::dtype_name;
 
 /// Parses a module printed by [`super::print_module`] (or written by hand in the same form).
 ///
@@ -58,6 +60,7 @@ impl Parser {
         kernel.grid = self.expr_list(0)?;
         self.expect("{")?;
         self.end_of_line()?;
+        let mut typed_defaults = Vec::new();
         loop {
             self.skip_blank();
             let start = self.position;
@@ -67,7 +70,7 @@ impl Parser {
                 String::new()
             };
             match keyword.as_str() {
-                "param" => self.param(&mut kernel)?,
+                "param" => typed_defaults.extend(self.param(&mut kernel)?),
                 "var" => {
                     self.declared('v', kernel.vars.len())?;
                     let name = self.string()?;
@@ -105,6 +108,21 @@ impl Parser {
                     kernel.globals.push(GlobalDecl { name, param, dtype });
                 }
                 _ => {
+                    for (at, var, dtype) in typed_defaults {
+                        match kernel.vars.get(var.index()) {
+                            Some(decl) if decl.dtype != dtype => {
+                                return self.error_at(
+                                    at,
+                                    format!(
+                                        "the default is {} but {var} is {}",
+                                        dtype_name(dtype),
+                                        dtype_name(decl.dtype)
+                                    ),
+                                );
+                            }
+                            _ => {}
+                        }
+                    }
                     self.position = start;
                     kernel.body = self.block(0)?;
                     return Ok(kernel);
@@ -114,13 +132,32 @@ impl Parser {
         }
     }
 
-    fn param(&mut self, kernel: &mut Kernel) -> Parsed<()> {
+    /// One `param` line; returns where a scalar's default was written, its variable and the dtype
+    /// written with it, to be checked once the variables are declared.
+    fn param(&mut self, kernel: &mut Kernel) -> Parsed<Option<(usize, VarId, DataType)>> {
         self.declared('p', kernel.params.len())?;
+        let mut typed_default = None;
         let name = self.string()?;
         self.skip_space();
         let start = self.position;
         let kind = match self.word()?.as_str() {
-            "scalar" => ParamKind::Scalar { var: self.var()? },
+            "scalar" => {
+                let var = self.var()?;
+                self.skip_space();
+                let default = if self.eat("default") {
+                    self.skip_space();
+                    let at = self.position;
+                    let value = self.expr(0)?;
+                    let ExprKind::Const(code) = value.kind else {
+                        return self.error_at(at, "a parameter's default is a constant such as `4096:u32`");
+                    };
+                    typed_default = Some((at, var, value.dtype));
+                    Some(code)
+                } else {
+                    None
+                };
+                ParamKind::Scalar { var, default }
+            }
             "global" => {
                 let mutable = self.eat("mut ");
                 ParamKind::Global { dtype: self.dtype()?, mutable }
@@ -128,7 +165,7 @@ impl Parser {
             _ => return self.error_at(start, "expected `scalar` or `global`"),
         };
         kernel.params.push(Param { name, kind });
-        Ok(())
+        Ok(typed_default)
     }
 
     /// Statements up to and including the closing `}` of the block.

@@ -48,7 +48,14 @@ fn print_kernel(out: &mut String, kernel: &Kernel) -> fmt::Result {
     for (index, param) in kernel.params.iter().enumerate() {
         write!(out, "  param %p{index} {}", quoted(&param.name))?;
         match &param.kind {
-            ParamKind::Scalar { var } => writeln!(out, " scalar {var}")?,
+            ParamKind::Scalar { var, default } => {
+                write!(out, " scalar {var}")?;
+                if let (Some(code), Some(decl)) = (default, kernel.vars.get(var.index())) {
+                    out.push_str(" default ");
+                    expr(out, &Expr::constant(decl.dtype, *code))?;
+                }
+                out.push('\n');
+            }
             ParamKind::Global { dtype, mutable } => {
                 writeln!(out, " global {}{}", if *mutable { "mut " } else { "" }, dtype_name(*dtype))?
             }

@@ -69,3 +69,39 @@ fn deeply_nested_input_is_an_error_not_a_crash() {
     assert_eq!(line, 1);
     assert!(message.contains("nested too deeply"), "{message}");
 }
+
+const WITH_DEFAULT: &str = "kernel @k threads=1 shared_limit=0 grid=[1:u32] {
+  param %p0 \"n\" scalar %v0 default 4096:u32
+  param %p1 \"m\" scalar %v1 default -3:i32
+  param %p2 \"plain\" scalar %v2
+  var %v0 \"n\" u32
+  var %v1 \"m\" i32
+  var %v2 \"plain\" u32
+}
+";
+
+#[test]
+fn scalar_defaults_round_trip() {
+    use crate::ir::ParamKind;
+    let module = parse_module(WITH_DEFAULT).unwrap_or_else(|error| panic!("{error}"));
+    let defaults: Vec<Option<u64>> = module.kernels[0]
+        .params
+        .iter()
+        .map(|param| match param.kind {
+            ParamKind::Scalar { default, .. } => default,
+            ParamKind::Global { .. } => panic!("a scalar"),
+        })
+        .collect();
+    assert_eq!(defaults, [Some(4096), Some(0xffff_fffd), None]);
+    assert_eq!(print_module(&module), WITH_DEFAULT);
+}
+
+#[test]
+fn a_default_of_another_dtype_or_not_a_constant_is_an_error() {
+    let (line, column, message) = syntax_error(&WITH_DEFAULT.replace("4096:u32", "4096:i32"));
+    assert_eq!((line, column), (2, 36));
+    assert!(message.contains("the default is i32 but %v0 is u32"), "{message}");
+    let (line, _, message) = syntax_error(&WITH_DEFAULT.replace("4096:u32", "%v1:u32"));
+    assert_eq!(line, 2);
+    assert!(message.contains("a parameter's default is a constant"), "{message}");
+}

@@ -14,13 +14,23 @@ pub(crate) fn check(report: &mut Report<'_>) {
         globals: kernel.globals.len(),
     };
     for (index, param) in kernel.params.iter().enumerate() {
-        if let ParamKind::Scalar { var } = param.kind
-            && var.index() >= counts.vars
-        {
-            let location = Location::Param(crate::ir::ParamId(index as u32));
+        let ParamKind::Scalar { var, default } = param.kind else { continue };
+        let location = Location::Param(crate::ir::ParamId(index as u32));
+        let Some(decl) = kernel.vars.get(var.index()) else {
             report.error(
                 location,
                 format!("scalar parameter `{}` refers to missing variable {var}", param.name),
+            );
+            continue;
+        };
+        let bits = decl.dtype.bits();
+        if let Some(code) = default
+            && bits < 64
+            && code >> bits != 0
+        {
+            report.error(
+                location,
+                format!("the default {code:#x} of `{}` has bits above its dtype's {bits}", param.name),
             );
         }
     }

@@ -24,7 +24,7 @@ pub(crate) fn check(report: &mut Report<'_>) {
         reachable: true,
     };
     for param in &kernel.params {
-        if let ParamKind::Scalar { var } = param.kind {
+        if let ParamKind::Scalar { var, .. } = param.kind {
             state.vars[var.index()] = true;
         }
     }

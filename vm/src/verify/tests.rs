@@ -308,3 +308,13 @@ fn cast_keeps_shape() {
     builder.inst(Inst::Cast { dst: target, src: source, rounding: Rounding::NearestEven });
     assert_rejects(&builder.finish_unverified(), "shape mismatch: %t1 is [8] but %t0 is [4]");
 }
+
+#[test]
+fn a_scalar_default_must_fit_its_dtype() {
+    let mut builder = single_thread();
+    builder.scalar_param_with_default("x", DataType::F16, Some(0x1_0000));
+    assert_rejects(&builder.finish_unverified(), "the default 0x10000 of `x` has bits above its dtype's 16");
+    let mut builder = single_thread();
+    builder.scalar_param_with_default("x", DataType::F16, Some(0xffff));
+    assert_eq!(verify_kernel(&builder.finish_unverified()).map(|_| ()), Ok(()));
+}

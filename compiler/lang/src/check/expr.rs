@@ -135,6 +135,22 @@ impl Checker<'_> {
         }
     }
 
+    /// A size (a tensor extent or a grid size) as `u32`: an integer scalar that, when it is a constant,
+    /// is not negative — `f32[-5]` would otherwise be read as 4294967291.
+    pub(crate) fn size(&mut self, spanned: &SpannedValue, what: &str) -> Option<IrExpr> {
+        let expr = self.int_scalar(spanned, what)?;
+        if let Some(value) = super::value::const_int_of(&expr)
+            && value < 0
+        {
+            self.error(
+                Diagnostic::error(format!("{what} cannot be negative, found {value}"))
+                    .with_label(spanned.1, "a negative size"),
+            );
+            return None;
+        }
+        Some(super::builtins::memory::as_u32(expr))
+    }
+
     /// A constant of an integer (or bool) dtype, checked to fit.
     pub(crate) fn int_const(&mut self, literal: i128, dtype: DataType, span: Span) -> Option<IrExpr> {
         if dtype.is_float() {

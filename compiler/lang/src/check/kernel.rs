@@ -2,15 +2,16 @@
 //! run-time parameters and their global views, evaluates the block attributes, then checks the body.
 
 use tilevm_vm::DataType;
-use tilevm_vm::ir::{Expr as IrExpr, Inst, Kernel};
+use tilevm_vm::interp::fold_constants;
+use tilevm_vm::ir::{Expr as IrExpr, ExprKind as IrExprKind, Inst, Kernel};
 
-use super::builtins::memory::{as_u32, row_major_strides};
+use super::builtins::memory::row_major_strides;
 use super::dtypes::{dtype_from_name, dtype_name, is_int};
 use super::value::{GlobalView, Value};
 use super::{Binding, Checker, Origin};
 use crate::diagnostic::Diagnostic;
 use crate::lower::Emitter;
-use crate::syntax::ast::{ConstParam, KernelDef, ParamType};
+use crate::syntax::ast::{ConstParam, Expr, KernelDef, Param, ParamType};
 
 /// The most threads a block may have.
 const MAX_THREADS: i128 = 1024;
@@ -213,7 +214,9 @@ impl Checker<'_> {
                             .with_note("pass it as `u32` or `i32` and convert inside the kernel"),
                         );
                     }
-                    let expr = self.emit.scalar_param(&param.name.name, dtype);
+                    let default =
+                        param.default.as_ref().and_then(|default| self.param_default(param, default, dtype));
+                    let expr = self.emit.scalar_param(&param.name.name, dtype, default);
                     self.bind(
                         &param.name.name,
                         Binding::Value {
@@ -224,6 +227,15 @@ impl Checker<'_> {
                     );
                 }
                 ParamType::Global { mutable, dtype, shape } => {
+                    if let Some(default) = &param.default {
+                        self.error(
+                            Diagnostic::error(format!(
+                                "the tensor parameter `{}` cannot have a default",
+                                param.name.name
+                            ))
+                            .with_label(default.span, "only scalar parameters take defaults"),
+                        );
+                    }
                     let resolved = self.dtype_of_ident(dtype);
                     let id =
                         self.emit.global_param(&param.name.name, resolved.unwrap_or(DataType::U8), *mutable);
@@ -240,8 +252,8 @@ impl Checker<'_> {
             let mut extents = Vec::with_capacity(shape.len());
             for extent in shape {
                 let value = self.eval(extent);
-                if let Some(expr) = self.int_scalar(&(value, extent.span), "a tensor size") {
-                    extents.push(as_u32(expr));
+                if let Some(expr) = self.size(&(value, extent.span), "a tensor size") {
+                    extents.push(expr);
                 }
             }
             let Some(dtype) = resolved else { continue };
@@ -276,6 +288,26 @@ impl Checker<'_> {
         }
     }
 
+    /// A scalar parameter's default: a compile-time constant of its dtype, as a bit pattern.
+    fn param_default(&mut self, param: &Param, default: &Expr, dtype: DataType) -> Option<u64> {
+        let value = self.eval(default);
+        let expr = fold_constants(&self.coerce_scalar(&(value, default.span), dtype)?);
+        match expr.kind {
+            IrExprKind::Const(code) => Some(code),
+            _ => {
+                self.error(
+                    Diagnostic::error(format!(
+                        "the default of `{}` must be a compile-time constant",
+                        param.name.name
+                    ))
+                    .with_label(default.span, "this depends on run-time values")
+                    .with_note("write a literal, or an expression of literals and compile-time parameters"),
+                );
+                None
+            }
+        }
+    }
+
     /// The grid from `grid(x, y, z)`: one to three `u32` expressions (one block when absent).
     fn grid_attr(&mut self, def: &KernelDef) {
         let Some(attr) = def.attrs.iter().find(|attr| attr.name.name == "grid") else {
@@ -292,8 +324,8 @@ impl Checker<'_> {
         let mut grid = Vec::with_capacity(attr.args.len());
         for arg in &attr.args {
             let value = self.eval(arg);
-            let Some(expr) = self.int_scalar(&(value, arg.span), "a grid size") else { continue };
-            grid.push(as_u32(expr));
+            let Some(expr) = self.size(&(value, arg.span), "a grid size") else { continue };
+            grid.push(expr);
         }
         self.emit.grid(grid);
     }

@@ -46,8 +46,8 @@ impl Emitter {
     }
 
     /// Adds a scalar parameter.
-    pub fn scalar_param(&mut self, name: &str, dtype: DataType) -> Expr {
-        self.builder.scalar_param(name, dtype)
+    pub fn scalar_param(&mut self, name: &str, dtype: DataType, default: Option<u64>) -> Expr {
+        self.builder.scalar_param_with_default(name, dtype, default)
     }
 
     /// Adds a pointer parameter.

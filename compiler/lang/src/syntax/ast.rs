@@ -100,6 +100,8 @@ pub struct Param {
     pub name: Ident,
     /// Its type.
     pub ty: ParamType,
+    /// A scalar's default value (`n: u32 = 4096`), used by a launch that passes none.
+    pub default: Option<Expr>,
     /// The whole parameter.
     pub span: Span,
 }

@@ -113,7 +113,6 @@ fn unpack_view_splits_bytes_into_nibbles() {
         KernelArg::Buffer(bytes.clone()),
         KernelArg::Buffer(vec![0; 4 * n]),
         KernelArg::Scalar(n as u64),
-        KernelArg::Scalar(2 * n as u64),
     ];
     run_kernel(&kernel, &mut args).unwrap_or_else(|error| panic!("{error}"));
     let KernelArg::Buffer(output) = &args[1] else { panic!("y is a buffer") };

@@ -197,7 +197,7 @@ impl Checker<'_> {
         let bound = self.bind_args(&signature, span, args)?;
         let base = self.global_arg(bound.get("tensor")?, "view_global")?;
         let dtype = self.dtype_arg(bound.get("dtype")?)?;
-        let shape = self.u32_list(bound.get("shape")?, "view sizes")?;
+        let shape = self.sizes_arg(bound.get("shape")?, "view sizes")?;
         let strides = match bound.get("strides") {
             Some(strides_expr) => {
                 let strides = self.u32_list(strides_expr, "strides")?;

@@ -12,6 +12,7 @@ use tilevm_vm::ir::Expr as IrExpr;
 
 use super::Checker;
 use super::args::{self, Bound, Signature};
+use super::expr::SpannedValue;
 use super::layouts;
 use super::value::{Tile, Value, shape_text};
 use crate::diagnostic::{Diagnostic, Span};
@@ -165,6 +166,26 @@ impl Checker<'_> {
 
     /// A list of run-time integer scalars (offsets).
     pub(crate) fn offsets_arg(&mut self, expr: &Expr, what: &str) -> Option<Vec<IrExpr>> {
+        let items = self.list_arg(expr, what)?;
+        let mut exprs = Vec::with_capacity(items.len());
+        for item in &items {
+            exprs.push(self.int_scalar(item, what)?);
+        }
+        Some(exprs)
+    }
+
+    /// A list of sizes (`[m, n]`) as `u32`, none a negative constant.
+    pub(crate) fn sizes_arg(&mut self, expr: &Expr, what: &str) -> Option<Vec<IrExpr>> {
+        let items = self.list_arg(expr, what)?;
+        let mut exprs = Vec::with_capacity(items.len());
+        for item in &items {
+            exprs.push(self.size(item, what)?);
+        }
+        Some(exprs)
+    }
+
+    /// The items of a list argument such as `[i, 0]`.
+    fn list_arg(&mut self, expr: &Expr, what: &str) -> Option<Vec<SpannedValue>> {
         let value = self.eval(expr);
         let Value::List(items) = value else {
             if !matches!(value, Value::Poison) {
@@ -178,11 +199,7 @@ impl Checker<'_> {
             }
             return None;
         };
-        let mut exprs = Vec::with_capacity(items.len());
-        for item in &items {
-            exprs.push(self.int_scalar(item, what)?);
-        }
-        Some(exprs)
+        Some(items)
     }
 
     /// A list of non-negative compile-time integers (dimension indices).
