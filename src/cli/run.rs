@@ -81,6 +81,7 @@ pub fn run(args: &RunArgs) -> CliResult {
     let kernel = compile_kernel(args)?;
     let random_seed = args.random.then_some(args.seed);
     let launch = inputs::prepare(&kernel, &args.scalars, args.inputs.as_deref(), random_seed)?;
+    let mut output = args.output.as_deref().map(tensors::OutputFile::open).transpose()?;
     let mut device = open(args.backend, args.adapter.as_deref())?;
     let (mut times, results) = match launch_repeatedly(device.as_ref(), &kernel, &launch.args, args.repeat) {
         // `auto` chose this GPU, but the kernel needs more than it has: the CPU can run it.
@@ -107,12 +108,12 @@ pub fn run(args: &RunArgs) -> CliResult {
         args.repeat,
         plural(args.repeat)
     );
-    if let Some(path) = &args.output {
-        tensors::write_outputs(path, &kernel, &launch.shapes, &results)?;
-        println!("wrote the outputs to {}", path.display());
+    if let Some(output) = &mut output {
+        tensors::write_outputs(output, &kernel, &launch.shapes, &results)?;
+        println!("wrote the outputs to {}", output.path().display());
     }
     if args.check {
-        let mut reference = launch.args.clone();
+        let mut reference = inputs::copy_args(&launch.args).map_err(CliError::Input)?;
         tilevm_vm::interp::run_kernel(&kernel, &mut reference).map_err(|error| {
             CliError::CheckFailed(format!("check failed: the reference interpreter stopped: {error}"))
         })?;
@@ -131,10 +132,13 @@ fn launch_repeatedly(
 ) -> Result<(Vec<Duration>, Vec<KernelArg>), RuntimeError> {
     let compiled = device.compile(kernel)?;
     let mut times = Vec::with_capacity(repeat as usize);
-    let mut results = inputs.to_vec();
-    for _ in 0..repeat {
+    let copy = |args: &[KernelArg]| inputs::copy_args(args).map_err(RuntimeError::InvalidLaunch);
+    let mut results = copy(inputs)?;
+    for run in 0..repeat {
         // Every run starts from the same inputs, so kernels that read their outputs give the same result.
-        results = inputs.to_vec();
+        if run > 0 {
+            results = copy(inputs)?;
+        }
         times.push(compiled.run(&mut results)?.kernel_time);
     }
     Ok((times, results))

@@ -10,3 +10,4 @@ mod gpu;
 mod lang;
 mod layout;
 mod run;
+mod run_limits;

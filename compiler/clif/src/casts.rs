@@ -165,7 +165,7 @@ impl ClifLowerer<'_> {
                     if ty == types::I32 { value } else { self.builder.ins().uextend(types::I32, value) };
                 Ok(self.decode_float(float, code))
             }
-            _ => Err(ClifError::Malformed(format!("{dtype:?} is not a float"))),
+            _ => Err(ClifError::Malformed(format!("{dtype} is not a float"))),
         }
     }
 
@@ -177,7 +177,7 @@ impl ClifLowerer<'_> {
     /// f32 to an `f16`/`bf16` code, rounding to nearest even.
     pub(super) fn f32_to_half(&mut self, dtype: DataType, value: Value) -> ClifResult<Value> {
         let DataType::Float(float) = dtype else {
-            return Err(ClifError::Malformed(format!("{dtype:?} is not a float")));
+            return Err(ClifError::Malformed(format!("{dtype} is not a float")));
         };
         let code = self.encode_float(float, value, false);
         Ok(self.code_to_slot(code, types::I32, dtype))

@@ -35,7 +35,7 @@ pub(super) fn family(dtype: DataType) -> ClifResult<Family> {
         DataType::Int(int) if int.bits == 32 || int.bits == 64 => Ok(Family::Int { signed: int.signed }),
         _ if dtype == DataType::F32 => Ok(Family::F32),
         _ if dtype == DataType::F16 || dtype == DataType::BF16 => Ok(Family::Half),
-        _ => Err(ClifError::Malformed(format!("arithmetic on the storage dtype {dtype:?}"))),
+        _ => Err(ClifError::Malformed(format!("arithmetic on the storage dtype {dtype}"))),
     }
 }
 

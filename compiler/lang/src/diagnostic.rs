@@ -7,6 +7,8 @@
 use codespan_reporting::diagnostic::{Diagnostic as CodespanDiagnostic, Label};
 use codespan_reporting::files::{Files, SimpleFiles};
 use codespan_reporting::term;
+
+use crate::excerpt::Excerpts;
 use serde::Serialize;
 
 /// A source file in a [`SourceSet`].
@@ -122,6 +124,11 @@ impl SourceSet {
         self.files.get(file.0 as usize).map(|file| file.name().as_str()).unwrap_or("")
     }
 
+    /// The files as codespan-reporting reads them.
+    pub(crate) fn files(&self) -> &SimpleFiles<String, String> {
+        &self.files
+    }
+
     /// The ids of all files, in the order they were added.
     pub fn ids(&self) -> impl Iterator<Item = FileId> {
         (0..self.count).map(FileId)
@@ -152,8 +159,9 @@ pub fn render_to_string(diagnostics: &[Diagnostic], sources: &SourceSet) -> Stri
     let config = term::Config::default();
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let rendered = to_codespan(diagnostic, sources);
-        match term::emit_into_string(&config, &sources.files, &rendered) {
+        let excerpts = Excerpts::new(sources, diagnostic);
+        let rendered = to_codespan(diagnostic, &excerpts);
+        match term::emit_into_string(&config, &excerpts, &rendered) {
             Ok(text) => out.push_str(&text),
             // A span outside its file is a front-end bug; still show the message.
             Err(_) => {
@@ -164,15 +172,13 @@ pub fn render_to_string(diagnostics: &[Diagnostic], sources: &SourceSet) -> Stri
     out
 }
 
-fn to_codespan(diagnostic: &Diagnostic, sources: &SourceSet) -> CodespanDiagnostic<usize> {
+fn to_codespan(diagnostic: &Diagnostic, excerpts: &Excerpts) -> CodespanDiagnostic<usize> {
     let labels = diagnostic
         .labels
         .iter()
         .enumerate()
         .map(|(index, (span, message))| {
-            let length = sources.text(span.file).len() as u32;
-            let range =
-                span.start.min(length) as usize..span.end.min(length).max(span.start.min(length)) as usize;
+            let range = excerpts.range(*span);
             let label = if index == 0 {
                 Label::primary(span.file.0 as usize, range)
             } else {

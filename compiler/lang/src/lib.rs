@@ -10,6 +10,7 @@
 mod check;
 pub mod diagnostic;
 mod error;
+mod excerpt;
 mod frontend;
 mod lower;
 pub mod syntax;

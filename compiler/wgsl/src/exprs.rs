@@ -25,9 +25,9 @@ impl Ctx<'_> {
             DataType::U32 => Ok("u32"),
             DataType::F32 | DataType::F16 | DataType::BF16 => Ok("f32"),
             DataType::I64 | DataType::U64 => {
-                Err(self.unsupported(format!("{dtype:?} arithmetic (WGSL has no 64-bit integers)")))
+                Err(self.unsupported(format!("{dtype} arithmetic (WGSL has no 64-bit integers)")))
             }
-            _ => Err(self.malformed(format!("{dtype:?} used as a compute dtype"))),
+            _ => Err(self.malformed(format!("{dtype} used as a compute dtype"))),
         }
     }
 
@@ -43,7 +43,7 @@ impl Ctx<'_> {
             }
             _ => {
                 self.value_type(dtype)?;
-                return Err(self.malformed(format!("{dtype:?} used as a compute dtype")));
+                return Err(self.malformed(format!("{dtype} used as a compute dtype")));
             }
         })
     }
@@ -62,7 +62,7 @@ impl Ctx<'_> {
             }
             _ => {
                 self.value_type(dtype)?;
-                return Err(self.malformed(format!("{dtype:?} used as a compute dtype")));
+                return Err(self.malformed(format!("{dtype} used as a compute dtype")));
             }
         })
     }
@@ -184,7 +184,7 @@ impl Ctx<'_> {
     ) -> WgslResult<String> {
         for dtype in [from, to] {
             if dtype.bits() > 32 {
-                return Err(self.unsupported(format!("{dtype:?} values (WGSL has no 64-bit integers)")));
+                return Err(self.unsupported(format!("{dtype} values (WGSL has no 64-bit integers)")));
             }
         }
         Ok(codec::cast_code(&mut self.prelude, from, to, code, rounding, index))
@@ -196,7 +196,7 @@ impl Ctx<'_> {
             DataType::I32 => Ok(value.to_string()),
             DataType::U32 => Ok(format!("bitcast<i32>({value})")),
             DataType::I64 | DataType::U64 => Err(self.unsupported("64-bit index arithmetic".to_string())),
-            _ => Err(self.malformed(format!("index of dtype {dtype:?}"))),
+            _ => Err(self.malformed(format!("index of dtype {dtype}"))),
         }
     }
 
@@ -220,7 +220,7 @@ impl Ctx<'_> {
             // llvmpipe through wgpu's GL backend.
             UnaryOp::Abs if matches!(dtype, DataType::Int(int) if !int.signed) => format!("({value})"),
             UnaryOp::Abs => format!("abs({value})"),
-            _ if !is_float => return Err(self.malformed(format!("{op:?} on {dtype:?}"))),
+            _ if !is_float => return Err(self.malformed(format!("{op:?} on {dtype}"))),
             UnaryOp::Exp => format!("exp({value})"),
             UnaryOp::Exp2 => format!("exp2({value})"),
             UnaryOp::Log => format!("log({value})"),
@@ -281,7 +281,7 @@ impl Ctx<'_> {
             BinaryOp::Or if is_bool => format!("({a} || {b})"),
             BinaryOp::Xor if is_bool => format!("({a} != {b})"),
             BinaryOp::And | BinaryOp::Or | BinaryOp::Xor | BinaryOp::Shl | BinaryOp::Shr if is_float => {
-                return Err(self.malformed(format!("{op:?} on {dtype:?}")));
+                return Err(self.malformed(format!("{op:?} on {dtype}")));
             }
             BinaryOp::And => format!("({a} & {b})"),
             BinaryOp::Or => format!("({a} | {b})"),
@@ -330,7 +330,7 @@ impl Ctx<'_> {
             }
             TernaryOp::Fma if dtype.is_float() => {
                 let DataType::Float(format) = dtype else {
-                    return Err(self.malformed(format!("fma on {dtype:?}")));
+                    return Err(self.malformed(format!("fma on {dtype}")));
                 };
                 let code = format!("{}({a}, {b}, {c})", fma::require_fma_code(&mut self.prelude, &format));
                 self.decode_value(dtype, &code)

@@ -50,7 +50,7 @@ fn vector_add(dtype: DataType) -> tilevm_vm::verify::VerifiedKernel {
 fn vector_add_validates_for_every_compute_float() {
     for dtype in [DataType::F32, DataType::F16, DataType::BF16, DataType::I32] {
         let source = compile(&vector_add(dtype), &GpuCaps::default()).map(|kernel| kernel.source);
-        assert!(source.is_ok(), "{dtype:?}: {}", source.err().map(|e| e.to_string()).unwrap_or_default());
+        assert!(source.is_ok(), "{dtype}: {}", source.err().map(|e| e.to_string()).unwrap_or_default());
     }
 }
 
@@ -156,6 +156,8 @@ fn sixty_four_bit_arithmetic_is_unsupported() {
         Err(Error::Unsupported { kernel, what }) => {
             assert_eq!(kernel, "wide");
             assert!(what.contains("64-bit"), "{what}");
+            // The dtype is named as the language writes it, not as Rust's Debug prints it.
+            assert!(what.contains("i64 ") && !what.contains("Int("), "{what}");
         }
         other => panic!("expected Unsupported, got {other:?}"),
     }

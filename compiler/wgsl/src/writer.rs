@@ -185,14 +185,14 @@ impl<'k> Ctx<'k> {
         for tile in &self.kernel.tiles {
             if tile.dtype.bits() > 32 {
                 return Err(
-                    self.unsupported(format!("tiles of {:?} (WGSL has no 64-bit integers)", tile.dtype))
+                    self.unsupported(format!("tiles of {} (WGSL has no 64-bit integers)", tile.dtype))
                 );
             }
         }
         for view in &self.kernel.globals {
             if view.dtype.bits() > 32 {
                 return Err(
-                    self.unsupported(format!("views of {:?} (WGSL has no 64-bit integers)", view.dtype))
+                    self.unsupported(format!("views of {} (WGSL has no 64-bit integers)", view.dtype))
                 );
             }
         }

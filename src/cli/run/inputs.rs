@@ -11,7 +11,7 @@ use tilevm_vm::Rounding;
 use tilevm_vm::corpus::SplitMix64;
 use tilevm_vm::interp::param_shapes;
 use tilevm_vm::ir::{Kernel, ParamKind};
-use tilevm_vm::packing::{pack, packed_len};
+use tilevm_vm::packing::{Packer, packed_len};
 
 use super::tensors;
 use crate::cli::CliError;
@@ -93,10 +93,14 @@ pub fn prepare(
             (Some(tensor), _, _) => {
                 let path = inputs.map(|path| path.display().to_string()).unwrap_or_default();
                 tensors::check_input(&path, &param.name, dtype, shape, &tensor)?;
-                tensor.data().to_vec()
+                let mut bytes = allocate(&param.name, tensor.data().len())?;
+                bytes.extend_from_slice(tensor.data());
+                bytes
             }
-            (None, Some(seed), false) => random_buffer(dtype, count, length, seed, index as u64),
-            (None, _, true) => vec![0; length],
+            (None, Some(seed), false) => {
+                random_buffer(&param.name, dtype, count, length, seed, index as u64)?
+            }
+            (None, _, true) => zeroed(&param.name, length)?,
             (None, None, false) => {
                 return Err(CliError::Input(format!(
                     "no data for input `{}`: pass --random, or --inputs FILE with a tensor `{}`",
@@ -213,15 +217,19 @@ fn element_count(name: &str, shape: &[u64]) -> Result<usize, CliError> {
 /// for unsigned formats) rounded to the dtype, integers uniform over every code. The stream depends on
 /// the seed and the parameter's position only, so one buffer's data does not depend on the others.
 pub(super) fn random_buffer(
+    name: &str,
     dtype: DataType,
     count: usize,
     length: usize,
     seed: u64,
     position: u64,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, CliError> {
     let mut rng = SplitMix64::new(seed ^ position.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let codes: Vec<u64> = (0..count)
-        .map(|_| match dtype {
+    // Codes are packed as they are drawn: the only allocation is the buffer itself.
+    let mut bytes = allocate(name, length)?;
+    let mut packer = Packer::new(dtype.bits());
+    for _ in 0..count {
+        let code = match dtype {
             DataType::Float(float) => {
                 let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
                 let value = if float.signed { unit * 2.0 - 1.0 } else { unit };
@@ -230,11 +238,58 @@ pub(super) fn random_buffer(
                 if dtype.to_f64(code).is_finite() { code } else { dtype.from_f64(1.0, Rounding::NearestEven) }
             }
             DataType::Int(_) | DataType::Bool => dtype.truncate(rng.next_u64()),
-        })
-        .collect();
-    let mut bytes = pack(dtype.bits(), &codes);
+        };
+        packer.push(code, |byte| bytes.push(byte));
+    }
+    packer.finish(|byte| bytes.push(byte));
     bytes.resize(length, 0);
-    bytes
+    Ok(bytes)
+}
+
+/// A zeroed buffer of `length` bytes for parameter `name`, or an error when the memory cannot be had
+/// (never an abort).
+pub(super) fn zeroed(name: &str, length: usize) -> Result<Vec<u8>, CliError> {
+    let mut bytes = allocate(name, length)?;
+    bytes.resize(length, 0);
+    Ok(bytes)
+}
+
+/// A copy of `args` (a run's starting point), or an error when the memory cannot be had.
+pub(super) fn copy_args(args: &[KernelArg]) -> Result<Vec<KernelArg>, String> {
+    let mut copies = Vec::new();
+    copies.try_reserve_exact(args.len()).map_err(|_| "cannot allocate the argument list".to_string())?;
+    for (index, arg) in args.iter().enumerate() {
+        copies.push(match arg {
+            KernelArg::Scalar(code) => KernelArg::Scalar(*code),
+            KernelArg::Buffer(bytes) => {
+                let mut copy = Vec::new();
+                copy.try_reserve_exact(bytes.len()).map_err(|_| {
+                    format!("cannot allocate {} to copy argument {index}", format_bytes(bytes.len()))
+                })?;
+                copy.extend_from_slice(bytes);
+                KernelArg::Buffer(copy)
+            }
+        });
+    }
+    Ok(copies)
+}
+
+/// An empty vector with room for `length` bytes.
+fn allocate(name: &str, length: usize) -> Result<Vec<u8>, CliError> {
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(length).map_err(|_| {
+        CliError::Input(format!("cannot allocate {} for buffer `{name}`", format_bytes(length)))
+    })?;
+    Ok(bytes)
+}
+
+/// A byte count for messages: `2.0 GiB`, `512 KiB`, `12 bytes`.
+fn format_bytes(bytes: usize) -> String {
+    const UNITS: [(&str, usize); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
+    match UNITS.iter().find(|(_, size)| bytes >= *size) {
+        Some((unit, size)) => format!("{:.1} {unit}", bytes as f64 / *size as f64),
+        None => format!("{bytes} bytes"),
+    }
 }
 
 #[cfg(test)]
@@ -255,9 +310,10 @@ mod tests {
     #[test]
     fn random_floats_are_finite_and_moderate_and_the_seed_fixes_them() {
         let f16 = DataType::F16;
-        let bytes = random_buffer(f16, 1000, 2000, 7, 1);
-        assert_eq!(bytes, random_buffer(f16, 1000, 2000, 7, 1));
-        assert_ne!(bytes, random_buffer(f16, 1000, 2000, 8, 1));
+        let random = |seed| random_buffer("x", f16, 1000, 2000, seed, 1).unwrap();
+        let bytes = random(7);
+        assert_eq!(bytes, random(7));
+        assert_ne!(bytes, random(8));
         let values: Vec<f64> =
             tilevm_vm::packing::unpack(16, &bytes, 1000).into_iter().map(|code| f16.to_f64(code)).collect();
         assert!(values.iter().all(|value| value.is_finite() && value.abs() <= 1.0));

@@ -8,7 +8,9 @@
 //! expects exactly what `--output` writes.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use safetensors::Dtype;
 use safetensors::tensor::TensorView;
@@ -72,12 +74,58 @@ pub fn check_input(
     Ok(())
 }
 
-/// Writes every mutable buffer of `args` to the safetensors file `path`.
+/// The `--output` file, opened before the kernel runs so that an unwritable path fails at once rather
+/// than after the whole run. Its contents are replaced only by [`write_outputs`]; a file this run created
+/// is removed again when the run fails before writing it.
+pub struct OutputFile {
+    path: PathBuf,
+    file: File,
+    created: bool,
+    written: bool,
+}
+
+impl OutputFile {
+    /// Opens (or creates) `path` for writing without truncating it.
+    pub fn open(path: &Path) -> Result<OutputFile, CliError> {
+        let created = !path.exists();
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|error| CliError::Input(format!("--output {}: {error}", path.display())))?;
+        Ok(OutputFile { path: path.to_path_buf(), file, created, written: false })
+    }
+
+    /// The path given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn replace_contents(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.write_all(bytes)?;
+        self.file.flush()?;
+        self.written = true;
+        Ok(())
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if self.created && !self.written {
+            // Best effort: an empty file left behind would look like a result.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes every mutable buffer of `args` to the `--output` file, replacing its contents.
 ///
 /// # Errors
 /// When the file cannot be written (or a buffer does not match its shape, a bug).
 pub fn write_outputs(
-    path: &Path,
+    output: &mut OutputFile,
     kernel: &Kernel,
     shapes: &[Option<Vec<u64>>],
     args: &[KernelArg],
@@ -98,7 +146,9 @@ pub fn write_outputs(
     }
     let file = safetensors::serialize(views, Some(metadata))
         .map_err(|error| CliError::Input(format!("cannot serialise the outputs: {error}")))?;
-    std::fs::write(path, file).map_err(|error| CliError::Input(format!("{}: {error}", path.display())))
+    output
+        .replace_contents(&file)
+        .map_err(|error| CliError::Input(format!("--output {}: {error}", output.path().display())))
 }
 
 #[cfg(test)]

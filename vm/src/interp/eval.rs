@@ -53,7 +53,7 @@ pub(crate) fn eval_expr(expr: &Expr, scope: &Scope<'_>) -> Result<u64, String> {
 /// As [`eval_expr`], and when the expression is not an integer.
 pub(crate) fn eval_int(expr: &Expr, scope: &Scope<'_>) -> Result<i128, String> {
     if !matches!(expr.dtype, DataType::Int(_)) {
-        return Err(format!("expected an integer expression, found one of dtype {:?}", expr.dtype));
+        return Err(format!("expected an integer expression, found one of dtype {}", expr.dtype));
     }
     Ok(int_value(expr.dtype, eval_expr(expr, scope)?))
 }
@@ -66,7 +66,7 @@ pub(crate) fn eval_ints(exprs: &[Expr], scope: &Scope<'_>) -> Result<Vec<i128>, 
 /// Evaluates a `bool` condition.
 pub(crate) fn eval_condition(expr: &Expr, scope: &Scope<'_>) -> Result<bool, String> {
     if expr.dtype != DataType::BOOL {
-        return Err(format!("a condition must be `bool`, found dtype {:?}", expr.dtype));
+        return Err(format!("a condition must be `bool`, found dtype {}", expr.dtype));
     }
     Ok(eval_expr(expr, scope)? & 1 != 0)
 }

@@ -297,7 +297,7 @@ impl<'k, 'r> Machine<'k, 'r> {
             None => return Err(Fault::Invalid(format!("no global view {id}"))),
         };
         if view.dtype != dtype {
-            return Err(Fault::Invalid(format!("view {id} holds {:?}, the tile {dtype:?}", view.dtype)));
+            return Err(Fault::Invalid(format!("view {id} holds {}, the tile {dtype}", view.dtype)));
         }
         Ok(view)
     }

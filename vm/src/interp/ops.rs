@@ -193,7 +193,7 @@ pub(crate) fn reduce(
     }
     let is_arg = matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin);
     if !is_arg && dtype != src.dtype {
-        return Err(format!("reduce {op:?} keeps the dtype, but {:?} becomes {dtype:?}", src.dtype));
+        return Err(format!("reduce {op:?} keeps the dtype, but {} becomes {dtype}", src.dtype));
     }
     let extent = src.shape[dim];
     let mut index = Vec::new();

@@ -107,7 +107,7 @@ impl<'k> Machine<'k, '_> {
         let shared_dtype = self.shared.shape(src).map_err(|fault| Fault::Shared(src, fault))?.1;
         if shared_dtype != decl.dtype {
             return Err(Fault::Invalid(format!(
-                "load of a {shared_dtype:?} shared tile into a {:?} tile",
+                "load of a {shared_dtype} shared tile into a {} tile",
                 decl.dtype
             )));
         }
@@ -140,7 +140,7 @@ impl<'k> Machine<'k, '_> {
         let tile = self.tile(src)?.clone();
         if shared_dtype != tile.dtype {
             return Err(Fault::Invalid(format!(
-                "store of a {:?} tile into a {shared_dtype:?} shared tile",
+                "store of a {} tile into a {shared_dtype} shared tile",
                 tile.dtype
             )));
         }

@@ -9,6 +9,7 @@ use super::layouts;
 use super::value::{Tile, Value, const_int_of, shape_text};
 use super::{Binding, Checker};
 use crate::diagnostic::{Diagnostic, Span};
+use crate::excerpt::quoted;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
 /// An operand of an elementwise operation, with the span it came from.
@@ -63,7 +64,7 @@ impl Checker<'_> {
             None => match dtype_from_name(name) {
                 Some(dtype) => Value::Dtype(dtype),
                 None => self.error(
-                    Diagnostic::error(format!("cannot find `{name}` in this scope"))
+                    Diagnostic::error(format!("cannot find `{}` in this scope", quoted(name)))
                         .with_label(span, "not found in this scope"),
                 ),
             },

@@ -11,6 +11,7 @@ mod nodes;
 use lalrpop_util::{ParseError, lalrpop_mod};
 
 use crate::diagnostic::{Diagnostic, FileId, Span};
+use crate::excerpt::quoted;
 use lexer::Token;
 use nodes::SyntaxError;
 
@@ -47,13 +48,13 @@ fn parse_error_to_diagnostic(
             .with_label(Span::new(file, location, location), "the file ends here")
             .with_note(expected_note(&expected)),
         ParseError::UnrecognizedToken { token: (start, _, end), expected } => {
-            let found = text.get(start..end).unwrap_or("?");
+            let found = quoted(text.get(start..end).unwrap_or("?"));
             Diagnostic::error(format!("unexpected `{found}`"))
                 .with_label(Span::new(file, start, end), "unexpected token")
                 .with_note(expected_note(&expected))
         }
         ParseError::ExtraToken { token: (start, _, end) } => {
-            let found = text.get(start..end).unwrap_or("?");
+            let found = quoted(text.get(start..end).unwrap_or("?"));
             Diagnostic::error(format!("unexpected `{found}` after the end of the file's items"))
                 .with_label(Span::new(file, start, end), "extra token")
         }
@@ -137,6 +138,10 @@ mod tests {
     fn long_operator_chains_are_cut() {
         let text = format!("fn f(a) {{ {} }}", vec!["a"; 5000].join(" + "));
         let Err(diagnostics) = parse(FileId(0), &text) else { panic!("parsed") };
-        assert!(diagnostics[0].message.contains("nested more than"));
+        assert!(
+            diagnostics[0].message.contains("an operator chain of more than"),
+            "{}",
+            diagnostics[0].message
+        );
     }
 }

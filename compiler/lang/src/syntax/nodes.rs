@@ -41,6 +41,16 @@ pub fn leaf(span: Span, kind: ExprKind) -> Expr {
 /// `lhs op rhs`.
 pub fn binary<'source>(span: Span, op: BinaryOp, lhs: Expr, rhs: Expr) -> ActionResult<'source, Expr> {
     let depth = lhs.depth.max(rhs.depth);
+    // A long flat chain (`1 + 1 + ... + 1`) is as tall as it is long: say so, not "nested".
+    if depth >= MAX_EXPR_DEPTH && lhs.depth >= rhs.depth && matches!(lhs.kind, ExprKind::Binary(..)) {
+        return fail(
+            span,
+            format!(
+                "an operator chain of more than {MAX_EXPR_DEPTH} terms; split it with `let` bindings \
+                 (`let a = ...; let b = a + ...;`)"
+            ),
+        );
+    }
     node(span, ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), depth)
 }
 

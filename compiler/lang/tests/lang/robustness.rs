@@ -165,6 +165,22 @@ fn long_chains_of_operators_are_an_error() {
 }
 
 #[test]
+fn a_flat_chain_of_257_terms_is_called_a_chain_not_nesting() {
+    let errors = |terms: usize| {
+        let source = format!("kernel k() threads(32) {{ let a = {}; }}", vec!["1"; terms].join(" + "));
+        match compile(&source, &CompileOptions::default()) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics,
+        }
+    };
+    assert!(errors(200).is_empty(), "{:?}", errors(200));
+    let found = errors(257);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].message.contains("an operator chain of more than 256 terms"), "{}", found[0].message);
+    assert!(!found[0].message.contains("nested"), "{}", found[0].message);
+}
+
+#[test]
 fn the_valid_kernel_compiles() {
     assert!(compiles_or_reports(VALID));
 }
@@ -197,4 +213,21 @@ proptest! {
         );
         compiles_or_reports(&source);
     }
+}
+
+#[test]
+fn a_five_megabyte_line_is_not_echoed_in_the_diagnostic() {
+    // An unexpected 5 MB token on a 5 MB line: quoted shortened in the message, cut in the excerpt.
+    let source = format!("kernel k() threads(32) {{ let b = 1 {} }}", "a".repeat(5_000_000));
+    let mut sources = tilevm_lang::SourceSet::new();
+    let root = sources.add("long.tile", source);
+    let loader = |_: &str, path: &str| Err(format!("no imports ({path})"));
+    let Err(diagnostics) =
+        tilevm_lang::compile_sources(&mut sources, root, &loader, &CompileOptions::default())
+    else {
+        panic!("accepted")
+    };
+    let rendered = tilevm_lang::render_to_string(&diagnostics, &sources);
+    assert!(rendered.len() < 2_000, "{} bytes rendered", rendered.len());
+    assert!(rendered.contains("long.tile:1:36") && rendered.contains("unexpected `aaa"), "{rendered}");
 }
