@@ -138,7 +138,24 @@ struct Resolved<'t> {
 }
 
 impl Kernel {
-    pub(crate) fn compile(runtime: &Runtime, verified: VerifiedKernel) -> Result<Kernel> {
+    /// Compiles a kernel verified elsewhere (built with `vm::ir::KernelBuilder`, parsed from the IR's
+    /// text form, or instantiated by a library) for `runtime`; cached like [`Instantiation::compile`].
+    ///
+    /// ```
+    /// use tilevm_host::{Kernel, Runtime};
+    /// use tilevm_vm::ir::{Expr, KernelBuilder};
+    /// let mut builder = KernelBuilder::new("empty", 32);
+    /// builder.grid(vec![Expr::u32(1)]);
+    /// let kernel = Kernel::from_verified(&Runtime::interp(), builder.finish().expect("verifies"))?;
+    /// assert_eq!(kernel.name(), "empty");
+    /// # Ok::<(), tilevm_host::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Runtime`] when the backend cannot compile it.
+    ///
+    /// [`Instantiation::compile`]: crate::Instantiation::compile
+    pub fn from_verified(runtime: &Runtime, verified: VerifiedKernel) -> Result<Kernel> {
         let compiled = runtime.compiled(&verified)?;
         let params = host_params(&verified).into();
         Ok(Kernel { runtime: runtime.clone(), verified: Arc::new(verified), params, compiled })

@@ -204,7 +204,7 @@ impl Instantiation<'_> {
     /// # Errors
     /// As [`Instantiation::verify`]; [`Error::Runtime`] when the device cannot run it.
     pub fn compile(&self, runtime: &Runtime) -> Result<Kernel> {
-        Kernel::compile(runtime, self.verify()?)
+        Kernel::from_verified(runtime, self.verify()?)
     }
 }
 

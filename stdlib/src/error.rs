@@ -12,6 +12,12 @@ pub enum StdlibError {
         #[source]
         error: tilevm_lang::CompileError,
     },
+    /// A launcher could not compile, allocate or launch (its message names the kernel and argument).
+    #[error(transparent)]
+    Host(#[from] tilevm_host::Error),
+    /// Host data of the wrong length for a launcher's sizes.
+    #[error("{0}")]
+    Input(String),
     /// The `.tile` source has no kernel of the wrapper's name (a stdlib bug).
     #[error("stdlib source has no kernel `{0}`")]
     NoSuchKernel(String),

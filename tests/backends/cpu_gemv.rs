@@ -3,7 +3,7 @@
 use crate::cpu_support::{pack, run};
 use half::f16;
 use tilevm::runtime::KernelArg;
-use tilevm::stdlib::gemv::gemv_a16wx;
+use tilevm::stdlib::gemv::gemv_a16wx_kernel;
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::IntType;
 
@@ -12,7 +12,7 @@ fn gemv_matches_a_plain_reference_for_several_widths() {
     let (n, k, group) = (24u32, 384u32, 128u32);
     for bits in [3u8, 4, 5, 6] {
         let dtype = DataType::Int(IntType { signed: false, bits });
-        let kernel = gemv_a16wx(dtype, n, k, group).unwrap();
+        let kernel = gemv_a16wx_kernel(dtype, n, k, group).unwrap();
         let x: Vec<f32> = (0..k).map(|i| ((i * 7 % 17) as f32 - 8.0) / 8.0).collect();
         let weights: Vec<u64> =
             (0..n * k).map(|i| u64::from(i.wrapping_mul(2654435761u32) >> 7) % (1 << bits)).collect();

@@ -7,7 +7,7 @@
 use crate::gpu_common;
 use crate::rng::Rng;
 use tilevm::runtime::{CpuDevice, CpuOptions, Device, KernelArg};
-use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
+use tilevm::stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx_kernel, quantize_q8_kernel};
 use tilevm::stdlib::weight_layout::{pack_q8_weights, tile_scales};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::{FloatType, IntType, Rounding};
@@ -100,8 +100,8 @@ fn buffer(arg: &KernelArg) -> &[u8] {
 
 /// Runs both kernels of `case` on `device` and on the interpreter; asserts equal bits for every output.
 fn check_against_interpreter(device: &dyn Device, case: &Case, rows: usize, what: &str) {
-    let quantize = quantize_q8(case.k, case.group).unwrap();
-    let gemv = gemv_q8_wx(case.dtype(), case.n, case.k, case.group, rows).unwrap();
+    let quantize = quantize_q8_kernel(case.k, case.group).unwrap();
+    let gemv = gemv_q8_wx_kernel(case.dtype(), case.n, case.k, case.group, rows).unwrap();
     let mut expected_q = case.quantize_args();
     interp::run_kernel(&quantize, &mut expected_q).unwrap();
     let mut actual_q = case.quantize_args();
@@ -152,7 +152,8 @@ fn the_cpu_agrees_bit_for_bit_with_the_interpreter() {
 #[test]
 fn software_prefetch_is_an_option_that_adds_the_helper_calls() {
     let kernel =
-        gemv_q8_wx(DataType::Int(IntType { signed: false, bits: 4 }), 256, 1024, GROUP, Q8_ROWS).unwrap();
+        gemv_q8_wx_kernel(DataType::Int(IntType { signed: false, bits: 4 }), 256, 1024, GROUP, Q8_ROWS)
+            .unwrap();
     let calls = |options: CpuOptions| CpuDevice::asm_text(&kernel, options).unwrap().matches("call").count();
     let without = calls(CpuOptions::default());
     assert!(calls(CpuOptions { prefetch: true, ..CpuOptions::default() }) > without, "{without} calls");
@@ -194,10 +195,10 @@ fn check_close_to_the_f16_activation_product(device: &CpuDevice, bits: u8) {
     let x = f16_values(&f16_bytes(&case.x));
     let scales = f16_values(&f16_bytes(&case.scales));
     let mut quantized = case.quantize_args();
-    device.compile(&quantize_q8(case.k, GROUP).unwrap()).unwrap().run(&mut quantized).unwrap();
+    device.compile(&quantize_q8_kernel(case.k, GROUP).unwrap()).unwrap().run(&mut quantized).unwrap();
     let mut args = case.gemv_args(&quantized, Q8_ROWS);
     device
-        .compile(&gemv_q8_wx(case.dtype(), case.n, case.k, GROUP, Q8_ROWS).unwrap())
+        .compile(&gemv_q8_wx_kernel(case.dtype(), case.n, case.k, GROUP, Q8_ROWS).unwrap())
         .unwrap()
         .run(&mut args)
         .unwrap();

@@ -11,8 +11,8 @@ use std::path::Path;
 
 use tilevm::clif::{ClifTarget, TargetFeatures, lower_kernel, select, selection_text, to_clif_text};
 use tilevm::lang::{CompileOptions, compile};
-use tilevm::stdlib::gemv::gemv_a16wx;
-use tilevm::stdlib::gemv_q8::{gemv_q8_wx, quantize_q8};
+use tilevm::stdlib::gemv::gemv_a16wx_kernel;
+use tilevm::stdlib::gemv_q8::{gemv_q8_wx_kernel, quantize_q8_kernel};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::IntType;
 use tilevm::vm::verify::VerifiedKernel;
@@ -51,11 +51,11 @@ fn stdlib(n: u32, k: u32, group: u32, rows: usize, widths: &[u8]) -> Vec<(String
     let built =
         |kernel: Result<VerifiedKernel, tilevm::stdlib::StdlibError>| kernel.expect("a stdlib kernel");
     let mut kernels = vec![
-        ("gemv_a16.u4".to_string(), built(gemv_a16wx(uint(4), n, k, group))),
-        ("quantize_q8".to_string(), built(quantize_q8(k, group))),
+        ("gemv_a16.u4".to_string(), built(gemv_a16wx_kernel(uint(4), n, k, group))),
+        ("quantize_q8".to_string(), built(quantize_q8_kernel(k, group))),
     ];
     for &bits in widths {
-        kernels.push((format!("gemv_q8.u{bits}"), built(gemv_q8_wx(uint(bits), n, k, group, rows))));
+        kernels.push((format!("gemv_q8.u{bits}"), built(gemv_q8_wx_kernel(uint(bits), n, k, group, rows))));
     }
     kernels
 }

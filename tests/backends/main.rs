@@ -27,3 +27,4 @@ mod gpu_timing;
 mod gpu_vector_memory;
 mod host_api;
 mod lowp_vectors;
+mod stdlib_launchers;

@@ -5,8 +5,8 @@
 
 use tilevm_runtime::{Device, KernelArg};
 use tilevm_stdlib::StdlibError;
-use tilevm_stdlib::gemv::gemv_a16wx;
-use tilevm_stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx, quantize_q8};
+use tilevm_stdlib::gemv::gemv_a16wx_kernel;
+use tilevm_stdlib::gemv_q8::{Q8_ROWS, gemv_q8_wx_kernel, quantize_q8_kernel};
 use tilevm_vm::DataType;
 use tilevm_vm::dtype::IntType;
 use tilevm_vm::verify::VerifiedKernel;
@@ -105,7 +105,7 @@ impl Case for GemvCase {
         };
         let kernels = match variant {
             GemvVariant::A16 => {
-                vec![(compiled(stdlib_kernel(gemv_a16wx(dtype, n, k, GROUP))?)?, vec![x, w, scale, y])]
+                vec![(compiled(stdlib_kernel(gemv_a16wx_kernel(dtype, n, k, GROUP))?)?, vec![x, w, scale, y])]
             }
             GemvVariant::Example => {
                 let scalars = vec![KernelArg::Scalar(u64::from(n)), KernelArg::Scalar(u64::from(k))];
@@ -115,10 +115,10 @@ impl Case for GemvCase {
             GemvVariant::Q8 => {
                 let mut quantize_args =
                     vec![x, KernelArg::Buffer(vec![0; k as usize]), KernelArg::Buffer(vec![0; 4 * groups])];
-                let quantize = compiled(stdlib_kernel(quantize_q8(k, GROUP))?)?;
+                let quantize = compiled(stdlib_kernel(quantize_q8_kernel(k, GROUP))?)?;
                 quantize.run(&mut quantize_args)?;
                 let gemv_args = vec![quantize_args[1].clone(), quantize_args[2].clone(), w, scale, y];
-                let gemv = compiled(stdlib_kernel(gemv_q8_wx(dtype, n, k, GROUP, Q8_ROWS))?)?;
+                let gemv = compiled(stdlib_kernel(gemv_q8_wx_kernel(dtype, n, k, GROUP, Q8_ROWS))?)?;
                 vec![(quantize, quantize_args), (gemv, gemv_args)]
             }
         };
