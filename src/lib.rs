@@ -12,7 +12,7 @@ pub use tilevm_vm as vm;
 pub use tilevm_wgsl as wgsl;
 
 pub use tilevm_host::{
-    Args, Backend, DeviceChoice, Element, Error, Instantiation, Kernel, Param, ParamRole, Program, Result,
-    RunStats, Runtime, RuntimeOptions, Tensor, Value,
+    Args, Backend, DeviceChoice, Element, Error, Instantiation, Kernel, Param, ParamRole, PrintSink, Program,
+    Result, RunStats, Runtime, RuntimeOptions, Tensor, Value,
 };
 pub use tilevm_vm::{DataType, PackedTensor, RegisterLayout, Rounding};

@@ -232,7 +232,8 @@ impl Kernel {
                 (None, None) => return Err(self.argument_error(format!("`{}` is missing", param.name))),
             }
         }
-        Ok(self.compiled.launch(&launch)?)
+        let sink = self.runtime.print_sink();
+        Ok(self.compiled.launch_printing(&launch, &mut |line| sink.emit(line))?)
     }
 
     fn check_tensor(&self, param: &Param, shape: Option<&[usize]>, tensor: &Tensor) -> Result<()> {

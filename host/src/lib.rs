@@ -31,6 +31,7 @@
 mod element;
 mod error;
 mod kernel;
+mod print;
 mod program;
 mod runtime;
 mod tensor;
@@ -39,6 +40,7 @@ mod value;
 pub use element::Element;
 pub use error::{Error, Result};
 pub use kernel::{Args, Kernel, Param, ParamRole};
+pub use print::PrintSink;
 pub use program::{Instantiation, Program};
 pub use runtime::{DeviceChoice, Runtime, RuntimeOptions};
 pub use tensor::Tensor;

@@ -10,7 +10,7 @@ use tilevm_runtime::{
 };
 use tilevm_vm::verify::VerifiedKernel;
 
-use crate::{Error, Result};
+use crate::{Error, PrintSink, Result};
 
 /// Which device a [`Runtime`] opens.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -102,6 +102,8 @@ struct Inner {
     /// Compiled kernels by the fingerprint of the verified kernel; the device is fixed, so that is
     /// the whole key.
     compiled: Mutex<HashMap<KernelFingerprint, Arc<dyn CompiledKernel>>>,
+    /// Where the kernels' prints go.
+    prints: Mutex<PrintSink>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -124,6 +126,16 @@ impl Runtime {
             DeviceChoice::Interp => open_device_with(Backend::Interp, &device_options)?,
         };
         Ok(Runtime::on_device(device))
+    }
+
+    /// Sends the lines of every later launch's `print(...)` to `sink` (standard output by default).
+    pub fn set_print_sink(&self, sink: PrintSink) {
+        *self.inner.prints.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
+    }
+
+    /// Where the kernels' prints go now.
+    pub(crate) fn print_sink(&self) -> PrintSink {
+        self.inner.prints.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// The fastest device here ([`DeviceChoice::Auto`]).
@@ -157,7 +169,9 @@ impl Runtime {
 
     /// A runtime over a device opened by hand (a `GpuDevice` with test options, say).
     pub fn on_device(device: Box<dyn Device>) -> Runtime {
-        Runtime { inner: Arc::new(Inner { device, compiled: Mutex::new(HashMap::new()) }) }
+        let inner =
+            Inner { device, compiled: Mutex::new(HashMap::new()), prints: Mutex::new(PrintSink::default()) };
+        Runtime { inner: Arc::new(inner) }
     }
 
     /// The backend of the device.

@@ -79,6 +79,18 @@ pub trait CompiledKernel: Send + Sync {
     /// As [`CompiledKernel::run`]; also `InvalidLaunch` for a buffer of another device, or a buffer a
     /// kernel writes that is passed to another parameter too.
     fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats>;
+    /// As [`CompiledKernel::launch`], with each line the kernel's `print` instructions produce passed
+    /// to `print`, in the interpreter's order (blocks x fastest, each block's prints in order), also
+    /// when the launch then fails.
+    ///
+    /// # Errors
+    /// As [`CompiledKernel::launch`].
+    fn launch_printing(&self, args: &[LaunchArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats>;
+    /// As [`CompiledKernel::run`], printing as [`CompiledKernel::launch_printing`] does.
+    ///
+    /// # Errors
+    /// As [`CompiledKernel::run`].
+    fn run_printing(&self, args: &mut [KernelArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats>;
 }
 
 /// What one run measured.

@@ -46,13 +46,22 @@ struct InterpretedKernel {
 
 impl CompiledKernel for InterpretedKernel {
     fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
+        self.run_printing(args, &mut |_| {})
+    }
+
+    fn run_printing(&self, args: &mut [KernelArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         let start = Instant::now();
-        interp::run_kernel(&self.kernel, args)
+        let mut options = interp::RunOptions { print: Some(print), ..interp::RunOptions::default() };
+        interp::run_kernel_with(&self.kernel, args, &mut options)
             .map_err(|error| RuntimeError::KernelFailed(error.to_string()))?;
         Ok(RunStats { kernel_time: start.elapsed() })
     }
 
     fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats> {
+        self.launch_printing(args, &mut |_| {})
+    }
+
+    fn launch_printing(&self, args: &[LaunchArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         let kernel = self.kernel.kernel();
         check_launch_args(kernel, args)?;
         let mut locks = HostLocks::lock(kernel, args, "the reference interpreter")?;
@@ -69,7 +78,7 @@ impl CompiledKernel for InterpretedKernel {
                 }
             });
         }
-        let stats = self.run(&mut owned)?;
+        let stats = self.run_printing(&mut owned, print)?;
         for (index, arg) in owned.into_iter().enumerate() {
             if let (KernelArg::Buffer(bytes), Some(target)) = (arg, locks.bytes_mut(index)) {
                 *target = bytes;

@@ -27,4 +27,5 @@ mod gpu_timing;
 mod gpu_vector_memory;
 mod host_api;
 mod lowp_vectors;
+mod prints;
 mod stdlib_launchers;

@@ -331,3 +331,20 @@ fn compile_emits_validated_wgsl() {
     assert!(stdout.starts_with("// kernel `gemv` for "), "{stdout}");
     assert!(stdout.contains("@compute @workgroup_size(128"), "{stdout}");
 }
+
+#[test]
+fn run_prints_what_the_kernel_prints_on_the_cpu_and_the_interpreter() {
+    let file = scratch("prints").join("prints.tile");
+    std::fs::write(&file, "kernel show(n: u32 = 9) grid(2) threads(4) { print(\"n\", n, block_index(0)); }")
+        .expect("writes the kernel");
+    for backend in ["interp", "cpu"] {
+        let output = tilevm(&["run", file.to_str().expect("UTF-8"), "--backend", backend, "--repeat", "3"]);
+        assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        // Once, from the first of the three runs, in block order.
+        assert!(
+            stdout.starts_with("[block 0, 0, 0] n: 9, 0\n[block 1, 0, 0] n: 9, 1\nkernel `show`"),
+            "{stdout}"
+        );
+    }
+}

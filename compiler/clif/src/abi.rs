@@ -31,7 +31,7 @@ pub struct ArgSlot {
 /// Size of an [`ArgSlot`] in bytes.
 pub const ARG_SLOT_BYTES: i32 = 16;
 
-/// Where the running block is: read by `BlockIndex` and `GridSize`.
+/// Where the running block is: read by `BlockIndex` and `GridSize`, and passed to [`Helper::Print`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockContext {
@@ -42,14 +42,19 @@ pub struct BlockContext {
     /// The most iterations one execution of a `while` loop may run before the block stops with
     /// [`STATUS_WHILE_LIMIT`]: a loop that never ends is an error, not a hang.
     pub while_limit: u32,
+    /// Where [`Helper::Print`] records the block's prints: the address of the runtime's print log, or 0
+    /// when nobody listens (the generated code only passes the context on).
+    pub prints: u64,
 }
 
 /// Byte offset of [`BlockContext::grid_size`].
 pub const GRID_SIZE_OFFSET: i32 = 12;
 /// Byte offset of [`BlockContext::while_limit`].
 pub const WHILE_LIMIT_OFFSET: i32 = 24;
+/// Byte offset of [`BlockContext::prints`].
+pub const PRINTS_OFFSET: i32 = 32;
 /// Size of a [`BlockContext`] in bytes.
-pub const BLOCK_CONTEXT_BYTES: u32 = 28;
+pub const BLOCK_CONTEXT_BYTES: u32 = 40;
 
 /// The block finished normally.
 pub const STATUS_OK: i32 = 0;
@@ -90,6 +95,19 @@ pub enum Helper {
     /// `fn(address: i64, bytes: i64)`: asks the cache hierarchy for the bytes at `address` (a hint: it
     /// never faults and changes nothing observable). Cranelift has no prefetch instruction.
     Prefetch,
+    /// `fn(ctx: i64, site: i64, data: i64)`: print site `site` (numbered by
+    /// `vm::interp::PrintSites`) of the block `ctx` describes; `data` points at the values, 8 bytes per
+    /// scalar (each in its slot type, low bytes first) or a register tile's slots in logical order.
+    Print,
+}
+
+/// Bytes [`Helper::Print`] reads per scalar value.
+pub const PRINT_SCALAR_BYTES: u32 = super::prints::PRINT_SCALAR_BYTES;
+
+/// Bytes of one element of a register tile of `dtype` in the frame, as [`Helper::Print`] reads it (the
+/// element's code in the low bits, little-endian).
+pub fn tile_slot_bytes(dtype: DataType) -> u32 {
+    super::frame::slot_type(dtype).bytes()
 }
 
 /// [`Helper::Cast`]'s rounding argument for round to nearest even.
@@ -101,7 +119,7 @@ pub const ROUNDING_STOCHASTIC: i64 = 2;
 
 impl Helper {
     /// Every helper, in the order a JIT module must declare them.
-    pub const ALL: [Helper; 10] = [
+    pub const ALL: [Helper; 11] = [
         Helper::Exp,
         Helper::Exp2,
         Helper::Log,
@@ -112,6 +130,7 @@ impl Helper {
         Helper::Rem,
         Helper::Cast,
         Helper::Prefetch,
+        Helper::Print,
     ];
 
     /// The helper's index in [`Helper::ALL`] (its user external name index).
@@ -132,6 +151,7 @@ impl Helper {
             Helper::Rem => "tilevm_cpu_rem",
             Helper::Cast => "tilevm_cpu_cast",
             Helper::Prefetch => "tilevm_cpu_prefetch",
+            Helper::Print => "tilevm_cpu_print",
         }
     }
 
@@ -142,6 +162,7 @@ impl Helper {
             Helper::Rem => (vec![types::F32, types::F32], vec![types::F32]),
             Helper::Cast => (vec![types::I64; 6], vec![types::I64]),
             Helper::Prefetch => (vec![types::I64; 2], vec![]),
+            Helper::Print => (vec![types::I64; 3], vec![]),
             _ => (vec![types::F32], vec![types::F32]),
         };
         signature.params.extend(params.into_iter().map(AbiParam::new));

@@ -38,7 +38,8 @@ impl ClifLowerer<'_> {
                 None => Ok(()),
             },
             (Inst::FreeShared { .. } | Inst::CopyWait | Inst::Sync, _) => Ok(()),
-            (Inst::PrintTile { .. } | Inst::PrintScalars { .. }, _) => Ok(()),
+            (Inst::PrintScalars { values, .. }, _) => self.print_scalars(inst, values),
+            (Inst::PrintTile { tile, .. }, _) => self.print_tile(inst, *tile),
             (Inst::Assert { cond, message }, _) => {
                 let cond = self.expr(cond)?;
                 self.assert(cond, message);

@@ -26,6 +26,7 @@ pub mod isel;
 mod loops;
 mod lowerer;
 mod prefetch;
+mod prints;
 mod reduce;
 mod simd;
 mod tiles;

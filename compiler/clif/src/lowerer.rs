@@ -12,6 +12,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use tilevm_vm::dtype::DataType;
+use tilevm_vm::interp::PrintSites;
 use tilevm_vm::ir::{Expr, GlobalId, Kernel, ParamKind, Stmt, StmtKind, VarId};
 
 use super::ClifTarget;
@@ -45,6 +46,8 @@ pub struct ClifLowerer<'a> {
     loop_exits: Vec<Block>,
     helpers: HashMap<Helper, FuncRef>,
     assert_messages: Vec<String>,
+    /// The kernel's `print` instructions, numbered as `Helper::Print` passes them.
+    pub(super) print_sites: PrintSites,
     /// The operation of every instruction (`isel`).
     pub(super) selection: Selection,
     /// The pre-order index of the next instruction to emit.
@@ -133,6 +136,7 @@ impl<'a> ClifLowerer<'a> {
             loop_exits: Vec::new(),
             helpers: HashMap::new(),
             assert_messages: Vec::new(),
+            print_sites: PrintSites::of(kernel),
             // The grid function has no instructions; the kernel function's selection is set by `new`.
             selection: Selection::default(),
             next_inst: 0,

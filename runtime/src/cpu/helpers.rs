@@ -2,6 +2,7 @@
 
 use tilevm_clif::abi::{self, Helper};
 use tilevm_vm::dtype::Rounding;
+use tilevm_vm::interp::{PrintLog, PrintValues};
 
 extern "C" fn exp(x: f32) -> f32 {
     x.exp()
@@ -71,6 +72,46 @@ extern "C" fn prefetch(address: u64, bytes: u64) {
     let _ = (address, bytes);
 }
 
+/// Records what a block printed (`Helper::Print`): the values at `data`, as the print site says to
+/// read them, go to the launch's print log.
+extern "C" fn print(ctx: *const abi::BlockContext, site: u64, data: *const u8) {
+    // SAFETY: the generated code passes its own block context, which the launch built and keeps alive
+    // for the call; `prints` is 0 or the address of the launch's `PrintLog`, which outlives its blocks.
+    let context = unsafe { &*ctx };
+    if context.prints == 0 {
+        return;
+    }
+    // SAFETY: as above.
+    let log = unsafe { &*(context.prints as *const PrintLog) };
+    let Some(values) = log.sites().get(site as u32).map(|site| site.values.clone()) else { return };
+    // Reads `count` values of `width` bytes each, low bytes first, keeping the low `bits` of each.
+    let read = |count: usize, width: usize, bits: &dyn Fn(usize) -> u32| -> Vec<u64> {
+        (0..count)
+            .map(|index| {
+                let mut bytes = [0u8; 8];
+                // SAFETY: the lowerer passes `count` values of `width` bytes (a stack slot of 8 bytes
+                // per scalar, or a tile's slots in the frame), for the site it names.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(data.add(index * width), bytes.as_mut_ptr(), width.min(8))
+                };
+                let code = u64::from_le_bytes(bytes);
+                let bits = bits(index);
+                if bits >= 64 { code } else { code & ((1u64 << bits) - 1) }
+            })
+            .collect()
+    };
+    let codes = match &values {
+        PrintValues::Scalars(dtypes) => {
+            read(dtypes.len(), abi::PRINT_SCALAR_BYTES as usize, &|index| dtypes[index].bits())
+        }
+        PrintValues::Tile { dtype, shape } => {
+            let count = shape.iter().product();
+            read(count, abi::tile_slot_bytes(*dtype) as usize, &|_| dtype.bits())
+        }
+    };
+    log.record(context.block_index, site as u32, codes);
+}
+
 /// The address of a helper's implementation.
 pub(super) fn address(helper: Helper) -> *const u8 {
     match helper {
@@ -84,5 +125,6 @@ pub(super) fn address(helper: Helper) -> *const u8 {
         Helper::Rem => rem as extern "C" fn(f32, f32) -> f32 as *const u8,
         Helper::Cast => cast as extern "C" fn(u64, u64, u64, u64, u64, u64) -> u64 as *const u8,
         Helper::Prefetch => prefetch as extern "C" fn(u64, u64) as *const u8,
+        Helper::Print => print as extern "C" fn(*const abi::BlockContext, u64, *const u8) as *const u8,
     }
 }

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::Instant;
 
 use tilevm_clif::abi::{self, ArgSlot, BlockContext};
-use tilevm_vm::interp::KernelArg;
+use tilevm_vm::interp::{KernelArg, PrintLog, PrintSites};
 use tilevm_vm::ir::Kernel;
 
 use super::jit::JitKernel;
@@ -19,6 +19,8 @@ pub(super) struct CpuKernel {
     pub(super) pool: Arc<rayon::ThreadPool>,
     /// [`BlockContext::while_limit`] of every block.
     pub(super) while_limit: u32,
+    /// The kernel's `print` instructions, numbered as its code passes them to `Helper::Print`.
+    pub(super) print_sites: PrintSites,
 }
 
 /// One launch's blocks, claimed a few at a time from a shared counter by the calling thread and the
@@ -42,6 +44,8 @@ struct Launch {
     /// Blocks finished (or skipped after a failure).
     finished: AtomicU64,
     failure: AtomicI32,
+    /// Where `Helper::Print` records the prints (none when the kernel does not print).
+    prints: Option<PrintLog>,
 }
 
 impl Launch {
@@ -69,6 +73,7 @@ impl Launch {
                     block_index: [x, y, z],
                     grid_size: self.grid,
                     while_limit: self.while_limit,
+                    prints: self.prints.as_ref().map_or(0, |log| std::ptr::from_ref(log) as u64),
                 };
                 // SAFETY: the context and slots match the ABI, `scratch` is 16-byte aligned and at least
                 // `scratch_bytes` long, private to this worker; the buffers the slots point to outlive
@@ -171,11 +176,19 @@ impl CpuKernel {
 
 impl CompiledKernel for CpuKernel {
     fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
+        self.run_printing(args, &mut |_| {})
+    }
+
+    fn run_printing(&self, args: &mut [KernelArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         let slots = self.slots(args)?;
-        self.execute(slots)
+        self.execute(slots, print)
     }
 
     fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats> {
+        self.launch_printing(args, &mut |_| {})
+    }
+
+    fn launch_printing(&self, args: &[LaunchArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         check_launch_args(&self.kernel, args)?;
         let mut locks = HostLocks::lock(&self.kernel, args, "the CPU backend")?;
         let mut slots = Vec::with_capacity(args.len());
@@ -192,7 +205,7 @@ impl CompiledKernel for CpuKernel {
         }
         // The locks are held until the launch has finished: no other launch writes these buffers
         // meanwhile, and none reads one this launch writes.
-        let stats = self.execute(Slots(slots));
+        let stats = self.execute(Slots(slots), print);
         drop(locks);
         stats
     }
@@ -200,7 +213,7 @@ impl CompiledKernel for CpuKernel {
 
 impl CpuKernel {
     /// Runs the grid over the argument slots.
-    fn execute(&self, slots: Slots) -> RuntimeResult<RunStats> {
+    fn execute(&self, slots: Slots, print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         let mut grid = [1u32; 3];
         // SAFETY: `slots` has one slot per parameter, as the grid function expects; `grid` is writable.
         let status = unsafe { (self.compiled.grid_fn)(slots.0.as_ptr(), &mut grid) };
@@ -220,6 +233,7 @@ impl CpuKernel {
             next: AtomicU64::new(0),
             finished: AtomicU64::new(0),
             failure: AtomicI32::new(abi::STATUS_OK),
+            prints: (!self.print_sites.is_empty()).then(|| PrintLog::new(self.print_sites.clone(), grid)),
         });
         let helpers = workers.min(blocks.div_ceil(launch.claim)).saturating_sub(1);
         for _ in 0..helpers {
@@ -228,10 +242,15 @@ impl CpuKernel {
         }
         launch.run_claims();
         launch.wait();
+        let kernel_time = start.elapsed();
+        // Printed before a failure is reported: what a kernel printed on its way there is the clue.
+        for line in launch.prints.as_ref().map(PrintLog::take_lines).unwrap_or_default() {
+            print(&line);
+        }
         let status = launch.failure.load(Ordering::Relaxed);
         if status != abi::STATUS_OK {
             return Err(self.status_error(status));
         }
-        Ok(RunStats { kernel_time: start.elapsed() })
+        Ok(RunStats { kernel_time })
     }
 }

@@ -175,6 +175,7 @@ impl Device for CpuDevice {
             compiled,
             pool: self.pool.clone(),
             while_limit: self.options.while_limit.unwrap_or(crate::DEFAULT_WHILE_LIMIT),
+            print_sites: tilevm_vm::interp::PrintSites::of(kernel.kernel()),
         }))
     }
 

@@ -362,6 +362,30 @@ impl CompiledKernel for GpuKernel {
         let (kernel_time, _) = self.execute(&words, &buffers, false)?;
         Ok(RunStats { kernel_time })
     }
+
+    fn run_printing(&self, args: &mut [KernelArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
+        self.note_skipped_prints(print);
+        self.run(args)
+    }
+
+    fn launch_printing(&self, args: &[LaunchArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
+        self.note_skipped_prints(print);
+        self.launch(args)
+    }
+}
+
+impl GpuKernel {
+    /// The GPU backend does not run `print` yet (the WGSL has no print buffer): a kernel that prints
+    /// says so through the sink instead of printing nothing without a word.
+    fn note_skipped_prints(&self, print: &mut dyn FnMut(&str)) {
+        if !tilevm_vm::interp::PrintSites::of(&self.kernel).is_empty() {
+            print(&format!(
+                "note: kernel `{}` prints, but the GPU backend does not run `print` yet: its prints are skipped \
+                 (run it on the CPU or the interpreter to see them)",
+                self.kernel.name
+            ));
+        }
+    }
 }
 
 /// Copies `source` into a new `MAP_READ` buffer, for [`read_bytes`] once `encoder` has been submitted.

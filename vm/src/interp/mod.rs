@@ -14,6 +14,8 @@
 //! - `memory`: global views and masked access; `shared`: shared memory and its allocation rules;
 //!   `races`: data-race detection between barriers;
 //! - [`param_shapes`]: the declared shapes of buffer parameters, for launchers that size buffers;
+//! - [`PrintLog`]: prints recorded by backends that run blocks in parallel, formatted as the
+//!   interpreter prints them;
 //! - `exec`: statements and instructions of a block (`transfer`: the data-moving ones); `error`:
 //!   [`InterpError`] and [`Location`].
 
@@ -25,6 +27,7 @@ mod fold;
 mod memory;
 mod ops;
 mod print;
+mod print_log;
 mod races;
 pub mod scalar;
 mod shapes;
@@ -33,6 +36,7 @@ mod tiles;
 
 pub use error::{InterpError, Location, describe};
 pub use fold::fold_constants;
+pub use print_log::{MAX_PRINTS_PER_LAUNCH, PrintLog, PrintSite, PrintSites, PrintValues};
 pub use scalar::{eval_binary, eval_cast, eval_ternary, eval_unary};
 pub use shapes::param_shapes;
 
