@@ -19,7 +19,7 @@ fn tilevm(args: &[&str]) -> Output {
         .expect("runs tilevm")
 }
 
-fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
 
@@ -29,7 +29,7 @@ fn assert_success(output: &Output) {
 }
 
 #[track_caller]
-fn assert_input_error(output: &Output, message: &str) {
+pub(crate) fn assert_input_error(output: &Output, message: &str) {
     assert_eq!(output.status.code(), Some(2), "{}", text(output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(message), "expected `{message}` in:\n{stderr}");
@@ -37,7 +37,7 @@ fn assert_input_error(output: &Output, message: &str) {
 }
 
 /// A fresh directory for one test's files.
-fn scratch(test: &str) -> PathBuf {
+pub(crate) fn scratch(test: &str) -> PathBuf {
     let directory = std::env::temp_dir().join(format!("tilevm-cli-run-{}-{test}", std::process::id()));
     std::fs::create_dir_all(&directory).expect("creates a scratch directory");
     directory

@@ -1,26 +1,9 @@
 //! `tilevm run` on input that asks too much: memory it cannot have and an `--output` it cannot write
 //! fail at once with status 2 and a message, never an abort or a wasted run.
 
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-#[track_caller]
-fn assert_input_error(output: &Output, message: &str) {
-    assert_eq!(output.status.code(), Some(2), "{}", text(output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(message), "expected `{message}` in:\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
-
-fn scratch(test: &str) -> PathBuf {
-    let directory = std::env::temp_dir().join(format!("tilevm-cli-limits-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&directory).expect("creates a scratch directory");
-    directory
-}
+use crate::run::{assert_input_error, scratch, text};
 
 /// Runs `tilevm ARGS` in a shell whose address space is capped at `kib` KiB (`ulimit -v`).
 fn tilevm_with_memory_cap(kib: u64, args: &[&str]) -> Output {

@@ -166,22 +166,23 @@ impl Checker<'_> {
 
     /// A list of run-time integer scalars (offsets).
     pub(crate) fn offsets_arg(&mut self, expr: &Expr, what: &str) -> Option<Vec<IrExpr>> {
-        let items = self.list_arg(expr, what)?;
-        let mut exprs = Vec::with_capacity(items.len());
-        for item in &items {
-            exprs.push(self.int_scalar(item, what)?);
-        }
-        Some(exprs)
+        self.scalar_list(expr, what, Checker::int_scalar)
     }
 
     /// A list of sizes (`[m, n]`) as `u32`, none a negative constant.
     pub(crate) fn sizes_arg(&mut self, expr: &Expr, what: &str) -> Option<Vec<IrExpr>> {
+        self.scalar_list(expr, what, Checker::size)
+    }
+
+    /// A list argument, each item checked by `item`.
+    fn scalar_list(
+        &mut self,
+        expr: &Expr,
+        what: &str,
+        item: fn(&mut Self, &SpannedValue, &str) -> Option<IrExpr>,
+    ) -> Option<Vec<IrExpr>> {
         let items = self.list_arg(expr, what)?;
-        let mut exprs = Vec::with_capacity(items.len());
-        for item in &items {
-            exprs.push(self.size(item, what)?);
-        }
-        Some(exprs)
+        items.iter().map(|value| item(self, value, what)).collect()
     }
 
     /// The items of a list argument such as `[i, 0]`.
