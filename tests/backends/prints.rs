@@ -1,7 +1,8 @@
-//! `print(...)` on the CPU backend against the interpreter: the same lines, in the same order (blocks x
-//! fastest, each block's prints in order), for scalars of every compute dtype, tiles of compute and
-//! storage dtypes, prints in loops and branches, a 2-D grid of blocks that run in parallel, and prints
-//! made before an assertion stops the kernel. The host's `PrintSink` receives them on every backend.
+//! `print(...)` on the CPU and GPU backends against the interpreter: the same lines, in the same order
+//! (blocks x fastest, each block's prints in order), for scalars of every compute dtype the GPU has,
+//! tiles of compute and storage dtypes, prints in loops and branches, a 2-D grid of blocks that run in
+//! parallel, and prints made before an assertion stops the kernel. The host's `PrintSink` receives
+//! them on every backend.
 
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +28,7 @@ kernel prints(x: global f16[m, 8], q: global u4[m, 8], n: u32 = 3, scale: f32 = 
     for i in 0..n {
         if i % 2 == block_index(1) {
             print("loop", i, block_index(1));
+            print("codes again", codes);
         }
     }
     print("sum", cast(t, f32) * scale + 1.0);
@@ -80,8 +82,26 @@ fn the_cpu_prints_what_the_interpreter_prints() {
         let args = args(&kernel, seed);
         let (expected, result) = interpreter_lines(&kernel, &args);
         result.unwrap();
-        assert_eq!(expected.len(), 12 * 4 + 6 * 3, "every block prints 4 lines, and the loop 3 per 2 blocks");
+        assert_eq!(
+            expected.len(),
+            12 * 4 + 6 * 3 * 2,
+            "every block prints 4 lines, and the loop 6 per 2 blocks"
+        );
         let (actual, result) = device_lines(&device, &kernel, &args);
+        result.unwrap();
+        assert_eq!(actual, expected, "seed {seed}");
+    }
+}
+
+#[test]
+fn the_gpu_prints_what_the_interpreter_prints() {
+    let Some(gpu) = gpu_device() else { return };
+    let kernel = compile(PRINTS, "prints");
+    for seed in [4, 5] {
+        let args = args(&kernel, seed);
+        let (expected, result) = interpreter_lines(&kernel, &args);
+        result.unwrap();
+        let (actual, result) = device_lines(&gpu, &kernel, &args);
         result.unwrap();
         assert_eq!(actual, expected, "seed {seed}");
     }
@@ -105,6 +125,13 @@ fn prints_before_a_failed_assertion_are_delivered() {
     // One worker runs the blocks in order, so it stops where the interpreter stops.
     assert_eq!(actual, expected);
     assert!(actual.contains(&"[block 2, 0, 0] before: 2".to_string()), "{actual:?}");
+    // The GPU runs every block: each prints `before`, the ones the assertion lets through `after`.
+    if let Some(gpu) = gpu_device() {
+        let (lines, result) = device_lines(&gpu, &kernel, &args);
+        assert!(result.is_err_and(|error| error.contains("block 2 stops")));
+        assert!(lines.contains(&"[block 3, 0, 0] before: 3".to_string()), "{lines:?}");
+        assert!(lines.contains(&"[block 1, 0, 0] after: 1".to_string()), "{lines:?}");
+    }
 }
 
 #[test]
@@ -131,12 +158,6 @@ fn the_host_print_sink_receives_the_lines_on_every_backend() {
     let (_, interpreted) = &by_backend[0];
     assert_eq!(interpreted[0], "[block 0, 0, 0] scalars: 0, 3, -0.75, false, -9, -0.75, -0.75");
     for (backend, lines) in &by_backend[1..] {
-        match backend {
-            tilevm::Backend::Gpu => {
-                assert_eq!(lines.len(), 1, "{lines:?}");
-                assert!(lines[0].contains("the GPU backend does not run `print` yet"), "{lines:?}");
-            }
-            _ => assert_eq!(lines, interpreted, "{backend}"),
-        }
+        assert_eq!(lines, interpreted, "{backend}");
     }
 }

@@ -333,11 +333,15 @@ fn compile_emits_validated_wgsl() {
 }
 
 #[test]
-fn run_prints_what_the_kernel_prints_on_the_cpu_and_the_interpreter() {
+fn run_prints_what_the_kernel_prints_on_every_backend() {
     let file = scratch("prints").join("prints.tile");
     std::fs::write(&file, "kernel show(n: u32 = 9) grid(2) threads(4) { print(\"n\", n, block_index(0)); }")
         .expect("writes the kernel");
-    for backend in ["interp", "cpu"] {
+    let mut backends = vec!["interp", "cpu"];
+    if gpu_common::gpu_device().is_some() {
+        backends.push("gpu");
+    }
+    for backend in backends {
         let output = tilevm(&["run", file.to_str().expect("UTF-8"), "--backend", backend, "--repeat", "3"]);
         assert_success(&output);
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -22,6 +22,7 @@ mod layout_index;
 mod loops;
 mod memory;
 mod namer;
+mod prints;
 mod select;
 mod tiles;
 mod vector_memory;
@@ -31,6 +32,7 @@ use std::fmt;
 
 use tilevm_vm::verify::VerifiedKernel;
 
+pub use prints::{PRINT_CAPACITY_WORDS, PRINT_FIRST_WORD, PRINT_HEADER_WORDS, PRINT_USED_WORD};
 pub use select::{GlobalAccess, GpuFeature, GpuOp, GpuSelection, Source, select, selection_text};
 pub use writer::WgslWriter;
 
@@ -115,6 +117,9 @@ pub struct KernelInterface {
     pub buffers: Vec<BufferBinding>,
     /// The messages of the kernel's run-time failures, indexed by status value − 1.
     pub failures: Vec<String>,
+    /// Whether the kernel prints: its status buffer then holds print records after two words
+    /// ([`PRINT_FIRST_WORD`], [`PRINT_CAPACITY_WORDS`]).
+    pub prints: bool,
     /// Workgroup memory the module uses, in bytes.
     pub shared_bytes: u32,
 }

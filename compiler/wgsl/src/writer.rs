@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
+use tilevm_vm::interp::PrintSites;
 use tilevm_vm::ir::{Inst, Kernel, ParamKind, RegisterLayout, SharedId, Stmt, StmtKind};
 
 use super::codec::Prelude;
@@ -92,6 +93,8 @@ pub(super) struct Ctx<'k> {
     pub(super) nans: NanResults,
     /// The exit flag of each IR loop around the statement being written, innermost last (`loops.rs`).
     pub(super) loop_exits: Vec<String>,
+    /// The kernel's `print` instructions, numbered as their records name them (`prints.rs`).
+    pub(super) print_sites: PrintSites,
 }
 
 impl<'k> Ctx<'k> {
@@ -119,9 +122,12 @@ impl<'k> Ctx<'k> {
             sources: VecDeque::new(),
             nans: NanResults::Canonical,
             loop_exits: Vec::new(),
+            print_sites: PrintSites::of(kernel),
         };
         for fixed in
             ["tid", "wid", "block", "launch", "status", "smem", "scratch", "l", "k", "i", ENTRY_POINT]
+                .into_iter()
+                .chain(super::prints::PRINT_NAMES)
         {
             ctx.namer.reserve(fixed);
         }
@@ -266,6 +272,7 @@ impl<'k> Ctx<'k> {
             meta_words: self.meta_words(),
             buffers,
             failures: self.failures.clone(),
+            prints: !self.print_sites.is_empty(),
             shared_bytes,
         })
     }
@@ -309,6 +316,9 @@ impl<'k> Ctx<'k> {
         }
         if self.scratch_words > 0 {
             writeln!(out, "var<workgroup> scratch: array<u32, {}>;", self.scratch_words)?;
+        }
+        if !self.print_sites.is_empty() {
+            writeln!(out, "var<workgroup> print_base: u32;\nvar<private> print_seq: u32;")?;
         }
         for table in &self.tables {
             writeln!(out, "{table}")?;
@@ -419,12 +429,7 @@ impl<'k> Ctx<'k> {
         match inst {
             Inst::Sync => self.line("workgroupBarrier();"),
             Inst::CopyWait => {}
-            Inst::PrintTile { label, .. } | Inst::PrintScalars { label, .. } => {
-                self.line(&format!(
-                    "// print `{}` is not supported on the GPU; skipped.",
-                    label.replace('\n', " ")
-                ));
-            }
+            Inst::PrintTile { .. } | Inst::PrintScalars { .. } => self.print(inst)?,
             Inst::Assert { cond, message } => {
                 let cond = self.expr(cond)?;
                 self.fail_if(&format!("!({cond})"), format!("assertion failed: {message}"));

@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tilevm_vm::interp::{PrintLog, PrintSites};
 use tilevm_vm::ir::Kernel;
 use tilevm_wgsl::{
     ENTRY_POINT, KernelInterface, META_BINDING, META_BLOCK_OFFSET, META_GRID_SIZE, META_PARAMS,
-    META_WHILE_LIMIT, STATUS_BINDING, WgslKernel,
+    META_WHILE_LIMIT, PRINT_CAPACITY_WORDS, PRINT_FIRST_WORD, PRINT_HEADER_WORDS, PRINT_USED_WORD,
+    STATUS_BINDING, WgslKernel,
 };
 
 use super::Shared;
@@ -176,6 +178,7 @@ impl GpuKernel {
         args: &[ArgWord],
         buffers: &[&wgpu::Buffer],
         read_outputs: bool,
+        print: &mut dyn FnMut(&str),
     ) -> RuntimeResult<(Duration, Outputs)> {
         let scalars: Vec<Option<u64>> = args
             .iter()
@@ -202,7 +205,13 @@ impl GpuKernel {
             shared.queue.write_buffer(&buffer, 0, data);
             buffer
         };
-        let status = make_buffer("status", &[0; 4], STORAGE_USAGE);
+        // The failure word, then (for a kernel that prints) the print records (`tilevm_wgsl::prints`).
+        let status_words = if self.pipeline.interface.prints {
+            (PRINT_FIRST_WORD + PRINT_CAPACITY_WORDS) as usize
+        } else {
+            1
+        };
+        let status = make_buffer("status", &vec![0; status_words * 4], STORAGE_USAGE);
         let bindings = &self.pipeline.interface.buffers;
         let chunks = split_grid(grid, shared.limits.max_compute_workgroups_per_dimension);
         let mut bind_groups = Vec::new();
@@ -253,6 +262,12 @@ impl GpuKernel {
             results.push((*param, read_bytes(shared, buffer)?));
         }
         let wall = started.elapsed();
+        // Printed before a failure is reported: what a kernel printed on its way there is the clue.
+        if self.pipeline.interface.prints {
+            for line in print_lines(PrintSites::of(&self.kernel), &status_word, grid) {
+                print(&line);
+            }
+        }
         if let Some(&code) = status_word.first()
             && code != 0
         {
@@ -303,6 +318,10 @@ fn padded(bytes: &[u8]) -> Vec<u8> {
 
 impl CompiledKernel for GpuKernel {
     fn run(&self, args: &mut [KernelArg]) -> RuntimeResult<RunStats> {
+        self.run_printing(args, &mut |_| {})
+    }
+
+    fn run_printing(&self, args: &mut [KernelArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         let words: Vec<ArgWord> = args
             .iter()
             .map(|arg| match arg {
@@ -331,7 +350,7 @@ impl CompiledKernel for GpuKernel {
         }
         scopes.finish(&self.shared, &format!("uploading the arguments of kernel `{}`", self.kernel.name))?;
         let buffers: Vec<&wgpu::Buffer> = buffers.iter().collect();
-        let (kernel_time, results) = self.execute(&words, &buffers, true)?;
+        let (kernel_time, results) = self.execute(&words, &buffers, true, print)?;
         for (param, bytes) in results {
             if let Some(KernelArg::Buffer(target)) = args.get_mut(param) {
                 let length = target.len();
@@ -342,6 +361,10 @@ impl CompiledKernel for GpuKernel {
     }
 
     fn launch(&self, args: &[LaunchArg]) -> RuntimeResult<RunStats> {
+        self.launch_printing(args, &mut |_| {})
+    }
+
+    fn launch_printing(&self, args: &[LaunchArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
         check_launch_args(&self.kernel, args)?;
         let words: Vec<ArgWord> = args
             .iter()
@@ -359,33 +382,37 @@ impl CompiledKernel for GpuKernel {
                 buffers.push(self.shared.own_buffer(buffer, &what)?);
             }
         }
-        let (kernel_time, _) = self.execute(&words, &buffers, false)?;
+        let (kernel_time, _) = self.execute(&words, &buffers, false, print)?;
         Ok(RunStats { kernel_time })
-    }
-
-    fn run_printing(&self, args: &mut [KernelArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
-        self.note_skipped_prints(print);
-        self.run(args)
-    }
-
-    fn launch_printing(&self, args: &[LaunchArg], print: &mut dyn FnMut(&str)) -> RuntimeResult<RunStats> {
-        self.note_skipped_prints(print);
-        self.launch(args)
     }
 }
 
-impl GpuKernel {
-    /// The GPU backend does not run `print` yet (the WGSL has no print buffer): a kernel that prints
-    /// says so through the sink instead of printing nothing without a word.
-    fn note_skipped_prints(&self, print: &mut dyn FnMut(&str)) {
-        if !tilevm_vm::interp::PrintSites::of(&self.kernel).is_empty() {
-            print(&format!(
-                "note: kernel `{}` prints, but the GPU backend does not run `print` yet: its prints are skipped \
-                 (run it on the CPU or the interpreter to see them)",
-                self.kernel.name
-            ));
+/// The lines of the print records in `status` (the words of a launch's status buffer) of a kernel with
+/// print sites `sites` over `grid`, in the interpreter's order; a record cut short ends the list.
+fn print_lines(sites: PrintSites, status: &[u32], grid: [u32; 3]) -> Vec<String> {
+    let log = PrintLog::new(sites, grid);
+    let used = status.get(PRINT_USED_WORD as usize).copied().unwrap_or(0);
+    let records = status.get(PRINT_FIRST_WORD as usize..).unwrap_or_default();
+    let end = (used.min(PRINT_CAPACITY_WORDS) as usize).min(records.len());
+    let header = PRINT_HEADER_WORDS as usize;
+    let mut at = 0;
+    while at + header <= end {
+        let word = |offset: usize| records[at + offset];
+        let count = word(5) as usize;
+        let Some(codes) = records.get(at + header..(at + header + count).min(end)) else { break };
+        if codes.len() < count {
+            break;
         }
+        log.record([word(1), word(2), word(3)], word(0), codes.iter().map(|&code| u64::from(code)).collect());
+        at += header + count;
     }
+    let mut lines = log.take_lines();
+    if used > PRINT_CAPACITY_WORDS {
+        lines.push(format!(
+            "... more prints dropped (a GPU launch keeps {PRINT_CAPACITY_WORDS} words of print records)"
+        ));
+    }
+    lines
 }
 
 /// Copies `source` into a new `MAP_READ` buffer, for [`read_bytes`] once `encoder` has been submitted.
@@ -464,7 +491,11 @@ pub(super) fn shader_module(shared: &Shared, label: &str, source: &str) -> wgpu:
 
 #[cfg(test)]
 mod tests {
-    use super::split_grid;
+    use tilevm_vm::DataType;
+    use tilevm_vm::interp::PrintSites;
+    use tilevm_vm::ir::{Expr, Inst, KernelBuilder};
+
+    use super::{PRINT_CAPACITY_WORDS, print_lines, split_grid};
 
     #[test]
     fn large_grids_split_into_chunks_within_the_limit() {
@@ -476,5 +507,30 @@ mod tests {
         let total: u64 =
             chunks.iter().map(|(_, n)| u64::from(n[0]) * u64::from(n[1]) * u64::from(n[2])).sum();
         assert_eq!(total, 140000);
+    }
+
+    /// `print("n", n)` over a grid of 2.
+    fn sites() -> PrintSites {
+        let mut builder = KernelBuilder::new("p", 1);
+        let n = builder.scalar_param("n", DataType::U32);
+        builder.grid(vec![Expr::u32(2)]);
+        builder.inst(Inst::PrintScalars { label: "n".to_string(), values: vec![n] });
+        PrintSites::of(builder.finish().expect("verifies").kernel())
+    }
+
+    #[test]
+    fn records_decode_in_block_order_and_overflow_is_reported() {
+        // Block 1's record was reserved first; block 0's comes out first.
+        let mut status = vec![0, 14, 0, 1, 0, 0, 0, 1, 7, 0, 0, 0, 0, 0, 1, 5];
+        let lines = print_lines(sites(), &status, [2, 1, 1]);
+        assert_eq!(lines, ["[block 0, 0, 0] n: 5", "[block 1, 0, 0] n: 7"]);
+        // More words reserved than the buffer keeps: the kept records, then a line saying so.
+        status[1] = PRINT_CAPACITY_WORDS + 7;
+        let lines = print_lines(sites(), &status, [2, 1, 1]);
+        assert_eq!(lines.len(), 3);
+        assert!(lines[2].contains("more prints dropped"), "{lines:?}");
+        // A record cut short (its codes past the end) is not read.
+        status[1] = 13;
+        assert_eq!(print_lines(sites(), &status, [2, 1, 1]), ["[block 1, 0, 0] n: 7"]);
     }
 }
