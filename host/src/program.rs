@@ -190,6 +190,14 @@ impl Instantiation<'_> {
         self
     }
 
+    /// Gives compile-time parameter `name` a value written as text (`"u3"`, `"64"`), read by the front
+    /// end as it reads `tilevm compile --set NAME=VALUE`, so a bad one is a diagnostic at the parameter.
+    #[must_use]
+    pub fn set_text(mut self, name: &str, text: &str) -> Self {
+        self.sets.push((name.to_string(), text.to_string()));
+        self
+    }
+
     /// The verified kernel, for a device opened by hand or the interpreter's `run_kernel`.
     ///
     /// # Errors

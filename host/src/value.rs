@@ -134,9 +134,15 @@ impl Value {
         }
     }
 
-    /// The value a code of `dtype` holds: the inverse of `to_code` (integers sign-extended, floats
-    /// widened exactly).
-    pub(crate) fn from_code(dtype: DataType, code: u64) -> Value {
+    /// The value a code of `dtype` holds (integers sign-extended, floats widened exactly): what a
+    /// launch converts back to the same code.
+    ///
+    /// ```
+    /// use tilevm_host::{DataType, Value};
+    /// assert_eq!(Value::from_code(DataType::I32, 0xffff_fffd), Value::Int(-3));
+    /// assert_eq!(Value::from_code(DataType::F16, 0x3e00), Value::Float(1.5));
+    /// ```
+    pub fn from_code(dtype: DataType, code: u64) -> Value {
         match dtype {
             DataType::Bool => Value::Bool(code & 1 == 1),
             DataType::Int(int) => {

@@ -13,12 +13,12 @@ mod tensors;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
-use tilevm_lang::{CompileOptions, compile_sources, render_to_string};
-use tilevm_runtime::{Backend, Device, KernelArg, RuntimeError, exceeds_device, open_auto, open_device};
+use clap::ValueEnum;
+use tilevm::{Args, DeviceChoice, ParamRole, PrintSink, Program, Runtime, RuntimeOptions, Tensor, Value};
+use tilevm_runtime::{Backend, KernelArg, exceeds_device};
 use tilevm_vm::verify::VerifiedKernel;
 
-use super::check::{load_relative, parse_set, read_root};
+use super::check::parse_set;
 use super::{CliError, CliResult};
 
 /// Which device `tilevm run` uses.
@@ -37,7 +37,7 @@ pub enum BackendChoice {
 }
 
 /// Arguments of `tilevm run`.
-#[derive(Args, Debug)]
+#[derive(clap::Args, Debug)]
 pub struct RunArgs {
     /// The `.tile` file.
     pub file: PathBuf,
@@ -76,32 +76,34 @@ pub struct RunArgs {
     pub repeat: u32,
 }
 
-/// Runs `tilevm run`.
+/// Runs `tilevm run`: a thin layer over the host API (`tilevm::Program`, `Runtime`, `Tensor`,
+/// `Kernel::launch`), plus what a command line adds — inputs from files or seeded random data, the
+/// median of repeated runs, safetensors outputs and the interpreter's check.
 pub fn run(args: &RunArgs) -> CliResult {
     let kernel = compile_kernel(args)?;
     let random_seed = args.random.then_some(args.seed);
     let launch = inputs::prepare(&kernel, &args.scalars, args.inputs.as_deref(), random_seed)?;
     let mut output = args.output.as_deref().map(tensors::OutputFile::open).transpose()?;
-    let mut device = open(args.backend, args.adapter.as_deref())?;
-    let (mut times, results) = match launch_repeatedly(device.as_ref(), &kernel, &launch.args, args.repeat) {
+    let mut runtime = open(args.backend, args.adapter.as_deref())?;
+    let (mut times, results) = match launch_repeatedly(&runtime, &kernel, &launch, args.repeat) {
         // `auto` chose this GPU, but the kernel needs more than it has: the CPU can run it.
-        Err(error)
+        Err(tilevm::Error::Runtime(error))
             if args.backend == BackendChoice::Auto
-                && device.backend() == Backend::Gpu
+                && runtime.backend() == Backend::Gpu
                 && exceeds_device(&error) =>
         {
             eprintln!(
                 "note: {} cannot run kernel `{}` ({error}); running it on the CPU backend",
-                device.name(),
+                runtime.name(),
                 kernel.name
             );
-            device = open(BackendChoice::Cpu, None)?;
-            launch_repeatedly(device.as_ref(), &kernel, &launch.args, args.repeat)
+            runtime = open(BackendChoice::Cpu, None)?;
+            launch_repeatedly(&runtime, &kernel, &launch, args.repeat)
         }
         other => other,
     }
-    .map_err(|error| device_error(device.as_ref(), &error))?;
-    println!("kernel `{}` on {} ({})", kernel.name, device.name(), device.backend());
+    .map_err(|error| device_error(&runtime, error))?;
+    println!("kernel `{}` on {} ({})", kernel.name, runtime.name(), runtime.backend());
     println!(
         "kernel time: {} (median of {} run{})",
         format_duration(median(&mut times)),
@@ -122,107 +124,132 @@ pub fn run(args: &RunArgs) -> CliResult {
     Ok(())
 }
 
-/// Compiles `kernel` on `device` and runs it `repeat` times, each run from `inputs`; returns the kernel
-/// times and the last run's arguments.
+/// Compiles `kernel` for `runtime` and launches it `repeat` times, each from `inputs` uploaded as
+/// tensors (so kernels that read their outputs give the same result every time); the kernel's prints
+/// go to standard output from the first run only. Returns the kernel times and the last run's
+/// arguments, its outputs read back (other buffers empty).
 fn launch_repeatedly(
-    device: &dyn Device,
+    runtime: &Runtime,
     kernel: &VerifiedKernel,
-    inputs: &[KernelArg],
+    launch: &inputs::Launch,
     repeat: u32,
-) -> Result<(Vec<Duration>, Vec<KernelArg>), RuntimeError> {
-    let compiled = device.compile(kernel)?;
+) -> tilevm::Result<(Vec<Duration>, Vec<KernelArg>)> {
+    let inputs = &launch.args;
+    let compiled = tilevm::Kernel::from_verified(runtime, kernel.clone())?;
+    let params = compiled.params().to_vec();
     let mut times = Vec::with_capacity(repeat as usize);
-    let copy = |args: &[KernelArg]| inputs::copy_args(args).map_err(RuntimeError::InvalidLaunch);
-    let mut results = copy(inputs)?;
+    let mut results = Vec::new();
+    runtime.set_print_sink(PrintSink::Stdout);
     for run in 0..repeat {
-        // Every run starts from the same inputs, so kernels that read their outputs give the same result.
-        if run > 0 {
-            results = copy(inputs)?;
+        if run == 1 {
+            runtime.set_print_sink(PrintSink::Discard);
         }
-        // The kernel's prints, from the first run only: the others print the same.
-        let stats = if run == 0 {
-            compiled.run_printing(&mut results, &mut |line| println!("{line}"))?
-        } else {
-            compiled.run(&mut results)?
-        };
-        times.push(stats.kernel_time);
+        let mut tensors = Vec::with_capacity(params.len());
+        for ((param, arg), shape) in params.iter().zip(inputs).zip(&launch.shapes) {
+            tensors.push(match (arg, shape) {
+                (KernelArg::Buffer(bytes), Some(shape)) => {
+                    let shape: Vec<usize> = shape.iter().map(|&extent| extent as usize).collect();
+                    Some(Tensor::from_packed(runtime, param.dtype, &shape, bytes)?)
+                }
+                _ => None,
+            });
+        }
+        let mut args = Args::new();
+        for ((param, arg), tensor) in params.iter().zip(inputs).zip(&tensors) {
+            args = match (arg, tensor) {
+                (KernelArg::Scalar(code), _) => {
+                    args.scalar(&param.name, Value::from_code(param.dtype, *code))
+                }
+                (KernelArg::Buffer(_), Some(tensor)) => args.tensor(&param.name, tensor),
+                (KernelArg::Buffer(_), None) => args,
+            };
+        }
+        times.push(compiled.launch(&args)?.kernel_time);
+        if run + 1 == repeat {
+            results = params
+                .iter()
+                .zip(inputs)
+                .zip(&tensors)
+                .map(|((param, arg), tensor)| match (arg, tensor) {
+                    (KernelArg::Buffer(_), Some(tensor)) if param.kind == ParamRole::Output => {
+                        tensor.to_bytes().map(KernelArg::Buffer)
+                    }
+                    (KernelArg::Scalar(code), _) => Ok(KernelArg::Scalar(*code)),
+                    _ => Ok(KernelArg::Buffer(Vec::new())),
+                })
+                .collect::<tilevm::Result<_>>()?;
+        }
     }
     Ok((times, results))
 }
 
-/// Compiles the file and picks the kernel; diagnostics are printed and make the command exit with 2.
+/// Reads the file, picks the kernel and instantiates it with the `--set` values; diagnostics are
+/// printed and make the command exit with 2.
 fn compile_kernel(args: &RunArgs) -> Result<VerifiedKernel, CliError> {
-    let options = CompileOptions { kernel: args.kernel.clone(), sets: args.sets.clone() };
-    let (mut sources, root) = read_root(&args.file)?;
-    let module = compile_sources(&mut sources, root, &load_relative, &options).map_err(|diagnostics| {
-        if let Some(error) = unknown_kernel(args, sources.text(root)) {
-            return error;
+    let file = args.file.display().to_string();
+    let compile_error = |error: tilevm::Error| match error {
+        tilevm::Error::Compile(error) => {
+            eprintln!("{error}");
+            CliError::Input(format!("{file} does not compile"))
         }
-        eprint!("{}", render_to_string(&diagnostics, &sources));
-        CliError::Input(format!("{} does not compile", args.file.display()))
-    })?;
-    let names: Vec<&str> = module.kernels().iter().map(|kernel| kernel.name.as_str()).collect();
-    let wanted = args.kernel.as_deref();
-    match (wanted, module.kernels().len()) {
-        (Some(name), _) => module.kernel(name).cloned().ok_or_else(|| {
-            CliError::Input(format!("no kernel named `{name}` (the file defines: {})", names.join(", ")))
-        }),
-        (None, 1) => {
-            module.into_kernels().into_iter().next().ok_or_else(|| CliError::Input("no kernel".into()))
+        tilevm::Error::NoSuchKernel { name, defined, .. } => {
+            CliError::Input(format!("{file} has no kernel named `{name}` (it defines: {defined})"))
         }
-        (None, 0) => Err(CliError::Input(format!("{} defines no kernel", args.file.display()))),
-        (None, _) => Err(CliError::Input(format!(
-            "{} defines several kernels; pick one with --kernel ({})",
-            args.file.display(),
-            names.join(", ")
-        ))),
-    }
-}
-
-/// The error for a `--kernel` that names no kernel of a file that parses: that alone, not "does not
-/// compile" over a diagnostic saying so.
-fn unknown_kernel(args: &RunArgs, root_text: &str) -> Option<CliError> {
-    let wanted = args.kernel.as_deref()?;
-    let tree = tilevm_lang::syntax::parse(tilevm_lang::FileId(0), root_text).ok()?;
-    let names: Vec<&str> = tree
-        .items
-        .iter()
-        .filter_map(|item| match item {
-            tilevm_lang::syntax::ast::Item::Kernel(def) => Some(def.name.name.as_str()),
-            _ => None,
-        })
-        .collect();
-    if names.contains(&wanted) {
-        return None;
-    }
-    Some(CliError::Input(format!(
-        "{} has no kernel named `{wanted}` (it defines: {})",
-        args.file.display(),
-        names.join(", ")
-    )))
-}
-
-/// Opens the device `choice` names; `auto` takes a hardware GPU, else the CPU backend, else the
-/// interpreter (`tilevm_runtime::open_auto`).
-fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<Box<dyn Device>, CliError> {
-    let open_error = |backend: Backend, error: RuntimeError| {
-        CliError::Input(format!("cannot open the {backend} backend: {error}"))
+        other => CliError::Input(other.to_string()),
     };
-    let backend = match choice {
-        BackendChoice::Gpu => Backend::Gpu,
-        BackendChoice::Cpu => Backend::Cpu,
-        BackendChoice::Interp => Backend::Interp,
-        BackendChoice::Auto => {
-            return open_auto(adapter)
-                .map_err(|error| CliError::Input(format!("cannot open a device: {error}")));
+    let program = Program::from_file(&args.file).map_err(compile_error)?;
+    let names = program.kernel_names();
+    let name = match (args.kernel.as_deref(), names) {
+        (Some(name), _) => name.to_string(),
+        (None, [only]) => only.clone(),
+        (None, []) => return Err(CliError::Input(format!("{file} defines no kernel"))),
+        (None, _) => {
+            return Err(CliError::Input(format!(
+                "{file} defines several kernels; pick one with --kernel ({})",
+                names.join(", ")
+            )));
         }
     };
-    open_device(backend, adapter).map_err(|error| open_error(backend, error))
+    let instantiation =
+        args.sets.iter().fold(program.kernel(&name), |kernel, (key, value)| kernel.set_text(key, value));
+    instantiation.verify().map_err(compile_error)
 }
 
-/// A device's error as a command error (exit status 2), naming the device.
-fn device_error(device: &dyn Device, error: &RuntimeError) -> CliError {
-    CliError::Input(format!("{} ({}): {error}", device.name(), device.backend()))
+/// Opens the device `choice` names (options from the environment, as everywhere in the CLI); `auto`
+/// takes a hardware GPU, else the CPU backend, else the interpreter.
+fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<Runtime, CliError> {
+    let mut options = RuntimeOptions::from_env().map_err(|error| CliError::Input(error.to_string()))?;
+    if let Some(adapter) = adapter {
+        options.adapter = Some(adapter.to_string());
+    }
+    options.device = match choice {
+        BackendChoice::Auto => DeviceChoice::Auto,
+        BackendChoice::Gpu => DeviceChoice::Gpu,
+        BackendChoice::Cpu => DeviceChoice::Cpu,
+        BackendChoice::Interp => DeviceChoice::Interp,
+    };
+    Runtime::open(&options).map_err(|error| {
+        let error = match error {
+            tilevm::Error::Runtime(error) => error.to_string(),
+            other => other.to_string(),
+        };
+        match choice {
+            BackendChoice::Auto => CliError::Input(format!("cannot open a device: {error}")),
+            BackendChoice::Gpu => CliError::Input(format!("cannot open the gpu backend: {error}")),
+            BackendChoice::Cpu => CliError::Input(format!("cannot open the cpu backend: {error}")),
+            BackendChoice::Interp => CliError::Input(format!("cannot open the interp backend: {error}")),
+        }
+    })
+}
+
+/// A launch's error as a command error (exit status 2), naming the device when it is the device's.
+fn device_error(runtime: &Runtime, error: tilevm::Error) -> CliError {
+    match error {
+        tilevm::Error::Runtime(error) => {
+            CliError::Input(format!("{} ({}): {error}", runtime.name(), runtime.backend()))
+        }
+        other => CliError::Input(other.to_string()),
+    }
 }
 
 /// The median of `times` (the lower middle one for an even count).
