@@ -192,6 +192,15 @@ impl Instantiation<'_> {
 
     /// Gives compile-time parameter `name` a value written as text (`"u3"`, `"64"`), read by the front
     /// end as it reads `tilevm compile --set NAME=VALUE`, so a bad one is a diagnostic at the parameter.
+    ///
+    /// ```
+    /// # let program = tilevm_host::Program::from_source("k.tile", "kernel k<W: dtype = u4>(x: global W[8]) grid(1) threads(1) {}")?;
+    /// let verified = program.kernel("k").set_text("W", "u3").verify()?;
+    /// assert_eq!(verified.params.len(), 1);
+    /// let error = program.kernel("k").set_text("W", "u99").verify().unwrap_err().to_string();
+    /// assert!(error.contains("`u99` is not a dtype"), "{error}");
+    /// # Ok::<(), tilevm_host::Error>(())
+    /// ```
     #[must_use]
     pub fn set_text(mut self, name: &str, text: &str) -> Self {
         self.sets.push((name.to_string(), text.to_string()));

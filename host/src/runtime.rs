@@ -128,7 +128,13 @@ impl Runtime {
         Ok(Runtime::on_device(device))
     }
 
-    /// Sends the lines of every later launch's `print(...)` to `sink` (standard output by default).
+    /// Sends the lines of every later launch's `print(...)` to `sink` (standard output by default;
+    /// [`PrintSink`] shows one collected by the host).
+    ///
+    /// ```
+    /// let runtime = tilevm_host::Runtime::interp();
+    /// runtime.set_print_sink(tilevm_host::PrintSink::Discard); // a serving engine's quiet default
+    /// ```
     pub fn set_print_sink(&self, sink: PrintSink) {
         *self.inner.prints.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = sink;
     }
