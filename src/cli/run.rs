@@ -115,7 +115,8 @@ pub fn run(args: &RunArgs) -> CliResult {
         println!("wrote the outputs to {}", output.path().display());
     }
     if args.check {
-        let mut reference = inputs::copy_args(&launch.args).map_err(CliError::Input)?;
+        // The launches read uploaded copies: the prepared arguments are still the inputs.
+        let mut reference = launch.args;
         tilevm_vm::interp::run_kernel(&kernel, &mut reference).map_err(|error| {
             CliError::CheckFailed(format!("check failed: the reference interpreter stopped: {error}"))
         })?;
@@ -124,39 +125,45 @@ pub fn run(args: &RunArgs) -> CliResult {
     Ok(())
 }
 
-/// Compiles `kernel` for `runtime` and launches it `repeat` times, each from `inputs` uploaded as
-/// tensors (so kernels that read their outputs give the same result every time); the kernel's prints
-/// go to standard output from the first run only. Returns the kernel times and the last run's
-/// arguments, its outputs read back (other buffers empty).
+/// Compiles `kernel` for `runtime` and launches it `repeat` times. The read-only buffers are uploaded
+/// once (the kernel cannot change them); the mutable ones afresh for every run, so a kernel that reads
+/// its outputs gives the same result every time. The kernel's prints go to standard output from the
+/// first run only. Returns the kernel times and the last run's arguments, its outputs read back
+/// (other buffers empty).
 fn launch_repeatedly(
     runtime: &Runtime,
     kernel: &VerifiedKernel,
     launch: &inputs::Launch,
     repeat: u32,
 ) -> tilevm::Result<(Vec<Duration>, Vec<KernelArg>)> {
-    let inputs = &launch.args;
     let compiled = tilevm::Kernel::from_verified(runtime, kernel.clone())?;
     let params = compiled.params().to_vec();
+    // The buffer of parameter `index` as a tensor of its declared shape (`None` for a scalar).
+    let upload = |index: usize| -> tilevm::Result<Option<Tensor>> {
+        match (&launch.args[index], &launch.shapes[index]) {
+            (KernelArg::Buffer(bytes), Some(shape)) => {
+                let shape: Vec<usize> = shape.iter().map(|&extent| extent as usize).collect();
+                Ok(Some(Tensor::from_packed(runtime, params[index].dtype, &shape, bytes)?))
+            }
+            _ => Ok(None),
+        }
+    };
+    let read_only = (0..params.len())
+        .map(|index| if params[index].kind == ParamRole::Input { upload(index) } else { Ok(None) })
+        .collect::<tilevm::Result<Vec<_>>>()?;
     let mut times = Vec::with_capacity(repeat as usize);
-    let mut results = Vec::new();
+    let mut outputs = Vec::new();
     runtime.set_print_sink(PrintSink::Stdout);
     for run in 0..repeat {
         if run == 1 {
             runtime.set_print_sink(PrintSink::Discard);
         }
-        let mut tensors = Vec::with_capacity(params.len());
-        for ((param, arg), shape) in params.iter().zip(inputs).zip(&launch.shapes) {
-            tensors.push(match (arg, shape) {
-                (KernelArg::Buffer(bytes), Some(shape)) => {
-                    let shape: Vec<usize> = shape.iter().map(|&extent| extent as usize).collect();
-                    Some(Tensor::from_packed(runtime, param.dtype, &shape, bytes)?)
-                }
-                _ => None,
-            });
-        }
+        outputs = (0..params.len())
+            .map(|index| if params[index].kind == ParamRole::Output { upload(index) } else { Ok(None) })
+            .collect::<tilevm::Result<Vec<_>>>()?;
         let mut args = Args::new();
-        for ((param, arg), tensor) in params.iter().zip(inputs).zip(&tensors) {
-            args = match (arg, tensor) {
+        for (index, param) in params.iter().enumerate() {
+            args = match (&launch.args[index], read_only[index].as_ref().or(outputs[index].as_ref())) {
                 (KernelArg::Scalar(code), _) => {
                     args.scalar(&param.name, Value::from_code(param.dtype, *code))
                 }
@@ -165,21 +172,17 @@ fn launch_repeatedly(
             };
         }
         times.push(compiled.launch(&args)?.kernel_time);
-        if run + 1 == repeat {
-            results = params
-                .iter()
-                .zip(inputs)
-                .zip(&tensors)
-                .map(|((param, arg), tensor)| match (arg, tensor) {
-                    (KernelArg::Buffer(_), Some(tensor)) if param.kind == ParamRole::Output => {
-                        tensor.to_bytes().map(KernelArg::Buffer)
-                    }
-                    (KernelArg::Scalar(code), _) => Ok(KernelArg::Scalar(*code)),
-                    _ => Ok(KernelArg::Buffer(Vec::new())),
-                })
-                .collect::<tilevm::Result<_>>()?;
-        }
     }
+    let results = launch
+        .args
+        .iter()
+        .zip(&outputs)
+        .map(|(arg, output)| match (arg, output) {
+            (_, Some(tensor)) => tensor.to_bytes().map(KernelArg::Buffer),
+            (KernelArg::Scalar(code), None) => Ok(KernelArg::Scalar(*code)),
+            (KernelArg::Buffer(_), None) => Ok(KernelArg::Buffer(Vec::new())),
+        })
+        .collect::<tilevm::Result<_>>()?;
     Ok((times, results))
 }
 
@@ -228,18 +231,13 @@ fn open(choice: BackendChoice, adapter: Option<&str>) -> Result<Runtime, CliErro
         BackendChoice::Cpu => DeviceChoice::Cpu,
         BackendChoice::Interp => DeviceChoice::Interp,
     };
-    Runtime::open(&options).map_err(|error| {
-        let error = match error {
-            tilevm::Error::Runtime(error) => error.to_string(),
-            other => other.to_string(),
-        };
-        match choice {
-            BackendChoice::Auto => CliError::Input(format!("cannot open a device: {error}")),
-            BackendChoice::Gpu => CliError::Input(format!("cannot open the gpu backend: {error}")),
-            BackendChoice::Cpu => CliError::Input(format!("cannot open the cpu backend: {error}")),
-            BackendChoice::Interp => CliError::Input(format!("cannot open the interp backend: {error}")),
-        }
-    })
+    let what = match choice {
+        BackendChoice::Auto => "a device",
+        BackendChoice::Gpu => "the gpu backend",
+        BackendChoice::Cpu => "the cpu backend",
+        BackendChoice::Interp => "the interp backend",
+    };
+    Runtime::open(&options).map_err(|error| CliError::Input(format!("cannot open {what}: {error}")))
 }
 
 /// A launch's error as a command error (exit status 2), naming the device when it is the device's.

@@ -122,6 +122,8 @@ pub(super) struct GpuKernel {
     shared: Arc<Shared>,
     kernel: Kernel,
     pipeline: Arc<Pipeline>,
+    /// The kernel's `print` instructions, numbered as its print records name them.
+    print_sites: PrintSites,
 }
 
 /// What a launch needs to know of one argument: a scalar's code or a buffer's true length in bytes.
@@ -133,7 +135,8 @@ enum ArgWord {
 
 impl GpuKernel {
     pub(super) fn new(shared: Arc<Shared>, kernel: Kernel, pipeline: Arc<Pipeline>) -> GpuKernel {
-        GpuKernel { shared, kernel, pipeline }
+        let print_sites = PrintSites::of(&kernel);
+        GpuKernel { shared, kernel, pipeline, print_sites }
     }
 
     /// Checks that every buffer fits one binding (the caller has checked the arguments' kinds).
@@ -264,7 +267,7 @@ impl GpuKernel {
         let wall = started.elapsed();
         // Printed before a failure is reported: what a kernel printed on its way there is the clue.
         if self.pipeline.interface.prints {
-            for line in print_lines(PrintSites::of(&self.kernel), &status_word, grid) {
+            for line in print_lines(&self.print_sites, &status_word, grid) {
                 print(&line);
             }
         }
@@ -389,8 +392,8 @@ impl CompiledKernel for GpuKernel {
 
 /// The lines of the print records in `status` (the words of a launch's status buffer) of a kernel with
 /// print sites `sites` over `grid`, in the interpreter's order; a record cut short ends the list.
-fn print_lines(sites: PrintSites, status: &[u32], grid: [u32; 3]) -> Vec<String> {
-    let log = PrintLog::new(sites, grid);
+fn print_lines(sites: &PrintSites, status: &[u32], grid: [u32; 3]) -> Vec<String> {
+    let log = PrintLog::new(sites.clone(), grid);
     let used = status.get(PRINT_USED_WORD as usize).copied().unwrap_or(0);
     let records = status.get(PRINT_FIRST_WORD as usize..).unwrap_or_default();
     let end = (used.min(PRINT_CAPACITY_WORDS) as usize).min(records.len());
@@ -522,15 +525,15 @@ mod tests {
     fn records_decode_in_block_order_and_overflow_is_reported() {
         // Block 1's record was reserved first; block 0's comes out first.
         let mut status = vec![0, 14, 0, 1, 0, 0, 0, 1, 7, 0, 0, 0, 0, 0, 1, 5];
-        let lines = print_lines(sites(), &status, [2, 1, 1]);
+        let lines = print_lines(&sites(), &status, [2, 1, 1]);
         assert_eq!(lines, ["[block 0, 0, 0] n: 5", "[block 1, 0, 0] n: 7"]);
         // More words reserved than the buffer keeps: the kept records, then a line saying so.
         status[1] = PRINT_CAPACITY_WORDS + 7;
-        let lines = print_lines(sites(), &status, [2, 1, 1]);
+        let lines = print_lines(&sites(), &status, [2, 1, 1]);
         assert_eq!(lines.len(), 3);
         assert!(lines[2].contains("more prints dropped"), "{lines:?}");
         // A record cut short (its codes past the end) is not read.
         status[1] = 13;
-        assert_eq!(print_lines(sites(), &status, [2, 1, 1]), ["[block 1, 0, 0] n: 7"]);
+        assert_eq!(print_lines(&sites(), &status, [2, 1, 1]), ["[block 1, 0, 0] n: 7"]);
     }
 }

@@ -254,26 +254,6 @@ pub(super) fn zeroed(name: &str, length: usize) -> Result<Vec<u8>, CliError> {
     Ok(bytes)
 }
 
-/// A copy of `args` (a run's starting point), or an error when the memory cannot be had.
-pub(super) fn copy_args(args: &[KernelArg]) -> Result<Vec<KernelArg>, String> {
-    let mut copies = Vec::new();
-    copies.try_reserve_exact(args.len()).map_err(|_| "cannot allocate the argument list".to_string())?;
-    for (index, arg) in args.iter().enumerate() {
-        copies.push(match arg {
-            KernelArg::Scalar(code) => KernelArg::Scalar(*code),
-            KernelArg::Buffer(bytes) => {
-                let mut copy = Vec::new();
-                copy.try_reserve_exact(bytes.len()).map_err(|_| {
-                    format!("cannot allocate {} to copy argument {index}", format_bytes(bytes.len()))
-                })?;
-                copy.extend_from_slice(bytes);
-                KernelArg::Buffer(copy)
-            }
-        });
-    }
-    Ok(copies)
-}
-
 /// An empty vector with room for `length` bytes.
 fn allocate(name: &str, length: usize) -> Result<Vec<u8>, CliError> {
     let mut bytes = Vec::new();

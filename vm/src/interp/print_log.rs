@@ -144,11 +144,8 @@ impl PrintLog {
 
     /// The lines printed so far, in the interpreter's order; the log is empty afterwards.
     pub fn take_lines(&self) -> Vec<String> {
-        let records = {
-            let mut records = self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::mem::take(&mut *records)
-        };
-        let mut records = records;
+        let mut records =
+            std::mem::take(&mut *self.records.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         records.sort_by_key(|record| (record.block_order, record.sequence));
         let mut lines: Vec<String> = records
             .into_iter()
