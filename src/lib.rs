@@ -4,6 +4,7 @@
 //! binary (`src/main.rs`) is a thin layer over it.
 
 pub use tilevm_clif as clif;
+pub use tilevm_formats as formats;
 pub use tilevm_host as host;
 pub use tilevm_lang as lang;
 pub use tilevm_runtime as runtime;

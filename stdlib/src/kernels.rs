@@ -13,6 +13,10 @@ pub(crate) const GEMV: Source =
 pub(crate) const GEMV_Q8: Source =
     Source { path: "stdlib/kernels/gemv_q8.tile", text: include_str!("../kernels/gemv_q8.tile") };
 
+/// `kernels/linear.tile`: the quantized linear layer over affine group weights, in a CPU and a GPU form.
+pub(crate) const LINEAR: Source =
+    Source { path: "stdlib/kernels/linear.tile", text: include_str!("../kernels/linear.tile") };
+
 /// A `.tile` file of the stdlib.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Source {

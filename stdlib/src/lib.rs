@@ -10,6 +10,7 @@ mod error;
 pub mod gemv;
 pub mod gemv_q8;
 mod kernels;
+pub mod linear;
 pub mod weight_layout;
 
 pub use error::StdlibError;

@@ -13,6 +13,7 @@ use tilevm::clif::{ClifTarget, TargetFeatures, lower_kernel, select, selection_t
 use tilevm::lang::{CompileOptions, compile};
 use tilevm::stdlib::gemv::gemv_a16wx_kernel;
 use tilevm::stdlib::gemv_q8::{gemv_q8_wx_kernel, quantize_q8_kernel};
+use tilevm::stdlib::linear::{LinearForm, LinearSpec, linear_kernel};
 use tilevm::vm::DataType;
 use tilevm::vm::dtype::IntType;
 use tilevm::vm::verify::VerifiedKernel;
@@ -57,6 +58,33 @@ fn stdlib(n: u32, k: u32, group: u32, rows: usize, widths: &[u8]) -> Vec<(String
     for &bits in widths {
         kernels.push((format!("gemv_q8.u{bits}"), built(gemv_q8_wx_kernel(uint(bits), n, k, group, rows))));
     }
+    // The linear layer in both forms: q4_K's shape (u4 codes, f32 scales and offsets, four activation
+    // rows) blocked for the CPU, and Q4_0's (i4 codes, f16 scales, one row) dequantized for a GPU.
+    let affine = LinearSpec {
+        activations: DataType::F16,
+        codes: uint(4),
+        scales: DataType::F32,
+        affine: true,
+        m: 4,
+        n,
+        k,
+        group: 32,
+    };
+    let symmetric = LinearSpec {
+        codes: DataType::Int(IntType { signed: true, bits: 4 }),
+        scales: DataType::F16,
+        affine: false,
+        m: 1,
+        ..affine
+    };
+    kernels.push((
+        "linear.blocked.u4".to_string(),
+        built(linear_kernel(LinearForm::Blocked { rows: 32 }, &affine)),
+    ));
+    kernels.push((
+        "linear.dequantized.i4".to_string(),
+        built(linear_kernel(LinearForm::Dequantized { rows: 32 }, &symmetric)),
+    ));
     kernels
 }
 
