@@ -6,11 +6,14 @@
 //!   ggml's reference quantizers;
 //! - [`gguf`]: the GGUF container, memory-mapped, with every malformed byte a [`FormatError`] that
 //!   names the offset and the tensor, and a writer;
+//! - [`checkpoint`]: quantized safetensors checkpoints (GPTQ, AWQ, compressed-tensors, gpt-oss MXFP4)
+//!   with their Hugging Face quantization config;
 //! - [`linear`]: `y = x · Wᵀ` over affine weights on a [`tilevm_host::Runtime`].
 //!
 //! `docs/formats.md` describes every format's bytes and how each becomes affine form.
 
 mod affine;
+pub mod checkpoint;
 mod error;
 pub mod ggml;
 pub mod gguf;

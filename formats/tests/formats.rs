@@ -2,6 +2,7 @@
 //! tests skip with a printed reason when no adapter exists and fail under `TILEVM_REQUIRE_GPU=1`.
 
 mod formats {
+    pub mod checkpoints;
     pub mod ggml_golden;
     pub mod gguf_container;
     pub mod linear_layer;

@@ -7,6 +7,7 @@ mod blocks;
 mod quantize;
 mod types;
 
+pub(crate) use blocks::e8m0;
 pub use blocks::to_affine;
 pub use quantize::quantize;
 pub use types::GgmlType;
